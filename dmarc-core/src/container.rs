@@ -1,0 +1,502 @@
+//! From input bytes to reports: container detection by magic bytes (never by name),
+//! decompression under limits, e-mail and mbox walking, then the XML parser.
+
+use std::io::Read;
+
+use flate2::bufread::{GzDecoder, ZlibDecoder};
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Diagnostic, DiagnosticCode as Code, Diagnostics, Error, ErrorKind, Severity};
+use crate::limits::Limits;
+use crate::mime;
+use crate::model::Report;
+use crate::{text, xml};
+
+/// Options for parsing.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// Hard limits on the input.
+    pub limits: Limits,
+    /// Reject a report when any diagnostic of severity warning or error was recorded
+    /// (info-level notes such as an omitted SPF scope are still accepted).
+    pub strict: bool,
+}
+
+/// One payload found in an input: a report, or why that payload was rejected.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// Where in the input the payload was found, e.g.
+    /// `attachment 'google.com!example.com!1669507200!1669593599.zip' > entry 'report.xml'`;
+    /// `None` when the input itself was the payload.
+    pub part: Option<String>,
+    /// The report, or the reason the payload was rejected.
+    pub result: Result<Report, Error>,
+}
+
+/// What the first bytes of a payload say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Gzip,
+    Zlib,
+    Zip,
+    Xml,
+    Json,
+    Mbox,
+    Email,
+    Unknown,
+}
+
+/// Detects a payload by its magic bytes.
+pub(crate) fn sniff(bytes: &[u8]) -> Kind {
+    match bytes {
+        [0x1F, 0x8B, ..] => return Kind::Gzip,
+        [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => return Kind::Zip,
+        [0x78, second, ..] if (0x7800u16 | u16::from(*second)) % 31 == 0 => return Kind::Zlib,
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [b'<', 0, ..] | [0, b'<', ..] => return Kind::Xml,
+        _ => {}
+    }
+    if bytes.starts_with(b"From ") {
+        return Kind::Mbox;
+    }
+    let body = text::strip_bom_and_space(bytes);
+    match body.first() {
+        Some(b'<') => Kind::Xml,
+        Some(b'{') => Kind::Json,
+        _ if looks_like_header(bytes) => Kind::Email,
+        _ => Kind::Unknown,
+    }
+}
+
+/// True when the first line is an RFC 5322 header field (`Name: value`).
+fn looks_like_header(bytes: &[u8]) -> bool {
+    let line_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let line = &bytes[..line_end];
+    match memchr::memchr(b':', line) {
+        Some(colon) if colon > 0 && colon <= 76 => {
+            line[..colon].iter().all(|&b| (33..=126).contains(&b))
+        }
+        _ => false,
+    }
+}
+
+/// Parses every report in `bytes` (XML, gzip, zlib, zip, e-mail or mbox).
+///
+/// Never panics and never returns an empty list: an input without any report yields one
+/// rejected entry that says why.
+pub fn parse_input(bytes: &[u8], options: &ParseOptions) -> Vec<Parsed> {
+    let mut walker = Walker {
+        options,
+        out: Vec::new(),
+        location: Vec::new(),
+    };
+    if bytes.len() as u64 > options.limits.max_input_bytes {
+        walker.reject(Error::limit(
+            "input size",
+            format!("{} bytes", bytes.len()),
+            format!("{} bytes", options.limits.max_input_bytes),
+        ));
+    } else {
+        walker.input(bytes);
+    }
+    walker.out
+}
+
+/// Parses one uncompressed XML document.
+pub fn parse_xml(xml: &[u8], options: &ParseOptions) -> Result<Report, Error> {
+    if xml.len() as u64 > options.limits.max_xml_bytes {
+        return Err(Error::limit(
+            "XML document size",
+            format!("{} bytes", xml.len()),
+            format!("{} bytes", options.limits.max_xml_bytes),
+        ));
+    }
+    parse_xml_with(xml, options, Diagnostics::default())
+}
+
+fn parse_xml_with(
+    xml: &[u8],
+    options: &ParseOptions,
+    mut diags: Diagnostics,
+) -> Result<Report, Error> {
+    let xml = text::strip_bom_and_space(xml);
+    let sha = hex(&Sha256::digest(xml));
+    let decoded = text::decode_xml(xml, &mut diags);
+    let report = xml::parse_document(&decoded, &options.limits, diags, sha)?;
+    if options.strict {
+        check_strict(&report.diagnostics)?;
+    }
+    Ok(report)
+}
+
+fn check_strict(diagnostics: &[Diagnostic]) -> Result<(), Error> {
+    let serious: Vec<&Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| d.severity >= Severity::Warning)
+        .collect();
+    match serious.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::new(
+            ErrorKind::Strict,
+            format!(
+                "strict mode: {} diagnostic(s) of severity warning or above; first: {first}",
+                serious.len()
+            ),
+        )),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Walks one input, collecting a result per payload.
+pub(crate) struct Walker<'o> {
+    options: &'o ParseOptions,
+    out: Vec<Parsed>,
+    /// The path to the payload being read (attachment names, archive entries, messages).
+    location: Vec<String>,
+}
+
+impl Walker<'_> {
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.options.limits
+    }
+
+    fn part(&self) -> Option<String> {
+        (!self.location.is_empty()).then(|| self.location.join(" > "))
+    }
+
+    fn push(&mut self, result: Result<Report, Error>) {
+        if self.out.len() >= self.limits().max_reports_per_input {
+            if self.out.len() == self.limits().max_reports_per_input {
+                let error = Error::limit(
+                    "reports per input",
+                    self.out.len() + 1,
+                    self.limits().max_reports_per_input,
+                );
+                self.out.push(Parsed {
+                    part: self.part(),
+                    result: Err(error),
+                });
+            }
+            return;
+        }
+        self.out.push(Parsed {
+            part: self.part(),
+            result,
+        });
+    }
+
+    pub(crate) fn reject(&mut self, error: Error) {
+        self.push(Err(error));
+    }
+
+    /// Runs `f` with one more location step.
+    pub(crate) fn within<T>(&mut self, step: String, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.location.push(step);
+        let result = f(self);
+        self.location.pop();
+        result
+    }
+
+    fn input(&mut self, bytes: &[u8]) {
+        match sniff(bytes) {
+            Kind::Mbox => mime::mbox(self, bytes),
+            Kind::Email => mime::message(self, bytes, 0),
+            _ => self.payload(bytes, 0, Diagnostics::default()),
+        }
+    }
+
+    /// A payload: compressed or plain XML. `layers` counts the compression layers around it.
+    pub(crate) fn payload(&mut self, bytes: &[u8], layers: u32, mut diags: Diagnostics) {
+        let kind = sniff(bytes);
+        if matches!(kind, Kind::Gzip | Kind::Zlib | Kind::Zip) {
+            if layers >= self.limits().max_compression_layers {
+                return self.reject(Error::limit(
+                    "nested compression layers",
+                    layers + 1,
+                    self.limits().max_compression_layers,
+                ));
+            }
+            if bytes.len() as u64 > self.limits().max_compressed_bytes {
+                return self.reject(Error::limit(
+                    "compressed payload size",
+                    format!("{} bytes", bytes.len()),
+                    format!("{} bytes", self.limits().max_compressed_bytes),
+                ));
+            }
+            if layers > 0 {
+                diags.push(
+                    Code::NestedCompression,
+                    Severity::Info,
+                    "container",
+                    None,
+                    Some(kind_name(kind)),
+                );
+            }
+        }
+        match kind {
+            Kind::Gzip => match self.gunzip(bytes, &mut diags) {
+                Ok(inner) => self.payload(&inner, layers + 1, diags),
+                Err(e) => self.reject(e),
+            },
+            Kind::Zlib => {
+                let total = bytes.len();
+                let consumed = |d: &ZlibDecoder<&[u8]>| (total - d.get_ref().len()) as u64;
+                match read_capped(&mut ZlibDecoder::new(bytes), consumed, self.limits()) {
+                    Ok(inner) => self.payload(&inner, layers + 1, diags),
+                    Err(e) => self.reject(e),
+                }
+            }
+            Kind::Zip => match self.unzip(bytes, &mut diags) {
+                Ok((name, inner)) => self.within(format!("entry '{}'", printable(&name)), |w| {
+                    w.payload(&inner, layers + 1, diags)
+                }),
+                Err(e) => self.reject(e),
+            },
+            Kind::Xml => {
+                if bytes.len() as u64 > self.limits().max_xml_bytes {
+                    return self.reject(Error::limit(
+                        "XML document size",
+                        format!("{} bytes", bytes.len()),
+                        format!("{} bytes", self.limits().max_xml_bytes),
+                    ));
+                }
+                let result = parse_xml_with(bytes, self.options, diags);
+                self.push(result);
+            }
+            Kind::Json => self.reject(json_kind(bytes)),
+            Kind::Email | Kind::Mbox | Kind::Unknown => self.reject(unknown(bytes)),
+        }
+    }
+
+    fn gunzip(&self, bytes: &[u8], diags: &mut Diagnostics) -> Result<Vec<u8>, Error> {
+        let mut decoder = GzDecoder::new(bytes);
+        let total = bytes.len();
+        let consumed = |d: &GzDecoder<&[u8]>| (total - d.get_ref().len()) as u64;
+        let out = read_capped(&mut decoder, consumed, self.limits())?;
+        let rest = decoder.get_ref();
+        if !rest.trim_ascii().is_empty() {
+            diags.push(
+                Code::TrailingData,
+                Severity::Warning,
+                "container/gzip",
+                None,
+                Some(&format!("{} bytes", rest.len())),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Picks the report entry of a zip archive: the first `*.xml` file, else the first file.
+    /// Entries with unsafe names (absolute, `..`) and the other entries are ignored with a
+    /// diagnostic; nothing is ever extracted to disk.
+    fn unzip(&self, bytes: &[u8], diags: &mut Diagnostics) -> Result<(String, Vec<u8>), Error> {
+        let limits = self.limits();
+        if let Some(declared) = zip_declared_entries(bytes)
+            && declared > limits.max_archive_entries
+        {
+            return Err(Error::limit(
+                "zip archive entries",
+                declared,
+                limits.max_archive_entries,
+            ));
+        }
+        let archive_error = |e: zip::result::ZipError| {
+            Error::new(ErrorKind::Archive, format!("unusable zip archive: {e}"))
+        };
+        let mut archive =
+            zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(archive_error)?;
+        if archive.len() > limits.max_archive_entries {
+            return Err(Error::limit(
+                "zip archive entries",
+                archive.len(),
+                limits.max_archive_entries,
+            ));
+        }
+        let mut files = Vec::new();
+        for index in 0..archive.len() {
+            let entry = archive.by_index_raw(index).map_err(archive_error)?;
+            let name = entry.name().map_err(archive_error)?.into_owned();
+            if entry.is_dir() {
+                continue;
+            }
+            if entry.enclosed_name().is_none() || name.contains('\0') {
+                diags.push(
+                    Code::ArchiveEntryIgnored,
+                    Severity::Warning,
+                    "container/zip",
+                    None,
+                    Some(&format!("unsafe entry name {name:?}")),
+                );
+                continue;
+            }
+            files.push((index, name));
+        }
+        let chosen = files
+            .iter()
+            .position(|(_, name)| name.to_ascii_lowercase().ends_with(".xml"))
+            .or(if files.is_empty() { None } else { Some(0) });
+        let Some(chosen) = chosen else {
+            return Err(Error::new(
+                ErrorKind::Archive,
+                "zip archive holds no file entry",
+            ));
+        };
+        for (i, (_, name)) in files.iter().enumerate() {
+            if i != chosen {
+                diags.push(
+                    Code::ArchiveEntryIgnored,
+                    Severity::Warning,
+                    "container/zip",
+                    None,
+                    Some(&format!("other entry {name:?}")),
+                );
+            }
+        }
+        let (index, name) = files.swap_remove(chosen);
+        let mut entry = archive.by_index(index).map_err(|e| {
+            Error::new(
+                ErrorKind::Archive,
+                format!("zip entry {:?} cannot be read: {e}", printable(&name)),
+            )
+        })?;
+        match entry.compression() {
+            zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated => {}
+            other => {
+                return Err(Error::new(
+                    ErrorKind::Archive,
+                    format!(
+                        "zip entry {:?} uses {other:?}; only stored and deflate are accepted",
+                        printable(&name)
+                    ),
+                ));
+            }
+        }
+        let compressed = entry.compressed_size();
+        let data = read_capped(&mut entry, |_| compressed, limits)?;
+        Ok((name, data))
+    }
+}
+
+/// Reads a decompressing stream to its end under the size cap and the ratio alarm.
+/// `consumed` tells how many compressed bytes the decoder has used so far, so a bomb is
+/// caught as soon as the ratio is exceeded, not after the whole size cap was spent.
+fn read_capped<R: Read>(
+    reader: &mut R,
+    consumed: impl Fn(&R) -> u64,
+    limits: &Limits,
+) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| {
+            Error::new(
+                ErrorKind::Decompression,
+                format!(
+                    "corrupt compressed data after {} bytes of output: {e}",
+                    out.len()
+                ),
+            )
+        })?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if (out.len() + n) as u64 > limits.max_xml_bytes {
+            return Err(Error::limit(
+                "decompressed size",
+                format!("more than {} bytes", limits.max_xml_bytes),
+                format!("{} bytes", limits.max_xml_bytes),
+            ));
+        }
+        out.extend_from_slice(&chunk[..n]);
+        let produced = out.len() as u64;
+        if produced > limits.ratio_grace_bytes {
+            let used = consumed(reader).max(1);
+            if produced / used > limits.max_ratio {
+                return Err(Error::limit(
+                    "decompression ratio (likely a compression bomb)",
+                    format!("{}:1 ({produced} bytes from {used})", produced / used),
+                    format!("{}:1", limits.max_ratio),
+                ));
+            }
+        }
+    }
+}
+
+/// The entry count declared in the zip end-of-central-directory record, read before the
+/// archive is opened so that a huge central directory is never parsed.
+fn zip_declared_entries(bytes: &[u8]) -> Option<usize> {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    let window = bytes.len().saturating_sub(22 + 65_535);
+    let at = memchr::memmem::rfind(&bytes[window..], EOCD)? + window;
+    let total = bytes.get(at + 10..at + 12)?;
+    Some(usize::from(u16::from_le_bytes([total[0], total[1]])))
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Gzip => "gzip",
+        Kind::Zlib => "zlib",
+        Kind::Zip => "zip",
+        Kind::Xml => "xml",
+        Kind::Json => "json",
+        Kind::Mbox => "mbox",
+        Kind::Email => "email",
+        Kind::Unknown => "unknown",
+    }
+}
+
+/// A name from untrusted input, safe to show: control characters replaced, length capped.
+pub(crate) fn printable(name: &str) -> String {
+    name.chars()
+        .take(200)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+/// A JSON payload: an SMTP TLS report or something else.
+fn json_kind(bytes: &[u8]) -> Error {
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let tls = memchr::memmem::find(head, b"\"policies\"").is_some()
+        || memchr::memmem::find(head, b"\"organization-name\"").is_some();
+    if tls {
+        Error::new(
+            ErrorKind::NotAggregateReport,
+            "not an aggregate report: SMTP TLS report (RFC 8460 JSON)",
+        )
+    } else {
+        Error::new(
+            ErrorKind::UnknownFormat,
+            "JSON document that is not a DMARC aggregate report",
+        )
+    }
+}
+
+/// Bytes that are none of the accepted containers.
+fn unknown(bytes: &[u8]) -> Error {
+    let head = text::strip_bom_and_space(bytes);
+    let head = &head[..head.len().min(32)];
+    if !head.is_empty() && head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        return Error::new(
+            ErrorKind::NotAggregateReport,
+            format!(
+                "not an aggregate report: the payload is plain text starting {:?}",
+                String::from_utf8_lossy(head)
+            ),
+        );
+    }
+    Error::new(
+        ErrorKind::UnknownFormat,
+        format!(
+            "not gzip, zlib, zip, XML or an e-mail message (first bytes: {})",
+            hex(&bytes[..bytes.len().min(8)])
+        ),
+    )
+}

@@ -1,0 +1,593 @@
+//! Pure rollups over records. They count messages (`count`), never rows.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::filter::Filter;
+use crate::model::{Disposition, Record, Report};
+
+const DAY: i64 = 86_400;
+/// Reporting periods longer than this are not spread over days: all their messages go to
+/// the day the period begins (such spans are bogus, and spreading them would cost one
+/// bucket per day).
+pub const MAX_SPREAD_DAYS: i64 = 366;
+
+/// Message counts by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// All messages.
+    pub messages: u64,
+    /// Messages that passed DMARC (aligned DKIM or aligned SPF passed).
+    pub dmarc_pass: u64,
+    /// Messages that failed DMARC.
+    pub dmarc_fail: u64,
+    /// Messages whose aligned DKIM verdict passed.
+    pub dkim_aligned_pass: u64,
+    /// Messages whose aligned SPF verdict passed.
+    pub spf_aligned_pass: u64,
+}
+
+impl Tally {
+    /// Adds `messages` messages with the outcome of `record`.
+    /// Counts saturate instead of overflowing: a hostile report may claim `u64::MAX` messages.
+    pub fn add(&mut self, record: &Record, messages: u64) {
+        let bump = |slot: &mut u64| *slot = slot.saturating_add(messages);
+        bump(&mut self.messages);
+        bump(if record.dmarc_pass() {
+            &mut self.dmarc_pass
+        } else {
+            &mut self.dmarc_fail
+        });
+        if record.dkim_aligned_pass() {
+            bump(&mut self.dkim_aligned_pass);
+        }
+        if record.spf_aligned_pass() {
+            bump(&mut self.spf_aligned_pass);
+        }
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, other: &Tally) {
+        self.messages = self.messages.saturating_add(other.messages);
+        self.dmarc_pass = self.dmarc_pass.saturating_add(other.dmarc_pass);
+        self.dmarc_fail = self.dmarc_fail.saturating_add(other.dmarc_fail);
+        self.dkim_aligned_pass = self
+            .dkim_aligned_pass
+            .saturating_add(other.dkim_aligned_pass);
+        self.spf_aligned_pass = self.spf_aligned_pass.saturating_add(other.spf_aligned_pass);
+    }
+
+    /// Share of messages that passed DMARC, 0.0 when there are none.
+    pub fn pass_rate(&self) -> f64 {
+        ratio(self.dmarc_pass, self.messages)
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// Headline figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Reports with at least one selected record.
+    pub reports: u64,
+    /// Distinct policy domains.
+    pub domains: u64,
+    /// Distinct source addresses.
+    pub source_ips: u64,
+    /// Distinct reporting organisations.
+    pub organizations: u64,
+    /// Earliest `begin` of the selected reports.
+    pub first_begin: Option<i64>,
+    /// Latest `end` of the selected reports.
+    pub last_end: Option<i64>,
+    /// Messages by outcome.
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+/// Computes the headline figures.
+pub fn summary(reports: &[Report], filter: &Filter) -> Summary {
+    let mut out = Summary::default();
+    let mut domains = HashSet::new();
+    let mut ips = HashSet::new();
+    let mut orgs = HashSet::new();
+    let mut last_report: Option<*const Report> = None;
+    for (report, record) in filter.select(reports) {
+        if last_report != Some(std::ptr::from_ref(report)) {
+            last_report = Some(std::ptr::from_ref(report));
+            out.reports += 1; // at most one per report, cannot overflow
+            domains.insert(report.policy_published.domain.to_ascii_lowercase());
+            orgs.insert(org_key(report));
+            let range = report.report_metadata.date_range;
+            out.first_begin = Some(out.first_begin.map_or(range.begin, |b| b.min(range.begin)));
+            out.last_end = Some(out.last_end.map_or(range.end, |e| e.max(range.end)));
+        }
+        if let Some(ip) = record.source_ip {
+            ips.insert(ip);
+        }
+        out.tally.add(record, record.count);
+    }
+    out.domains = domains.len() as u64;
+    out.source_ips = ips.len() as u64;
+    out.organizations = orgs.len() as u64;
+    out
+}
+
+/// The organisation a report is grouped under: its trimmed `org_name`, else its reporter.
+fn org_key(report: &Report) -> String {
+    match report.report_metadata.org_name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ => report.identity().reporter,
+    }
+}
+
+/// A group of messages sharing a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The group key (domain, organisation).
+    pub key: String,
+    /// Messages by outcome.
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+fn grouped<K: std::hash::Hash + Eq>(
+    reports: &[Report],
+    filter: &Filter,
+    key: impl Fn(&Report, &Record) -> K,
+) -> HashMap<K, Tally> {
+    let mut groups: HashMap<K, Tally> = HashMap::new();
+    for (report, record) in filter.select(reports) {
+        groups
+            .entry(key(report, record))
+            .or_default()
+            .add(record, record.count);
+    }
+    groups
+}
+
+/// Sorts by messages (descending), then key (ascending), so the order is stable.
+fn ranked(groups: HashMap<String, Tally>) -> Vec<Group> {
+    let mut out: Vec<Group> = groups
+        .into_iter()
+        .map(|(key, tally)| Group { key, tally })
+        .collect();
+    out.sort_by(|a, b| {
+        b.tally
+            .messages
+            .cmp(&a.tally.messages)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    out
+}
+
+/// Messages per policy domain (lower-cased).
+pub fn by_domain(reports: &[Report], filter: &Filter) -> Vec<Group> {
+    ranked(grouped(reports, filter, |report, _| {
+        report.policy_published.domain.to_ascii_lowercase()
+    }))
+}
+
+/// Messages per reporting organisation.
+pub fn by_organization(reports: &[Report], filter: &Filter) -> Vec<Group> {
+    ranked(grouped(reports, filter, |report, _| org_key(report)))
+}
+
+/// Messages from one source address (`None` for rows without a usable address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceGroup {
+    /// The source address.
+    pub source_ip: Option<IpAddr>,
+    /// Messages by outcome.
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+/// Messages per source address, most messages first.
+pub fn by_source(reports: &[Report], filter: &Filter) -> Vec<SourceGroup> {
+    let groups = grouped(reports, filter, |_, record| record.source_ip);
+    let mut out: Vec<SourceGroup> = groups
+        .into_iter()
+        .map(|(source_ip, tally)| SourceGroup { source_ip, tally })
+        .collect();
+    out.sort_by(|a, b| {
+        b.tally
+            .messages
+            .cmp(&a.tally.messages)
+            .then_with(|| a.source_ip.cmp(&b.source_ip))
+    });
+    out
+}
+
+/// Messages by applied disposition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispositionBreakdown {
+    /// Delivered without action.
+    pub none: u64,
+    /// Quarantined.
+    pub quarantine: u64,
+    /// Rejected.
+    pub reject: u64,
+    /// RFC 9990 `pass`: no action because DMARC passed.
+    pub pass: u64,
+    /// Missing or unknown disposition.
+    pub other: u64,
+}
+
+/// Messages by applied disposition.
+pub fn disposition_breakdown(reports: &[Report], filter: &Filter) -> DispositionBreakdown {
+    let mut out = DispositionBreakdown::default();
+    for (_, record) in filter.select(reports) {
+        let slot = match &record.policy_evaluated.disposition {
+            Some(Disposition::None) => &mut out.none,
+            Some(Disposition::Quarantine) => &mut out.quarantine,
+            Some(Disposition::Reject) => &mut out.reject,
+            Some(Disposition::Pass) => &mut out.pass,
+            Some(Disposition::Other(_)) | None => &mut out.other,
+        };
+        *slot = slot.saturating_add(record.count);
+    }
+    out
+}
+
+/// Messages by aligned DKIM verdict x aligned SPF verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlignmentBreakdown {
+    /// Both aligned verdicts passed.
+    pub both_pass: u64,
+    /// Only aligned DKIM passed.
+    pub dkim_only: u64,
+    /// Only aligned SPF passed.
+    pub spf_only: u64,
+    /// Neither passed (DMARC failure).
+    pub both_fail: u64,
+}
+
+/// Messages by aligned DKIM verdict x aligned SPF verdict.
+pub fn alignment_breakdown(reports: &[Report], filter: &Filter) -> AlignmentBreakdown {
+    let mut out = AlignmentBreakdown::default();
+    for (_, record) in filter.select(reports) {
+        let slot = match (record.dkim_aligned_pass(), record.spf_aligned_pass()) {
+            (true, true) => &mut out.both_pass,
+            (true, false) => &mut out.dkim_only,
+            (false, true) => &mut out.spf_only,
+            (false, false) => &mut out.both_fail,
+        };
+        *slot = slot.saturating_add(record.count);
+    }
+    out
+}
+
+/// How well traffic complies with DMARC and how failures were treated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyCompliance {
+    /// Messages that passed DMARC.
+    pub compliant: u64,
+    /// Failing messages that were quarantined or rejected.
+    pub failing_enforced: u64,
+    /// Failing messages delivered anyway (policy `none`, an override, or no disposition).
+    pub failing_delivered: u64,
+    /// Messages under a published `p=none`.
+    pub policy_none: u64,
+    /// Messages under a published `p=quarantine`.
+    pub policy_quarantine: u64,
+    /// Messages under a published `p=reject`.
+    pub policy_reject: u64,
+}
+
+/// How well traffic complies with DMARC and how failures were treated.
+pub fn policy_compliance(reports: &[Report], filter: &Filter) -> PolicyCompliance {
+    let mut out = PolicyCompliance::default();
+    for (report, record) in filter.select(reports) {
+        let outcome = if record.dmarc_pass() {
+            &mut out.compliant
+        } else if matches!(
+            record.policy_evaluated.disposition,
+            Some(Disposition::Quarantine | Disposition::Reject)
+        ) {
+            &mut out.failing_enforced
+        } else {
+            &mut out.failing_delivered
+        };
+        *outcome = outcome.saturating_add(record.count);
+        let policy = match report.policy_effective.p {
+            Disposition::Quarantine => &mut out.policy_quarantine,
+            Disposition::Reject => &mut out.policy_reject,
+            _ => &mut out.policy_none,
+        };
+        *policy = policy.saturating_add(record.count);
+    }
+    out
+}
+
+/// Messages attributed to one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayBucket {
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Midnight UTC of the day, in seconds since the epoch.
+    pub day_start: i64,
+    /// Messages by outcome.
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+/// Messages per UTC day, from the first to the last day with messages (days without
+/// messages included). A report's messages are spread over the days its period overlaps,
+/// in proportion to the overlap, using largest remainders so every message is counted
+/// exactly once.
+pub fn timeline(reports: &[Report], filter: &Filter) -> Vec<DayBucket> {
+    let mut days: BTreeMap<i64, Tally> = BTreeMap::new();
+    let mut cached: Option<(*const Report, Vec<(i64, i64)>)> = None;
+    let mut shares = Vec::new();
+    for (report, record) in filter.select(reports) {
+        let key = std::ptr::from_ref(report);
+        if cached.as_ref().is_none_or(|(k, _)| *k != key) {
+            let range = report.report_metadata.date_range;
+            cached = Some((key, day_overlaps(range.begin, range.end)));
+        }
+        let Some((_, overlaps)) = &cached else {
+            continue;
+        };
+        spread(record.count, overlaps, &mut shares);
+        for (&(day, _), &share) in overlaps.iter().zip(&shares) {
+            if share > 0 {
+                days.entry(day).or_default().add(record, share);
+            }
+        }
+    }
+    let (Some(&first), Some(&last)) = (days.keys().next(), days.keys().next_back()) else {
+        return Vec::new();
+    };
+    (first..=last)
+        .map(|day| DayBucket {
+            day: format_day(day),
+            day_start: day * DAY,
+            tally: days.get(&day).copied().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The UTC days (as day numbers) a period overlaps, with the seconds of overlap.
+/// The period is half-open, `[begin, end)`; an empty, reversed or over-long period counts
+/// entirely for the day it begins.
+pub fn day_overlaps(begin: i64, end: i64) -> Vec<(i64, i64)> {
+    let first = begin.div_euclid(DAY);
+    if end <= begin || (end - begin).div_euclid(DAY) > MAX_SPREAD_DAYS {
+        return vec![(first, 1)];
+    }
+    let last = (end - 1).div_euclid(DAY);
+    (first..=last)
+        .map(|day| {
+            let from = begin.max(day * DAY);
+            let to = end.min((day + 1) * DAY);
+            (day, to - from)
+        })
+        .collect()
+}
+
+/// Splits `count` in proportion to the overlaps, largest remainder first (earlier day on a
+/// tie), so the shares sum to `count` exactly.
+fn spread(count: u64, overlaps: &[(i64, i64)], shares: &mut Vec<u64>) {
+    shares.clear();
+    if let [_] = overlaps {
+        shares.push(count);
+        return;
+    }
+    let total: u128 = overlaps
+        .iter()
+        .map(|&(_, secs)| secs.max(0) as u128)
+        .sum::<u128>()
+        .max(1);
+    let mut remainders = Vec::with_capacity(overlaps.len());
+    let mut assigned = 0u64;
+    for (i, &(_, secs)) in overlaps.iter().enumerate() {
+        let scaled = u128::from(count) * secs.max(0) as u128;
+        let share = (scaled / total) as u64;
+        shares.push(share);
+        assigned += share;
+        remainders.push((scaled % total, i));
+    }
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, i) in remainders.iter().take((count - assigned) as usize) {
+        shares[i] += 1;
+    }
+}
+
+/// One day of the failure-rate trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Messages attributed to the day.
+    pub messages: u64,
+    /// Messages that failed DMARC.
+    pub failed: u64,
+    /// `failed / messages` for the day (0 when there were none).
+    pub failure_rate: f64,
+    /// Message-weighted failure rate over the `window` days ending with this one.
+    pub moving_average: f64,
+}
+
+/// Daily DMARC failure rate with a message-weighted `window`-day moving average
+/// (a window of 0 is treated as 1).
+pub fn failure_trend(reports: &[Report], filter: &Filter, window: usize) -> Vec<TrendPoint> {
+    trend_from_timeline(&timeline(reports, filter), window)
+}
+
+/// The failure trend of an existing timeline (contiguous days, as `timeline` returns).
+pub fn trend_from_timeline(days: &[DayBucket], window: usize) -> Vec<TrendPoint> {
+    let window = window.max(1);
+    let mut out = Vec::with_capacity(days.len());
+    let (mut win_messages, mut win_failed) = (0u64, 0u64);
+    for (i, bucket) in days.iter().enumerate() {
+        win_messages = win_messages.saturating_add(bucket.tally.messages);
+        win_failed = win_failed.saturating_add(bucket.tally.dmarc_fail);
+        if i >= window {
+            win_messages = win_messages.saturating_sub(days[i - window].tally.messages);
+            win_failed = win_failed.saturating_sub(days[i - window].tally.dmarc_fail);
+        }
+        out.push(TrendPoint {
+            day: bucket.day.clone(),
+            messages: bucket.tally.messages,
+            failed: bucket.tally.dmarc_fail,
+            failure_rate: ratio(bucket.tally.dmarc_fail, bucket.tally.messages),
+            moving_average: ratio(win_failed, win_messages),
+        });
+    }
+    out
+}
+
+/// What one source address did, the input of anomaly scoring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceActivity {
+    /// The source address.
+    pub source_ip: IpAddr,
+    /// Messages by outcome.
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// Messages quarantined.
+    pub quarantined: u64,
+    /// Messages rejected.
+    pub rejected: u64,
+    /// Distinct `header_from` domains it sent as.
+    pub header_from_domains: u64,
+    /// Distinct reporters that saw it.
+    pub reporters: u64,
+    /// Distinct UTC days on which reports saw it (by report period start).
+    pub days_active: u64,
+    /// Earliest report period start that includes it.
+    pub first_seen: i64,
+    /// Latest report period end that includes it.
+    pub last_seen: i64,
+}
+
+/// Per-source activity for rows with a usable source address, most messages first.
+pub fn source_activity(reports: &[Report], filter: &Filter) -> Vec<SourceActivity> {
+    struct Acc {
+        activity: SourceActivity,
+        header_from: HashSet<String>,
+        reporters: HashSet<String>,
+        days: HashSet<i64>,
+    }
+    let mut by_ip: HashMap<IpAddr, Acc> = HashMap::new();
+    for (report, record) in filter.select(reports) {
+        let Some(ip) = record.source_ip else { continue };
+        let range = report.report_metadata.date_range;
+        let acc = by_ip.entry(ip).or_insert_with(|| Acc {
+            activity: SourceActivity {
+                source_ip: ip,
+                tally: Tally::default(),
+                quarantined: 0,
+                rejected: 0,
+                header_from_domains: 0,
+                reporters: 0,
+                days_active: 0,
+                first_seen: range.begin,
+                last_seen: range.end,
+            },
+            header_from: HashSet::new(),
+            reporters: HashSet::new(),
+            days: HashSet::new(),
+        });
+        let a = &mut acc.activity;
+        a.tally.add(record, record.count);
+        match record.policy_evaluated.disposition {
+            Some(Disposition::Quarantine) => {
+                a.quarantined = a.quarantined.saturating_add(record.count)
+            }
+            Some(Disposition::Reject) => a.rejected = a.rejected.saturating_add(record.count),
+            _ => {}
+        }
+        a.first_seen = a.first_seen.min(range.begin);
+        a.last_seen = a.last_seen.max(range.end);
+        if let Some(from) = &record.identifiers.header_from {
+            acc.header_from.insert(from.to_ascii_lowercase());
+        }
+        acc.reporters.insert(org_key(report));
+        acc.days.insert(range.begin.div_euclid(DAY));
+    }
+    let mut out: Vec<SourceActivity> = by_ip
+        .into_values()
+        .map(|mut acc| {
+            acc.activity.header_from_domains = acc.header_from.len() as u64;
+            acc.activity.reporters = acc.reporters.len() as u64;
+            acc.activity.days_active = acc.days.len() as u64;
+            acc.activity
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.tally
+            .messages
+            .cmp(&a.tally.messages)
+            .then(a.source_ip.cmp(&b.source_ip))
+    });
+    out
+}
+
+/// Formats a day number (days since 1970-01-01) as `YYYY-MM-DD` (proleptic Gregorian).
+pub fn format_day(day: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_format() {
+        assert_eq!(format_day(0), "1970-01-01");
+        assert_eq!(format_day(19_723), "2024-01-01");
+        assert_eq!(format_day(11_016), "2000-02-29");
+        assert_eq!(format_day(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn overlaps_split_at_midnight() {
+        // 23:00 to 23:00 the next day: 1 hour, then 23 hours.
+        let begin = 19_723 * DAY - 3600;
+        assert_eq!(
+            day_overlaps(begin, begin + DAY),
+            vec![(19_722, 3600), (19_723, 82_800)]
+        );
+        // Google's inclusive day stays in one day.
+        assert_eq!(
+            day_overlaps(19_723 * DAY, 19_723 * DAY + 86_399),
+            vec![(19_723, 86_399)]
+        );
+        assert_eq!(day_overlaps(100, 100), vec![(0, 1)]);
+        assert_eq!(day_overlaps(100, 50), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn spread_conserves_counts() {
+        let mut shares = Vec::new();
+        spread(10, &[(0, 1), (1, 1), (2, 1)], &mut shares);
+        assert_eq!(shares, vec![4, 3, 3]);
+        spread(1, &[(0, 3600), (1, 82_800)], &mut shares);
+        assert_eq!(shares, vec![0, 1]);
+        spread(u64::MAX, &[(0, 7), (1, 11)], &mut shares);
+        assert_eq!(
+            shares.iter().map(|&s| u128::from(s)).sum::<u128>(),
+            u128::from(u64::MAX)
+        );
+    }
+}

@@ -1,0 +1,1347 @@
+//! Streaming XML parser for aggregate reports: one pass over quick-xml events, matching on
+//! local names only, in any element order, with every tolerance decision recorded.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::diag::{DiagnosticCode as Code, Diagnostics, Error, ErrorKind, Severity};
+use crate::limits::Limits;
+use crate::model::*;
+use crate::text;
+
+/// The RFC 9990 namespace.
+const NS_DMARC2: &str = "urn:ietf:params:xml:ns:dmarc-2.0";
+/// 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z: plausible report timestamps.
+const PLAUSIBLE_FROM: i64 = 946_684_800;
+const PLAUSIBLE_TO: i64 = 4_102_444_800;
+/// Spans longer than this are flagged (a daily report is 24 hours, often off by one).
+const LONG_SPAN_SECS: i64 = 27 * 3600;
+
+/// How long a text value may be: short identifiers or free text.
+#[derive(Clone, Copy)]
+enum Len {
+    Token,
+    Text,
+}
+
+/// A start tag that was just read.
+struct Open<'a> {
+    tag: BytesStart<'a>,
+    /// `<tag/>`: no content, no end event follows.
+    empty: bool,
+    /// Byte offset of the `<` of the tag.
+    start: usize,
+}
+
+impl Open<'_> {
+    fn local(&self) -> &str {
+        let name = self.tag.name().into_inner();
+        name.rsplit_once(':').map_or(name, |(_, local)| local)
+    }
+
+    fn qualified(&self) -> String {
+        self.tag.name().into_inner().to_owned()
+    }
+}
+
+/// What `next_child` found inside an element.
+enum Child<'a> {
+    Open(Open<'a>),
+    Close,
+}
+
+/// Parses one decoded XML document into a report.
+pub(crate) fn parse_document<'a>(
+    src: &'a str,
+    limits: &Limits,
+    diags: Diagnostics,
+    xml_sha256: String,
+) -> Result<Report, Error> {
+    let mut reader = Reader::from_str(src);
+    reader.config_mut().check_end_names = true;
+    let mut parser = Parser {
+        src,
+        reader,
+        limits,
+        diags,
+        depth: 0,
+        record: None,
+        rfc9990_hint: false,
+        version: None,
+        metadata: MetadataParts::default(),
+        policy: None,
+        extensions: Vec::new(),
+        extension_bytes: 0,
+        record_extension_bytes: 0,
+        records: Vec::new(),
+    };
+    let namespace = parser.root()?;
+    parser.feedback()?;
+    parser.finish(namespace, xml_sha256)
+}
+
+#[derive(Default)]
+struct MetadataParts {
+    seen: bool,
+    org_name: Option<String>,
+    email: Option<String>,
+    extra_contact_info: Option<String>,
+    report_id: Option<String>,
+    begin: Option<String>,
+    end: Option<String>,
+    date_range_seen: bool,
+    error: Vec<String>,
+    generator: Option<String>,
+}
+
+struct Parser<'a, 'l> {
+    src: &'a str,
+    reader: Reader<&'a [u8]>,
+    limits: &'l Limits,
+    diags: Diagnostics,
+    depth: usize,
+    /// Index of the record being read, for diagnostics.
+    record: Option<usize>,
+    rfc9990_hint: bool,
+    version: Option<String>,
+    metadata: MetadataParts,
+    policy: Option<PolicyPublished>,
+    extensions: Vec<Extension>,
+    extension_bytes: usize,
+    record_extension_bytes: usize,
+    records: Vec<Record>,
+}
+
+impl<'a> Parser<'a, '_> {
+    // ----- low level ------------------------------------------------------------------
+
+    fn offset(&self) -> usize {
+        usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
+    }
+
+    fn malformed(&self, err: &quick_xml::Error) -> Error {
+        Error::new(
+            ErrorKind::MalformedXml,
+            format!(
+                "not well-formed XML at byte {}: {err}",
+                self.reader.error_position()
+            ),
+        )
+    }
+
+    fn read(&mut self) -> Result<Event<'a>, Error> {
+        match self.reader.read_event() {
+            Ok(Event::DocType(_)) => Err(Error::new(
+                ErrorKind::DoctypeForbidden,
+                format!(
+                    "DOCTYPE at byte {}: document type declarations (and with them entity \
+                     expansion and external entities) are never accepted",
+                    self.offset()
+                ),
+            )),
+            Ok(event) => Ok(event),
+            Err(err) => Err(self.malformed(&err)),
+        }
+    }
+
+    fn diag(&mut self, code: Code, severity: Severity, path: &str, raw: Option<&str>) {
+        self.diags.push(code, severity, path, self.record, raw);
+    }
+
+    /// Checks the limits of a start tag and notes RFC 9990 `lang` attributes.
+    fn check_tag(&mut self, tag: &BytesStart<'_>) -> Result<(), Error> {
+        let name_len = tag.name().into_inner().len();
+        if name_len > self.limits.max_name_bytes {
+            return Err(Error::limit(
+                "element name length",
+                name_len,
+                self.limits.max_name_bytes,
+            ));
+        }
+        if tag.len() == name_len {
+            return Ok(());
+        }
+        let mut count = 0;
+        for attr in tag.attributes().with_checks(false) {
+            let attr = attr.map_err(|e| {
+                Error::new(
+                    ErrorKind::MalformedXml,
+                    format!("bad attribute at byte {}: {e}", self.offset()),
+                )
+            })?;
+            count += 1;
+            if count > self.limits.max_attributes {
+                return Err(Error::limit(
+                    "attributes per element",
+                    count,
+                    self.limits.max_attributes,
+                ));
+            }
+            let key = attr.key.into_inner();
+            if key.len() > self.limits.max_name_bytes {
+                return Err(Error::limit(
+                    "attribute name length",
+                    key.len(),
+                    self.limits.max_name_bytes,
+                ));
+            }
+            if attr.value.len() > self.limits.max_attribute_bytes {
+                return Err(Error::limit(
+                    &format!("value of attribute '{}' at byte {}", key, self.offset()),
+                    format!("{} bytes", attr.value.len()),
+                    format!("{} bytes", self.limits.max_attribute_bytes),
+                ));
+            }
+            if key == "lang" || key == "xml:lang" {
+                self.rfc9990_hint = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Enters an element: depth and tag limits.
+    fn enter(&mut self, tag: BytesStart<'a>, empty: bool, start: usize) -> Result<Open<'a>, Error> {
+        self.check_tag(&tag)?;
+        if !empty {
+            self.depth += 1;
+            if self.depth > self.limits.max_depth {
+                return Err(Error::limit(
+                    "element nesting depth",
+                    self.depth,
+                    self.limits.max_depth,
+                ));
+            }
+        }
+        Ok(Open { tag, empty, start })
+    }
+
+    /// The next child element of the element being read, or its end.
+    /// Text between child elements is reported (once per path) and skipped.
+    fn next_child(&mut self, path: &'static str) -> Result<Child<'a>, Error> {
+        loop {
+            let start = self.offset();
+            match self.read()? {
+                Event::Start(tag) => return Ok(Child::Open(self.enter(tag, false, start)?)),
+                Event::Empty(tag) => return Ok(Child::Open(self.enter(tag, true, start)?)),
+                Event::End(_) => {
+                    self.depth -= 1;
+                    return Ok(Child::Close);
+                }
+                Event::Text(t) => {
+                    if !t.trim_ascii().is_empty() {
+                        let raw = t.trim_ascii().to_owned();
+                        self.diag(Code::UnexpectedText, Severity::Warning, path, Some(&raw));
+                    }
+                }
+                Event::CData(t) => {
+                    let raw = t.to_string();
+                    self.diag(Code::UnexpectedText, Severity::Warning, path, Some(&raw));
+                }
+                Event::GeneralRef(r) => {
+                    let raw = format!("&{};", &*r);
+                    self.diag(Code::UnexpectedText, Severity::Warning, path, Some(&raw));
+                }
+                Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+                Event::DocType(_) => unreachable!("rejected in read()"),
+                Event::Eof => {
+                    return Err(Error::new(
+                        ErrorKind::MalformedXml,
+                        format!(
+                            "document ends inside <{}> (truncated?)",
+                            path.rsplit('/').next().unwrap_or(path)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Skips the rest of an element, enforcing the depth limit on the way.
+    fn skip(&mut self, open: &Open<'a>) -> Result<(), Error> {
+        if open.empty {
+            return Ok(());
+        }
+        let target = self.depth - 1;
+        while self.depth > target {
+            let start = self.offset();
+            match self.read()? {
+                Event::Start(tag) => {
+                    self.enter(tag, false, start)?;
+                }
+                Event::Empty(tag) => self.check_tag(&tag)?,
+                Event::End(_) => self.depth -= 1,
+                Event::Eof => {
+                    return Err(Error::new(
+                        ErrorKind::MalformedXml,
+                        "document ends inside an element",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the text content of an element, resolving the predefined entities and
+    /// character references; nested elements are skipped with a diagnostic.
+    fn text(
+        &mut self,
+        open: &Open<'a>,
+        len: Len,
+        path: &'static str,
+    ) -> Result<Option<String>, Error> {
+        if open.empty {
+            return Ok(None);
+        }
+        let mut acc: Option<Cow<'a, str>> = None;
+        loop {
+            let start = self.offset();
+            let piece: Cow<'a, str> = match self.read()? {
+                Event::Text(t) => t.into_inner(),
+                Event::CData(t) => t.into_inner(),
+                Event::GeneralRef(r) => Cow::Owned(self.entity(&r, path)),
+                Event::End(_) => {
+                    self.depth -= 1;
+                    break;
+                }
+                Event::Start(tag) => {
+                    let nested = self.enter(tag, false, start)?;
+                    self.diag(
+                        Code::UnknownElement,
+                        Severity::Warning,
+                        path,
+                        Some(&nested.qualified()),
+                    );
+                    self.skip(&nested)?;
+                    continue;
+                }
+                Event::Empty(tag) => {
+                    let nested = self.enter(tag, true, start)?;
+                    self.diag(
+                        Code::UnknownElement,
+                        Severity::Warning,
+                        path,
+                        Some(&nested.qualified()),
+                    );
+                    continue;
+                }
+                Event::Comment(_) | Event::PI(_) | Event::Decl(_) => continue,
+                Event::DocType(_) => unreachable!("rejected in read()"),
+                Event::Eof => {
+                    return Err(Error::new(
+                        ErrorKind::MalformedXml,
+                        format!("document ends inside {path}"),
+                    ));
+                }
+            };
+            acc = Some(match acc {
+                None => piece,
+                Some(prev) => Cow::Owned(prev.into_owned() + &piece),
+            });
+        }
+        let Some(raw) = acc else { return Ok(None) };
+        let max = match len {
+            Len::Token => self.limits.max_token_bytes,
+            Len::Text => self.limits.max_text_bytes,
+        };
+        if raw.len() > max {
+            return Err(Error::limit(
+                &format!("length of {path}"),
+                format!("{} bytes", raw.len()),
+                format!("{max} bytes"),
+            ));
+        }
+        let trimmed = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        if text::has_forbidden_controls(trimmed) {
+            self.diag(
+                Code::ControlCharacter,
+                Severity::Warning,
+                path,
+                Some(trimmed),
+            );
+            return Ok(Some(text::replace_forbidden_controls(trimmed)));
+        }
+        Ok(Some(trimmed.to_owned()))
+    }
+
+    fn entity(&mut self, r: &quick_xml::events::BytesRef<'_>, path: &'static str) -> String {
+        if r.is_char_ref() {
+            return match r.resolve_char_ref() {
+                Ok(Some(c)) if !text::is_forbidden_control(c) => c.to_string(),
+                _ => {
+                    let raw = format!("&{};", &**r);
+                    self.diag(Code::ControlCharacter, Severity::Warning, path, Some(&raw));
+                    char::REPLACEMENT_CHARACTER.to_string()
+                }
+            };
+        }
+        match &**r {
+            "lt" => "<".into(),
+            "gt" => ">".into(),
+            "amp" => "&".into(),
+            "apos" => "'".into(),
+            "quot" => "\"".into(),
+            other => {
+                let raw = format!("&{other};");
+                self.diag(Code::UnknownEntity, Severity::Warning, path, Some(&raw));
+                raw
+            }
+        }
+    }
+
+    /// Stores a text value in a single-valued field, flagging repeats.
+    fn set_once(&mut self, slot_is_set: bool, path: &'static str) -> bool {
+        if slot_is_set {
+            self.diag(Code::DuplicateElement, Severity::Warning, path, None);
+            return false;
+        }
+        true
+    }
+
+    /// Parses an enumerated value leniently.
+    fn vocab<T: Vocabulary>(&mut self, raw: Option<String>, path: &'static str) -> Option<T> {
+        let raw = raw?;
+        if let Some(v) = T::from_canonical(&raw) {
+            return Some(v);
+        }
+        let lower = raw.to_ascii_lowercase();
+        if let Some(v) = T::from_canonical(&lower) {
+            self.diag(Code::ValueNormalized, Severity::Warning, path, Some(&raw));
+            return Some(v);
+        }
+        if let Some(v) = T::alias(&lower) {
+            self.diag(Code::ValueAlias, Severity::Warning, path, Some(&raw));
+            return Some(v);
+        }
+        self.diag(Code::UnknownValue, Severity::Warning, path, Some(&raw));
+        Some(T::other(raw))
+    }
+
+    /// Keeps an unknown or extension element as raw XML, within the size limit of its
+    /// level (the report, or the current record).
+    fn keep_raw(
+        &mut self,
+        open: &Open<'a>,
+        path: &'static str,
+    ) -> Result<Option<Extension>, Error> {
+        let name = open.qualified();
+        self.skip(open)?;
+        let end = self.offset();
+        let size = end.saturating_sub(open.start);
+        let used = if self.record.is_some() {
+            &mut self.record_extension_bytes
+        } else {
+            &mut self.extension_bytes
+        };
+        if *used + size > self.limits.max_extension_bytes {
+            self.diag(Code::ExtensionDropped, Severity::Warning, path, Some(&name));
+            return Ok(None);
+        }
+        *used += size;
+        let xml = self.src.get(open.start..end).unwrap_or_default().to_owned();
+        self.diag(Code::Extension, Severity::Info, path, Some(&name));
+        Ok(Some(Extension { name, xml }))
+    }
+
+    // ----- structure ------------------------------------------------------------------
+
+    /// Finds the root element; it must be `feedback` in any namespace.
+    fn root(&mut self) -> Result<Option<String>, Error> {
+        loop {
+            let start = self.offset();
+            match self.read()? {
+                Event::Start(tag) => {
+                    let open = self.enter(tag, false, start)?;
+                    return self.root_element(&open);
+                }
+                Event::Empty(tag) => {
+                    let open = self.enter(tag, true, start)?;
+                    self.root_element(&open)?;
+                    return Err(Error::new(
+                        ErrorKind::MissingElement,
+                        "<feedback/> is empty: no report_metadata",
+                    ));
+                }
+                Event::Text(t) if t.trim_ascii().is_empty() => {}
+                Event::Text(t) => {
+                    let head: String = t.trim_ascii().chars().take(40).collect();
+                    return Err(Error::new(
+                        ErrorKind::NotAggregateReport,
+                        format!(
+                            "not an aggregate report: text {head:?} instead of a <feedback> element"
+                        ),
+                    ));
+                }
+                Event::Eof => {
+                    return Err(Error::new(ErrorKind::MalformedXml, "no root element"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn root_element(&mut self, open: &Open<'a>) -> Result<Option<String>, Error> {
+        if open.local() != "feedback" {
+            return Err(Error::new(
+                ErrorKind::NotAggregateReport,
+                format!(
+                    "not an aggregate report: root element is <{}>, not <feedback>",
+                    open.qualified()
+                ),
+            ));
+        }
+        // The namespace of the root: `xmlns` or `xmlns:prefix` matching its prefix.
+        let qname = open.tag.name();
+        let prefix = qname.prefix().map(|p| p.into_inner().to_owned());
+        let mut namespace = None;
+        for attr in open.tag.attributes().with_checks(false).flatten() {
+            let key = attr.key.into_inner();
+            let matches = match &prefix {
+                None => key == "xmlns",
+                Some(p) => key.strip_prefix("xmlns:") == Some(p.as_str()),
+            };
+            if matches {
+                namespace = Some(attr.value.trim().to_owned());
+            }
+        }
+        if namespace.as_deref() == Some(NS_DMARC2) {
+            self.rfc9990_hint = true;
+        }
+        Ok(namespace)
+    }
+
+    fn feedback(&mut self) -> Result<(), Error> {
+        const P: &str = "feedback";
+        loop {
+            let open = match self.next_child(P)? {
+                Child::Close => break,
+                Child::Open(open) => open,
+            };
+            match open.local() {
+                "version" => {
+                    let value = self.text(&open, Len::Token, "feedback/version")?;
+                    if self.set_once(self.version.is_some(), "feedback/version") {
+                        self.version = value;
+                    }
+                }
+                "report_metadata" => {
+                    if self.metadata.seen {
+                        self.diag(
+                            Code::DuplicateElement,
+                            Severity::Warning,
+                            "feedback/report_metadata",
+                            None,
+                        );
+                        self.skip(&open)?;
+                    } else {
+                        self.metadata.seen = true;
+                        self.report_metadata(&open)?;
+                    }
+                }
+                "policy_published" => {
+                    if self.policy.is_some() {
+                        self.diag(
+                            Code::DuplicateElement,
+                            Severity::Warning,
+                            "feedback/policy_published",
+                            None,
+                        );
+                        self.skip(&open)?;
+                    } else {
+                        let policy = self.policy_published(&open)?;
+                        self.policy = Some(policy);
+                    }
+                }
+                "record" => self.record(&open)?,
+                "extension" | "extensions" => {
+                    self.rfc9990_hint = true;
+                    if let Some(ext) = self.keep_raw(&open, "feedback/extension")? {
+                        self.extensions.push(ext);
+                    }
+                }
+                _ => {
+                    if let Some(ext) = self.keep_raw(&open, "feedback/*")? {
+                        self.extensions.push(ext);
+                    }
+                }
+            }
+        }
+        // Anything after the root other than comments and whitespace is not well-formed.
+        loop {
+            match self.read()? {
+                Event::Eof => return Ok(()),
+                Event::Text(t) if t.trim_ascii().is_empty() => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::MalformedXml,
+                        format!(
+                            "content after the end of <feedback> at byte {}",
+                            self.offset()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Builds a child-element loop:
+/// `children!(self, open, PATH, { "name" => |p, c| ..., ... } [else |p, c| ...])`.
+/// Without `else`, unknown children are skipped with a diagnostic at `PATH/*`.
+macro_rules! children {
+    ($self:ident, $open:expr, $path:literal, { $($name:pat => $body:expr),* $(,)? }) => {
+        children!($self, $open, $path, { $($name => $body),* } else |p: &mut Self, c: &Open<'a>| {
+            let name = c.qualified();
+            p.diag(Code::UnknownElement, Severity::Info, concat!($path, "/*"), Some(&name));
+            p.skip(c)
+        })
+    };
+    ($self:ident, $open:expr, $path:literal, { $($name:pat => $body:expr),* $(,)? } else $fallback:expr) => {
+        if !$open.empty {
+            loop {
+                let child = match $self.next_child($path)? {
+                    Child::Close => break,
+                    Child::Open(child) => child,
+                };
+                let f: &mut dyn FnMut(&mut Self, &Open<'a>) -> Result<(), Error> = match child.local() {
+                    $($name => &mut $body,)*
+                    _ => &mut $fallback,
+                };
+                f($self, &child)?;
+            }
+        }
+    };
+}
+
+impl<'a> Parser<'a, '_> {
+    fn report_metadata(&mut self, open: &Open<'a>) -> Result<(), Error> {
+        children!(self, open, "feedback/report_metadata", {
+            "org_name" => |p, c| p.meta_text(c, Len::Text, "feedback/report_metadata/org_name", |m| &mut m.org_name),
+            "email" => |p, c| p.meta_text(c, Len::Token, "feedback/report_metadata/email", |m| &mut m.email),
+            "extra_contact_info" => |p, c| p.meta_text(c, Len::Text, "feedback/report_metadata/extra_contact_info", |m| &mut m.extra_contact_info),
+            "report_id" => |p, c| p.meta_text(c, Len::Token, "feedback/report_metadata/report_id", |m| &mut m.report_id),
+            "generator" => |p, c| {
+                p.rfc9990_hint = true;
+                p.meta_text(c, Len::Text, "feedback/report_metadata/generator", |m| &mut m.generator)
+            },
+            "error" => |p, c| {
+                if let Some(e) = p.text(c, Len::Text, "feedback/report_metadata/error")? {
+                    p.metadata.error.push(e);
+                }
+                Ok(())
+            },
+            "date_range" => |p, c| {
+                if p.metadata.date_range_seen {
+                    p.diag(Code::DuplicateElement, Severity::Warning, "feedback/report_metadata/date_range", None);
+                    return p.skip(c);
+                }
+                p.metadata.date_range_seen = true;
+                p.date_range(c)
+            },
+        });
+        Ok(())
+    }
+
+    fn meta_text(
+        &mut self,
+        open: &Open<'a>,
+        len: Len,
+        path: &'static str,
+        slot: fn(&mut MetadataParts) -> &mut Option<String>,
+    ) -> Result<(), Error> {
+        let value = self.text(open, len, path)?;
+        let is_set = slot(&mut self.metadata).is_some();
+        if self.set_once(is_set, path) {
+            *slot(&mut self.metadata) = value;
+        }
+        Ok(())
+    }
+
+    fn date_range(&mut self, open: &Open<'a>) -> Result<(), Error> {
+        children!(self, open, "feedback/report_metadata/date_range", {
+            "begin" => |p, c| p.meta_text(c, Len::Token, "feedback/report_metadata/date_range/begin", |m| &mut m.begin),
+            "end" => |p, c| p.meta_text(c, Len::Token, "feedback/report_metadata/date_range/end", |m| &mut m.end),
+        });
+        Ok(())
+    }
+
+    fn policy_published(&mut self, open: &Open<'a>) -> Result<PolicyPublished, Error> {
+        let mut domain: Option<String> = None;
+        let mut policy = PolicyPublished::default();
+        macro_rules! vocab_field {
+            ($field:ident, $path:literal) => {
+                |p: &mut Self, c: &Open<'a>| {
+                    let raw = p.text(c, Len::Token, $path)?;
+                    if p.set_once(policy.$field.is_some(), $path) {
+                        policy.$field = p.vocab(raw, $path);
+                    }
+                    Ok(())
+                }
+            };
+        }
+        children!(self, open, "feedback/policy_published", {
+            "domain" => |p, c| {
+                let value = p.text(c, Len::Token, "feedback/policy_published/domain")?;
+                if p.set_once(domain.is_some(), "feedback/policy_published/domain") {
+                    domain = value;
+                }
+                Ok(())
+            },
+            "adkim" => vocab_field!(adkim, "feedback/policy_published/adkim"),
+            "aspf" => vocab_field!(aspf, "feedback/policy_published/aspf"),
+            "p" => vocab_field!(p, "feedback/policy_published/p"),
+            "sp" => vocab_field!(sp, "feedback/policy_published/sp"),
+            "np" => |p, c| {
+                p.rfc9990_hint = true;
+                (vocab_field!(np, "feedback/policy_published/np"))(p, c)
+            },
+            "testing" => |p, c| {
+                p.rfc9990_hint = true;
+                (vocab_field!(testing, "feedback/policy_published/testing"))(p, c)
+            },
+            "discovery_method" => |p, c| {
+                p.rfc9990_hint = true;
+                (vocab_field!(discovery_method, "feedback/policy_published/discovery_method"))(p, c)
+            },
+            "fo" => |p, c| {
+                let value = p.text(c, Len::Token, "feedback/policy_published/fo")?;
+                if p.set_once(policy.fo.is_some(), "feedback/policy_published/fo") {
+                    policy.fo = value;
+                }
+                Ok(())
+            },
+            "pct" => |p, c| {
+                const PATH: &str = "feedback/policy_published/pct";
+                let Some(raw) = p.text(c, Len::Token, PATH)? else { return Ok(()) };
+                if !p.set_once(policy.pct.is_some(), PATH) {
+                    return Ok(());
+                }
+                policy.pct = match raw.parse::<u32>() {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        let digits: String = raw.chars().take_while(char::is_ascii_digit).collect();
+                        let value = digits.parse::<u32>().ok();
+                        let code = if value.is_some() { Code::NumberRepaired } else { Code::UnknownValue };
+                        p.diag(code, Severity::Warning, PATH, Some(&raw));
+                        value
+                    }
+                };
+                Ok(())
+            },
+        });
+        let Some(domain) = domain else {
+            return Err(Error::new(
+                ErrorKind::MissingElement,
+                "feedback/policy_published/domain is missing or empty: the report names no policy domain",
+            ));
+        };
+        policy.domain = domain;
+        if policy.p.is_none() {
+            self.diag(
+                Code::MissingElement,
+                Severity::Warning,
+                "feedback/policy_published/p",
+                None,
+            );
+        }
+        Ok(policy)
+    }
+
+    fn record(&mut self, open: &Open<'a>) -> Result<(), Error> {
+        if self.records.len() >= self.limits.max_records {
+            return Err(Error::limit(
+                "records per report",
+                self.records.len() + 1,
+                self.limits.max_records,
+            ));
+        }
+        self.record = Some(self.records.len());
+        self.record_extension_bytes = 0;
+        let mut row = RowParts::default();
+        let mut identifiers: Option<Identifiers> = None;
+        let mut auth: Option<AuthResults> = None;
+        let mut extensions = Vec::new();
+        children!(self, open, "feedback/record", {
+            "row" => |p, c| {
+                if row.seen {
+                    p.diag(Code::DuplicateElement, Severity::Warning, "feedback/record/row", None);
+                    return p.skip(c);
+                }
+                row.seen = true;
+                p.row(c, &mut row)
+            },
+            "identifiers" | "identities" => |p, c| {
+                if c.local() == "identities" {
+                    p.diag(Code::ElementAlias, Severity::Warning, "feedback/record/identities", None);
+                }
+                if identifiers.is_some() {
+                    p.diag(Code::DuplicateElement, Severity::Warning, "feedback/record/identifiers", None);
+                    return p.skip(c);
+                }
+                identifiers = Some(p.identifiers(c)?);
+                Ok(())
+            },
+            "auth_results" => |p, c| {
+                if auth.is_some() {
+                    p.diag(Code::DuplicateElement, Severity::Warning, "feedback/record/auth_results", None);
+                    return p.skip(c);
+                }
+                auth = Some(p.auth_results(c)?);
+                Ok(())
+            },
+        } else |p: &mut Self, c: &Open<'a>| {
+            if let Some(ext) = p.keep_raw(c, "feedback/record/*")? {
+                extensions.push(ext);
+            }
+            Ok(())
+        });
+        let record = self.finish_record(row, identifiers, auth, extensions);
+        if let Some(record) = record {
+            self.records.push(record);
+        }
+        self.record = None;
+        Ok(())
+    }
+
+    fn finish_record(
+        &mut self,
+        row: RowParts,
+        identifiers: Option<Identifiers>,
+        auth: Option<AuthResults>,
+        extensions: Vec<Extension>,
+    ) -> Option<Record> {
+        const IP: &str = "feedback/record/row/source_ip";
+        const COUNT: &str = "feedback/record/row/count";
+        let count = match row.count.as_deref().map(parse_count) {
+            Some(Some((count, repaired))) => {
+                if repaired {
+                    self.diag(
+                        Code::NumberRepaired,
+                        Severity::Warning,
+                        COUNT,
+                        row.count.as_deref(),
+                    );
+                }
+                count
+            }
+            Some(None) | None => {
+                self.diag(
+                    Code::RowDropped,
+                    Severity::Error,
+                    COUNT,
+                    row.count.as_deref(),
+                );
+                return None;
+            }
+        };
+        let source_ip = match row.source_ip.as_deref() {
+            Some(raw) => {
+                let ip = parse_ip(raw);
+                if ip.is_none() {
+                    self.diag(Code::InvalidSourceIp, Severity::Error, IP, Some(raw));
+                }
+                ip
+            }
+            None => {
+                self.diag(Code::InvalidSourceIp, Severity::Error, IP, None);
+                None
+            }
+        };
+        let pe = &row.policy_evaluated;
+        for (missing, path) in [
+            (
+                pe.disposition.is_none(),
+                "feedback/record/row/policy_evaluated/disposition",
+            ),
+            (
+                pe.dkim.is_none(),
+                "feedback/record/row/policy_evaluated/dkim",
+            ),
+            (pe.spf.is_none(), "feedback/record/row/policy_evaluated/spf"),
+            (
+                !row.policy_evaluated_seen,
+                "feedback/record/row/policy_evaluated",
+            ),
+        ] {
+            if missing {
+                self.diag(Code::MissingElement, Severity::Warning, path, None);
+            }
+        }
+        let identifiers = identifiers.unwrap_or_default();
+        if identifiers.header_from.is_none() {
+            self.diag(
+                Code::MissingElement,
+                Severity::Warning,
+                "feedback/record/identifiers/header_from",
+                None,
+            );
+        }
+        Some(Record {
+            source_ip,
+            count,
+            policy_evaluated: row.policy_evaluated,
+            identifiers,
+            auth_results: auth.unwrap_or_default(),
+            extensions,
+        })
+    }
+
+    fn row(&mut self, open: &Open<'a>, row: &mut RowParts) -> Result<(), Error> {
+        children!(self, open, "feedback/record/row", {
+            "source_ip" => |p, c| {
+                let value = p.text(c, Len::Token, "feedback/record/row/source_ip")?;
+                if p.set_once(row.source_ip.is_some(), "feedback/record/row/source_ip") {
+                    row.source_ip = value;
+                }
+                Ok(())
+            },
+            "count" => |p, c| {
+                let value = p.text(c, Len::Token, "feedback/record/row/count")?;
+                if p.set_once(row.count.is_some(), "feedback/record/row/count") {
+                    row.count = value;
+                }
+                Ok(())
+            },
+            "policy_evaluated" => |p, c| {
+                if row.policy_evaluated_seen {
+                    p.diag(Code::DuplicateElement, Severity::Warning, "feedback/record/row/policy_evaluated", None);
+                    return p.skip(c);
+                }
+                row.policy_evaluated_seen = true;
+                p.policy_evaluated(c, &mut row.policy_evaluated)
+            },
+        });
+        Ok(())
+    }
+
+    fn policy_evaluated(&mut self, open: &Open<'a>, pe: &mut PolicyEvaluated) -> Result<(), Error> {
+        children!(self, open, "feedback/record/row/policy_evaluated", {
+            "disposition" => |p, c| {
+                const PATH: &str = "feedback/record/row/policy_evaluated/disposition";
+                let raw = p.text(c, Len::Token, PATH)?;
+                if p.set_once(pe.disposition.is_some(), PATH) {
+                    pe.disposition = p.vocab(raw, PATH);
+                    if pe.disposition == Some(Disposition::Pass) {
+                        p.rfc9990_hint = true;
+                    }
+                }
+                Ok(())
+            },
+            "dkim" => |p, c| {
+                const PATH: &str = "feedback/record/row/policy_evaluated/dkim";
+                let raw = p.text(c, Len::Token, PATH)?;
+                if p.set_once(pe.dkim.is_some(), PATH) {
+                    pe.dkim = p.vocab(raw, PATH);
+                }
+                Ok(())
+            },
+            "spf" => |p, c| {
+                const PATH: &str = "feedback/record/row/policy_evaluated/spf";
+                let raw = p.text(c, Len::Token, PATH)?;
+                if p.set_once(pe.spf.is_some(), PATH) {
+                    pe.spf = p.vocab(raw, PATH);
+                }
+                Ok(())
+            },
+            "reason" => |p, c| {
+                if pe.reason.len() >= p.limits.max_reasons_per_record {
+                    return Err(Error::limit("override reasons per record", pe.reason.len() + 1, p.limits.max_reasons_per_record));
+                }
+                let reason = p.reason(c)?;
+                if reason.kind == Some(OverrideType::PolicyTestMode) {
+                    p.rfc9990_hint = true;
+                }
+                pe.reason.push(reason);
+                Ok(())
+            },
+        });
+        Ok(())
+    }
+
+    /// `reason` has `type` and `comment` children; some reporters send the type as bare
+    /// text (`<reason>sampled_out</reason>`), which is accepted with a diagnostic.
+    fn reason(&mut self, open: &Open<'a>) -> Result<PolicyOverrideReason, Error> {
+        const PATH: &str = "feedback/record/row/policy_evaluated/reason";
+        const TYPE: &str = "feedback/record/row/policy_evaluated/reason/type";
+        let mut reason = PolicyOverrideReason::default();
+        let mut type_seen = false;
+        if !open.empty {
+            let mut bare = String::new();
+            loop {
+                let start = self.offset();
+                let child = match self.read()? {
+                    Event::Start(tag) => self.enter(tag, false, start)?,
+                    Event::Empty(tag) => self.enter(tag, true, start)?,
+                    Event::End(_) => {
+                        self.depth -= 1;
+                        break;
+                    }
+                    Event::Text(t) => {
+                        bare.push_str(&t);
+                        continue;
+                    }
+                    Event::GeneralRef(r) => {
+                        let resolved = self.entity(&r, PATH);
+                        bare.push_str(&resolved);
+                        continue;
+                    }
+                    Event::Eof => {
+                        return Err(Error::new(
+                            ErrorKind::MalformedXml,
+                            format!("document ends inside {PATH}"),
+                        ));
+                    }
+                    _ => continue,
+                };
+                match child.local() {
+                    "type" => {
+                        type_seen = true;
+                        let raw = self.text(&child, Len::Token, TYPE)?;
+                        if self.set_once(reason.kind.is_some(), TYPE) {
+                            reason.kind = self.vocab(raw, TYPE);
+                        }
+                    }
+                    "comment" => {
+                        const C: &str = "feedback/record/row/policy_evaluated/reason/comment";
+                        let value = self.text(&child, Len::Text, C)?;
+                        if self.set_once(reason.comment.is_some(), C) {
+                            reason.comment = value;
+                        }
+                    }
+                    _ => {
+                        let name = child.qualified();
+                        self.diag(
+                            Code::UnknownElement,
+                            Severity::Info,
+                            "feedback/record/row/policy_evaluated/reason/*",
+                            Some(&name),
+                        );
+                        self.skip(&child)?;
+                    }
+                }
+            }
+            let bare = bare.trim_ascii();
+            if !bare.is_empty() {
+                if reason.kind.is_none() && !type_seen {
+                    self.diag(Code::UnexpectedText, Severity::Warning, PATH, Some(bare));
+                    reason.kind = self.vocab(Some(bare.to_owned()), TYPE);
+                    type_seen = true;
+                } else {
+                    self.diag(Code::UnexpectedText, Severity::Warning, PATH, Some(bare));
+                }
+            }
+        }
+        if reason.kind.is_none() {
+            let code = if type_seen {
+                Code::EmptyElement
+            } else {
+                Code::MissingElement
+            };
+            self.diag(code, Severity::Warning, TYPE, None);
+        }
+        Ok(reason)
+    }
+
+    fn identifiers(&mut self, open: &Open<'a>) -> Result<Identifiers, Error> {
+        let mut ids = Identifiers::default();
+        children!(self, open, "feedback/record/identifiers", {
+            "header_from" => |p, c| p.opt_text(c, Len::Token, "feedback/record/identifiers/header_from", &mut ids.header_from),
+            "envelope_from" => |p, c| p.opt_text(c, Len::Token, "feedback/record/identifiers/envelope_from", &mut ids.envelope_from),
+            "envelope_to" => |p, c| p.opt_text(c, Len::Token, "feedback/record/identifiers/envelope_to", &mut ids.envelope_to),
+        });
+        Ok(ids)
+    }
+
+    fn opt_text(
+        &mut self,
+        open: &Open<'a>,
+        len: Len,
+        path: &'static str,
+        slot: &mut Option<String>,
+    ) -> Result<(), Error> {
+        let value = self.text(open, len, path)?;
+        if self.set_once(slot.is_some(), path) {
+            *slot = value;
+        }
+        Ok(())
+    }
+
+    fn auth_results(&mut self, open: &Open<'a>) -> Result<AuthResults, Error> {
+        let mut auth = AuthResults::default();
+        children!(self, open, "feedback/record/auth_results", {
+            "dkim" => |p, c| {
+                if auth.dkim.len() >= p.limits.max_dkim_per_record {
+                    return Err(Error::limit("DKIM results per record", auth.dkim.len() + 1, p.limits.max_dkim_per_record));
+                }
+                let dkim = p.dkim(c)?;
+                auth.dkim.push(dkim);
+                Ok(())
+            },
+            "spf" => |p, c| {
+                if auth.spf.len() >= p.limits.max_spf_per_record {
+                    return Err(Error::limit("SPF results per record", auth.spf.len() + 1, p.limits.max_spf_per_record));
+                }
+                let spf = p.spf(c)?;
+                auth.spf.push(spf);
+                Ok(())
+            },
+        });
+        Ok(auth)
+    }
+
+    fn dkim(&mut self, open: &Open<'a>) -> Result<DkimAuthResult, Error> {
+        const RESULT: &str = "feedback/record/auth_results/dkim/result";
+        let mut dkim = DkimAuthResult::default();
+        children!(self, open, "feedback/record/auth_results/dkim", {
+            "domain" => |p, c| p.opt_text(c, Len::Token, "feedback/record/auth_results/dkim/domain", &mut dkim.domain),
+            "selector" => |p, c| p.opt_text(c, Len::Token, "feedback/record/auth_results/dkim/selector", &mut dkim.selector),
+            "human_result" => |p, c| p.opt_text(c, Len::Text, "feedback/record/auth_results/dkim/human_result", &mut dkim.human_result),
+            "result" => |p, c| {
+                let raw = p.text(c, Len::Token, RESULT)?;
+                if p.set_once(dkim.result.is_some(), RESULT) {
+                    dkim.result = p.vocab(raw, RESULT);
+                }
+                Ok(())
+            },
+        });
+        if dkim.domain.is_none() {
+            self.diag(
+                Code::MissingElement,
+                Severity::Warning,
+                "feedback/record/auth_results/dkim/domain",
+                None,
+            );
+        }
+        if dkim.result.is_none() {
+            self.diag(Code::MissingElement, Severity::Warning, RESULT, None);
+        }
+        Ok(dkim)
+    }
+
+    fn spf(&mut self, open: &Open<'a>) -> Result<SpfAuthResult, Error> {
+        const RESULT: &str = "feedback/record/auth_results/spf/result";
+        const SCOPE: &str = "feedback/record/auth_results/spf/scope";
+        let mut spf = SpfAuthResult::default();
+        children!(self, open, "feedback/record/auth_results/spf", {
+            "domain" => |p, c| p.opt_text(c, Len::Token, "feedback/record/auth_results/spf/domain", &mut spf.domain),
+            "human_result" => |p, c| p.opt_text(c, Len::Text, "feedback/record/auth_results/spf/human_result", &mut spf.human_result),
+            "scope" => |p, c| {
+                let raw = p.text(c, Len::Token, SCOPE)?;
+                if p.set_once(spf.scope.is_some(), SCOPE) {
+                    spf.scope = p.vocab(raw, SCOPE);
+                }
+                Ok(())
+            },
+            "result" => |p, c| {
+                let raw = p.text(c, Len::Token, RESULT)?;
+                if p.set_once(spf.result.is_some(), RESULT) {
+                    spf.result = p.vocab(raw, RESULT);
+                }
+                Ok(())
+            },
+        });
+        if spf.domain.is_none() {
+            self.diag(
+                Code::MissingElement,
+                Severity::Warning,
+                "feedback/record/auth_results/spf/domain",
+                None,
+            );
+        }
+        if spf.result.is_none() {
+            self.diag(Code::MissingElement, Severity::Warning, RESULT, None);
+        }
+        if spf.scope.is_none() {
+            self.diag(Code::ScopeOmitted, Severity::Info, SCOPE, None);
+        }
+        Ok(spf)
+    }
+
+    // ----- assembly -------------------------------------------------------------------
+
+    fn finish(mut self, namespace: Option<String>, xml_sha256: String) -> Result<Report, Error> {
+        if !self.metadata.seen {
+            return Err(Error::new(
+                ErrorKind::MissingElement,
+                "feedback/report_metadata is missing",
+            ));
+        }
+        let Some(policy_published) = self.policy.take() else {
+            return Err(Error::new(
+                ErrorKind::MissingElement,
+                "feedback/policy_published is missing",
+            ));
+        };
+        let meta = std::mem::take(&mut self.metadata);
+        let Some(report_id) = meta.report_id else {
+            return Err(Error::new(
+                ErrorKind::MissingElement,
+                "feedback/report_metadata/report_id is missing or empty",
+            ));
+        };
+        if meta.org_name.is_none() && meta.email.is_none() {
+            return Err(Error::new(
+                ErrorKind::MissingElement,
+                "feedback/report_metadata has neither org_name nor email: the reporter is unknown",
+            ));
+        }
+        let begin = self.timestamp(
+            meta.begin.as_deref(),
+            "feedback/report_metadata/date_range/begin",
+        )?;
+        let end = self.timestamp(
+            meta.end.as_deref(),
+            "feedback/report_metadata/date_range/end",
+        )?;
+        const RANGE: &str = "feedback/report_metadata/date_range";
+        if end < begin {
+            self.diag(
+                Code::DateRangeAnomaly,
+                Severity::Warning,
+                RANGE,
+                Some(&format!("begin {begin} > end {end}")),
+            );
+        } else if end == begin {
+            self.diag(
+                Code::DateRangeAnomaly,
+                Severity::Info,
+                RANGE,
+                Some(&format!("begin == end == {begin}")),
+            );
+        } else if end - begin > LONG_SPAN_SECS {
+            self.diag(
+                Code::DateRangeAnomaly,
+                Severity::Info,
+                RANGE,
+                Some(&format!("span of {} s", end - begin)),
+            );
+        }
+        if self.records.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NoRecords,
+                "the report has no usable <record>",
+            ));
+        }
+        let dialect = if self.rfc9990_hint || namespace.as_deref() == Some(NS_DMARC2) {
+            Dialect::Rfc9990
+        } else if self.version.is_some() {
+            Dialect::Rfc7489
+        } else {
+            Dialect::Draft
+        };
+        let policy_effective = policy_published.effective();
+        Ok(Report {
+            dialect,
+            namespace,
+            version: self.version,
+            report_metadata: ReportMetadata {
+                org_name: meta.org_name,
+                email: meta.email,
+                extra_contact_info: meta.extra_contact_info,
+                report_id,
+                date_range: DateRange { begin, end },
+                error: meta.error,
+                generator: meta.generator,
+            },
+            policy_published,
+            policy_effective,
+            extensions: self.extensions,
+            records: self.records,
+            xml_sha256,
+            diagnostics: self.diags.into_vec(),
+        })
+    }
+
+    /// Reads an epoch timestamp: fractions are truncated and 13-digit values are taken as
+    /// milliseconds, each with a diagnostic.
+    fn timestamp(&mut self, raw: Option<&str>, path: &'static str) -> Result<i64, Error> {
+        let Some(raw) = raw else {
+            return Err(Error::new(
+                ErrorKind::InvalidDateRange,
+                format!("{path} is missing or empty"),
+            ));
+        };
+        let (int_part, had_fraction) = match raw.split_once('.') {
+            Some((int, frac)) if frac.bytes().all(|b| b.is_ascii_digit()) => (int, true),
+            _ => (raw, false),
+        };
+        let Ok(mut value) = int_part.parse::<i64>() else {
+            return Err(Error::new(
+                ErrorKind::InvalidDateRange,
+                format!("{path} is not a timestamp: {raw:?}"),
+            ));
+        };
+        if had_fraction {
+            self.diag(Code::TimestampRepaired, Severity::Warning, path, Some(raw));
+        }
+        if value >= 100_000_000_000 {
+            value /= 1000;
+            self.diag(Code::TimestampRepaired, Severity::Warning, path, Some(raw));
+        }
+        if value < 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidDateRange,
+                format!("{path} is negative: {raw:?}"),
+            ));
+        }
+        if !(PLAUSIBLE_FROM..PLAUSIBLE_TO).contains(&value) {
+            self.diag(
+                Code::ImplausibleTimestamp,
+                Severity::Warning,
+                path,
+                Some(raw),
+            );
+        }
+        Ok(value)
+    }
+}
+
+#[derive(Default)]
+struct RowParts {
+    seen: bool,
+    source_ip: Option<String>,
+    count: Option<String>,
+    policy_evaluated_seen: bool,
+    policy_evaluated: PolicyEvaluated,
+}
+
+/// Parses a message count; `true` when it had to be repaired (`"5.0"`, `"1,000"`).
+fn parse_count(raw: &str) -> Option<(u64, bool)> {
+    if let Ok(v) = raw.parse::<u64>() {
+        return Some((v, false));
+    }
+    let int = match raw.split_once('.') {
+        Some((int, frac)) if frac.bytes().all(|b| b == b'0') => int.to_owned(),
+        Some(_) => return None,
+        None => raw.replace([',', '_', ' '], ""),
+    };
+    int.parse::<u64>().ok().map(|v| (v, true))
+}
+
+/// Parses an IP address, also from `[v6]`, with a zone id, or with an IPv4 port-less suffix.
+fn parse_ip(raw: &str) -> Option<IpAddr> {
+    if let Ok(ip) = IpAddr::from_str(raw) {
+        return Some(ip);
+    }
+    let unbracketed = raw
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(raw);
+    let without_zone = unbracketed.split('%').next().unwrap_or(unbracketed);
+    IpAddr::from_str(without_zone).ok()
+}
+
+/// Lenient matching of an enumerated XML value (implemented by the model's vocabularies).
+pub(crate) trait Vocabulary: Sized {
+    fn from_canonical(text: &str) -> Option<Self>;
+    fn alias(lower: &str) -> Option<Self>;
+    fn other(raw: String) -> Self;
+}
