@@ -1,7 +1,9 @@
 //! From input bytes to reports: container detection by magic bytes (never by name),
 //! decompression under limits, e-mail and mbox walking, then the XML parser.
 
-use std::io::Read;
+use std::cell::Cell;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::rc::Rc;
 
 use flate2::bufread::{GzDecoder, ZlibDecoder};
 use sha2::{Digest, Sha256};
@@ -51,7 +53,9 @@ pub(crate) fn sniff(bytes: &[u8]) -> Kind {
     match bytes {
         [0x1F, 0x8B, ..] => return Kind::Gzip,
         [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => return Kind::Zip,
-        [0x78, second, ..] if (0x7800u16 | u16::from(*second)) % 31 == 0 => return Kind::Zlib,
+        [0x78, second, ..] if (0x7800u16 | u16::from(*second)).is_multiple_of(31) => {
+            return Kind::Zlib;
+        }
         [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] | [b'<', 0, ..] | [0, b'<', ..] => return Kind::Xml,
         _ => {}
     }
@@ -311,8 +315,12 @@ impl Walker<'_> {
         let archive_error = |e: zip::result::ZipError| {
             Error::new(ErrorKind::Archive, format!("unusable zip archive: {e}"))
         };
-        let mut archive =
-            zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(archive_error)?;
+        let position = Rc::new(Cell::new(0));
+        let reader = Tracked {
+            cursor: Cursor::new(bytes),
+            position: Rc::clone(&position),
+        };
+        let mut archive = zip::ZipArchive::new(reader).map_err(archive_error)?;
         if archive.len() > limits.max_archive_entries {
             return Err(Error::limit(
                 "zip archive entries",
@@ -379,9 +387,32 @@ impl Walker<'_> {
                 ));
             }
         }
-        let compressed = entry.compressed_size();
-        let data = read_capped(&mut entry, |_| compressed, limits)?;
+        let start = entry.data_start().unwrap_or(0);
+        let data = read_capped(&mut entry, |_| position.get().saturating_sub(start), limits)?;
         Ok((name, data))
+    }
+}
+
+/// A cursor that publishes its position, so the bytes a zip entry's decoder has consumed
+/// can be read while the entry borrows the archive.
+struct Tracked<'a> {
+    cursor: Cursor<&'a [u8]>,
+    position: Rc<Cell<u64>>,
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.cursor.read(buf)?;
+        self.position.set(self.cursor.position());
+        Ok(n)
+    }
+}
+
+impl Seek for Tracked<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let at = self.cursor.seek(to)?;
+        self.position.set(at);
+        Ok(at)
     }
 }
 

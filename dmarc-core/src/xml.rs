@@ -55,8 +55,8 @@ enum Child<'a> {
 }
 
 /// Parses one decoded XML document into a report.
-pub(crate) fn parse_document<'a>(
-    src: &'a str,
+pub(crate) fn parse_document(
+    src: &str,
     limits: &Limits,
     diags: Diagnostics,
     xml_sha256: String,

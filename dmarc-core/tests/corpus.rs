@@ -386,7 +386,7 @@ fn rfc9990_extensions_do_not_cost_records() {
         "{:?}",
         report.extensions[0]
     );
-    assert_eq!(report.report_metadata.generator.is_some(), true);
+    assert!(report.report_metadata.generator.is_some());
     let mailauth = parse_file(&corpus().join("aggregate/mailauth__001.xml"))
         .remove(0)
         .expect("report");
