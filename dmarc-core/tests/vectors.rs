@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::Write;
 
 use common::*;
 use dmarc_core::DiagnosticCode as Code;
