@@ -75,7 +75,7 @@ pub(crate) fn decode_xml<'a>(bytes: &'a [u8], diags: &mut Diagnostics) -> Cow<'a
     };
     if encoding == UTF_8 || encoding == UTF_16LE || encoding == UTF_16BE {
         // A UTF-16 declaration on a document without UTF-16 bytes is wrong; read as UTF-8.
-        return match std::str::from_utf8(bytes) {
+        return match simdutf8::basic::from_utf8(bytes) {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => {
                 let (fixed, first_bad) = repair_utf8(bytes);

@@ -40,7 +40,10 @@ struct Open<'a> {
 impl Open<'_> {
     fn local(&self) -> &str {
         let name = self.tag.name().into_inner();
-        name.rsplit_once(':').map_or(name, |(_, local)| local)
+        match memchr::memchr(b':', name.as_bytes()) {
+            Some(colon) => &name[colon + 1..],
+            None => name,
+        }
     }
 
     fn qualified(&self) -> String {
@@ -62,7 +65,11 @@ pub(crate) fn parse_document(
     xml_sha256: String,
 ) -> Result<Report, Error> {
     let mut reader = Reader::from_str(src);
-    reader.config_mut().check_end_names = true;
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    // Whitespace-only text between elements is never emitted; text values are read from
+    // the source slice (see `text`), so trimming here loses nothing.
+    config.trim_text(true);
     let mut parser = Parser {
         src,
         reader,
@@ -297,19 +304,40 @@ impl<'a> Parser<'a, '_> {
         if open.empty {
             return Ok(None);
         }
-        let mut acc: Option<Cow<'a, str>> = None;
-        loop {
-            let start = self.offset();
-            let piece: Cow<'a, str> = match self.read()? {
-                Event::Text(t) => t.into_inner(),
-                Event::CData(t) => t.into_inner(),
-                Event::GeneralRef(r) => Cow::Owned(self.entity(&r, path)),
+        // Plain content (text and entity references only, the usual case) is taken as one
+        // slice of the source and unescaped here; `acc` collects the pieces only when
+        // comments, CDATA or nested elements interrupt the text.
+        let content_start = self.offset();
+        let mut acc: Option<String> = None;
+        let content_end = loop {
+            let before = self.offset();
+            match self.read()? {
+                Event::Text(t) => {
+                    if let Some(acc) = &mut acc {
+                        acc.push_str(&t);
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    if acc.is_some() {
+                        let resolved = self.entity(&r, path);
+                        acc.get_or_insert_default().push_str(&resolved);
+                    }
+                }
                 Event::End(_) => {
                     self.depth -= 1;
-                    break;
+                    break before;
+                }
+                Event::CData(t) => {
+                    let mut so_far = self.plain_or_take(&mut acc, content_start, before, path);
+                    so_far.push_str(&t);
+                    acc = Some(so_far);
+                }
+                Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {
+                    acc = Some(self.plain_or_take(&mut acc, content_start, before, path));
                 }
                 Event::Start(tag) => {
-                    let nested = self.enter(tag, false, start)?;
+                    acc = Some(self.plain_or_take(&mut acc, content_start, before, path));
+                    let nested = self.enter(tag, false, before)?;
                     self.diag(
                         Code::UnknownElement,
                         Severity::Warning,
@@ -317,19 +345,17 @@ impl<'a> Parser<'a, '_> {
                         Some(&nested.qualified()),
                     );
                     self.skip(&nested)?;
-                    continue;
                 }
                 Event::Empty(tag) => {
-                    let nested = self.enter(tag, true, start)?;
+                    acc = Some(self.plain_or_take(&mut acc, content_start, before, path));
+                    let nested = self.enter(tag, true, before)?;
                     self.diag(
                         Code::UnknownElement,
                         Severity::Warning,
                         path,
                         Some(&nested.qualified()),
                     );
-                    continue;
                 }
-                Event::Comment(_) | Event::PI(_) | Event::Decl(_) => continue,
                 Event::DocType(_) => unreachable!("rejected in read()"),
                 Event::Eof => {
                     return Err(Error::new(
@@ -337,13 +363,12 @@ impl<'a> Parser<'a, '_> {
                         format!("document ends inside {path}"),
                     ));
                 }
-            };
-            acc = Some(match acc {
-                None => piece,
-                Some(prev) => Cow::Owned(prev.into_owned() + &piece),
-            });
-        }
-        let Some(raw) = acc else { return Ok(None) };
+            }
+        };
+        let raw: Cow<'a, str> = match acc {
+            Some(collected) => Cow::Owned(collected),
+            None => self.plain(content_start, content_end, path),
+        };
         let max = match len {
             Len::Token => self.limits.max_token_bytes,
             Len::Text => self.limits.max_text_bytes,
@@ -371,18 +396,69 @@ impl<'a> Parser<'a, '_> {
         Ok(Some(trimmed.to_owned()))
     }
 
+    /// The text collected so far: `acc` if collecting already started, else the plain
+    /// content between `start` and `end`.
+    fn plain_or_take(
+        &mut self,
+        acc: &mut Option<String>,
+        start: usize,
+        end: usize,
+        path: &'static str,
+    ) -> String {
+        match acc.take() {
+            Some(collected) => collected,
+            None => self.plain(start, end, path).into_owned(),
+        }
+    }
+
+    /// Unescapes a slice of the source that holds only text and entity references
+    /// (quick-xml has already checked that every `&` ends with `;`).
+    fn plain(&mut self, start: usize, end: usize, path: &'static str) -> Cow<'a, str> {
+        let src: &'a str = self.src;
+        let raw = src.get(start..end).unwrap_or_default();
+        if memchr::memchr(b'&', raw.as_bytes()).is_none() {
+            return Cow::Borrowed(raw);
+        }
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw;
+        while let Some(amp) = rest.find('&') {
+            out.push_str(&rest[..amp]);
+            let after = &rest[amp + 1..];
+            let Some(semi) = after.find(';') else {
+                out.push_str(&rest[amp..]);
+                rest = "";
+                break;
+            };
+            let resolved = self.entity_named(&after[..semi], path);
+            out.push_str(&resolved);
+            rest = &after[semi + 1..];
+        }
+        out.push_str(rest);
+        Cow::Owned(out)
+    }
+
     fn entity(&mut self, r: &quick_xml::events::BytesRef<'_>, path: &'static str) -> String {
-        if r.is_char_ref() {
-            return match r.resolve_char_ref() {
-                Ok(Some(c)) if !text::is_forbidden_control(c) => c.to_string(),
+        self.entity_named(r, path)
+    }
+
+    /// Resolves the five predefined entities and character references; anything else is
+    /// kept literally (no DTD can define it: DOCTYPEs are refused).
+    fn entity_named(&mut self, name: &str, path: &'static str) -> String {
+        if let Some(number) = name.strip_prefix('#') {
+            let code = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => number.parse::<u32>().ok(),
+            };
+            return match code.and_then(char::from_u32) {
+                Some(c) if c != '\0' && !text::is_forbidden_control(c) => c.to_string(),
                 _ => {
-                    let raw = format!("&{};", &**r);
+                    let raw = format!("&{name};");
                     self.diag(Code::ControlCharacter, Severity::Warning, path, Some(&raw));
                     char::REPLACEMENT_CHARACTER.to_string()
                 }
             };
         }
-        match &**r {
+        match name {
             "lt" => "<".into(),
             "gt" => ">".into(),
             "amp" => "&".into(),
@@ -445,7 +521,12 @@ impl<'a> Parser<'a, '_> {
             return Ok(None);
         }
         *used += size;
-        let xml = self.src.get(open.start..end).unwrap_or_default().to_owned();
+        let xml = self
+            .src
+            .get(open.start..end)
+            .unwrap_or_default()
+            .trim_start()
+            .to_owned();
         self.diag(Code::Extension, Severity::Info, path, Some(&name));
         Ok(Some(Extension { name, xml }))
     }

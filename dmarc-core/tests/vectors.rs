@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use common::*;
 use dmarc_core::DiagnosticCode as Code;
 use dmarc_core::*;

@@ -1,0 +1,68 @@
+//! Rollup throughput over one million generated records.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dmarc_benches::Generator;
+use dmarc_core::{Filter, ParseOptions, Report, Verdict, parse_xml, rollup};
+
+fn reports() -> Vec<Report> {
+    Generator::new(1)
+        .batch(2_000, 20, 1_700_000_000, 1_000_000)
+        .iter()
+        .map(|g| {
+            parse_xml(g.xml.as_bytes(), &ParseOptions::default()).expect("generated reports parse")
+        })
+        .collect()
+}
+
+fn rollups(c: &mut Criterion) {
+    let reports = reports();
+    let records: u64 = reports.iter().map(|r| r.records.len() as u64).sum();
+    let all = Filter::default();
+    let failing = Filter {
+        dkim: Some(Verdict::Fail),
+        spf: Some(Verdict::Fail),
+        ..Filter::default()
+    };
+    let mut group = c.benchmark_group("rollup_1m_records");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(records));
+    group.bench_function("summary", |b| {
+        b.iter(|| rollup::summary(black_box(&reports), &all))
+    });
+    group.bench_function("summary_failing_only", |b| {
+        b.iter(|| rollup::summary(black_box(&reports), &failing))
+    });
+    group.bench_function("by_domain", |b| {
+        b.iter(|| rollup::by_domain(black_box(&reports), &all))
+    });
+    group.bench_function("by_source", |b| {
+        b.iter(|| rollup::by_source(black_box(&reports), &all))
+    });
+    group.bench_function("by_organization", |b| {
+        b.iter(|| rollup::by_organization(black_box(&reports), &all))
+    });
+    group.bench_function("disposition", |b| {
+        b.iter(|| rollup::disposition_breakdown(black_box(&reports), &all))
+    });
+    group.bench_function("alignment", |b| {
+        b.iter(|| rollup::alignment_breakdown(black_box(&reports), &all))
+    });
+    group.bench_function("policy_compliance", |b| {
+        b.iter(|| rollup::policy_compliance(black_box(&reports), &all))
+    });
+    group.bench_function("timeline", |b| {
+        b.iter(|| rollup::timeline(black_box(&reports), &all))
+    });
+    group.bench_function("failure_trend_7d", |b| {
+        b.iter(|| rollup::failure_trend(black_box(&reports), &all, 7))
+    });
+    group.bench_function("source_activity", |b| {
+        b.iter(|| rollup::source_activity(black_box(&reports), &all))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, rollups);
+criterion_main!(benches);

@@ -1,0 +1,16 @@
+//! The XML parser alone: decoding, tolerant parsing, limits, diagnostics.
+#![no_main]
+
+use dmarc_core::{ParseOptions, parse_xml};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let options = ParseOptions::default();
+    if let Ok(report) = parse_xml(data, &options) {
+        assert!(!report.records.is_empty());
+        assert_eq!(report.xml_sha256.len(), 64);
+        // Whatever is accepted serialises; the report identity never panics.
+        let _ = report.identity();
+        assert!(!report.policy_published.domain.is_empty());
+    }
+});
