@@ -58,6 +58,7 @@ mod diag;
 mod ext;
 mod filter;
 mod identity;
+mod lexer;
 mod limits;
 mod mime;
 mod model;

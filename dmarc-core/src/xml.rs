@@ -1,14 +1,13 @@
-//! Streaming XML parser for aggregate reports: one pass over quick-xml events, matching on
-//! local names only, in any element order, with every tolerance decision recorded.
+//! Streaming XML parser for aggregate reports: one pass over the tokens of [`Lexer`],
+//! matching on local names only, in any element order, with every tolerance decision
+//! recorded.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
-
 use crate::diag::{DiagnosticCode as Code, Diagnostics, Error, ErrorKind, Severity};
+use crate::lexer::{Lexer, Token, attributes};
 use crate::limits::Limits;
 use crate::model::*;
 use crate::text;
@@ -30,24 +29,26 @@ enum Len {
 
 /// A start tag that was just read.
 struct Open<'a> {
-    tag: BytesStart<'a>,
-    /// `<tag/>`: no content, no end event follows.
+    /// The qualified name as written.
+    name: &'a str,
+    /// The raw attribute text.
+    attrs: &'a str,
+    /// `<tag/>`: no content, no end token follows.
     empty: bool,
     /// Byte offset of the `<` of the tag.
     start: usize,
 }
 
-impl Open<'_> {
-    fn local(&self) -> &str {
-        let name = self.tag.name().into_inner();
-        match memchr::memchr(b':', name.as_bytes()) {
-            Some(colon) => &name[colon + 1..],
-            None => name,
+impl<'a> Open<'a> {
+    fn local(&self) -> &'a str {
+        match memchr::memchr(b':', self.name.as_bytes()) {
+            Some(colon) => &self.name[colon + 1..],
+            None => self.name,
         }
     }
 
     fn qualified(&self) -> String {
-        self.tag.name().into_inner().to_owned()
+        self.name.to_owned()
     }
 }
 
@@ -64,15 +65,8 @@ pub(crate) fn parse_document(
     diags: Diagnostics,
     xml_sha256: String,
 ) -> Result<Report, Error> {
-    let mut reader = Reader::from_str(src);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    // Whitespace-only text between elements is never emitted; text values are read from
-    // the source slice (see `text`), so trimming here loses nothing.
-    config.trim_text(true);
     let mut parser = Parser {
-        src,
-        reader,
+        lexer: Lexer::new(src),
         limits,
         diags,
         depth: 0,
@@ -106,8 +100,7 @@ struct MetadataParts {
 }
 
 struct Parser<'a, 'l> {
-    src: &'a str,
-    reader: Reader<&'a [u8]>,
+    lexer: Lexer<'a>,
     limits: &'l Limits,
     diags: Diagnostics,
     depth: usize,
@@ -127,22 +120,19 @@ impl<'a> Parser<'a, '_> {
     // ----- low level ------------------------------------------------------------------
 
     fn offset(&self) -> usize {
-        usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
+        self.lexer.pos()
     }
 
-    fn malformed(&self, err: &quick_xml::Error) -> Error {
+    fn malformed(offset: usize, message: &str) -> Error {
         Error::new(
             ErrorKind::MalformedXml,
-            format!(
-                "not well-formed XML at byte {}: {err}",
-                self.reader.error_position()
-            ),
+            format!("not well-formed XML at byte {offset}: {message}"),
         )
     }
 
-    fn read(&mut self) -> Result<Event<'a>, Error> {
-        match self.reader.read_event() {
-            Ok(Event::DocType(_)) => Err(Error::new(
+    fn read(&mut self) -> Result<Token<'a>, Error> {
+        match self.lexer.next_token() {
+            Ok(Token::DocType) => Err(Error::new(
                 ErrorKind::DoctypeForbidden,
                 format!(
                     "DOCTYPE at byte {}: document type declarations (and with them entity \
@@ -150,9 +140,16 @@ impl<'a> Parser<'a, '_> {
                     self.offset()
                 ),
             )),
-            Ok(event) => Ok(event),
-            Err(err) => Err(self.malformed(&err)),
+            Ok(token) => Ok(token),
+            Err(e) => Err(Self::malformed(e.offset, &e.message)),
         }
+    }
+
+    fn eof_inside(&self, path: &str) -> Error {
+        Self::malformed(
+            self.offset(),
+            &format!("document ends inside {path} (truncated?)"),
+        )
     }
 
     fn diag(&mut self, code: Code, severity: Severity, path: &str, raw: Option<&str>) {
@@ -160,26 +157,21 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Checks the limits of a start tag and notes RFC 9990 `lang` attributes.
-    fn check_tag(&mut self, tag: &BytesStart<'_>) -> Result<(), Error> {
-        let name_len = tag.name().into_inner().len();
-        if name_len > self.limits.max_name_bytes {
+    fn check_tag(&mut self, name: &str, attrs: &str, start: usize) -> Result<(), Error> {
+        if name.len() > self.limits.max_name_bytes {
             return Err(Error::limit(
                 "element name length",
-                name_len,
+                name.len(),
                 self.limits.max_name_bytes,
             ));
         }
-        if tag.len() == name_len {
+        if attrs.is_empty() {
             return Ok(());
         }
         let mut count = 0;
-        for attr in tag.attributes().with_checks(false) {
-            let attr = attr.map_err(|e| {
-                Error::new(
-                    ErrorKind::MalformedXml,
-                    format!("bad attribute at byte {}: {e}", self.offset()),
-                )
-            })?;
+        for attr in attributes(attrs) {
+            let (key, value) =
+                attr.map_err(|e| Self::malformed(start, &format!("<{name}>: {e}")))?;
             count += 1;
             if count > self.limits.max_attributes {
                 return Err(Error::limit(
@@ -188,7 +180,6 @@ impl<'a> Parser<'a, '_> {
                     self.limits.max_attributes,
                 ));
             }
-            let key = attr.key.into_inner();
             if key.len() > self.limits.max_name_bytes {
                 return Err(Error::limit(
                     "attribute name length",
@@ -196,10 +187,10 @@ impl<'a> Parser<'a, '_> {
                     self.limits.max_name_bytes,
                 ));
             }
-            if attr.value.len() > self.limits.max_attribute_bytes {
+            if value.len() > self.limits.max_attribute_bytes {
                 return Err(Error::limit(
-                    &format!("value of attribute '{}' at byte {}", key, self.offset()),
-                    format!("{} bytes", attr.value.len()),
+                    &format!("value of attribute '{key}' of <{name}> at byte {start}"),
+                    format!("{} bytes", value.len()),
                     format!("{} bytes", self.limits.max_attribute_bytes),
                 ));
             }
@@ -211,8 +202,14 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Enters an element: depth and tag limits.
-    fn enter(&mut self, tag: BytesStart<'a>, empty: bool, start: usize) -> Result<Open<'a>, Error> {
-        self.check_tag(&tag)?;
+    fn enter(
+        &mut self,
+        name: &'a str,
+        attrs: &'a str,
+        empty: bool,
+        start: usize,
+    ) -> Result<Open<'a>, Error> {
+        self.check_tag(name, attrs, start)?;
         if !empty {
             self.depth += 1;
             if self.depth > self.limits.max_depth {
@@ -223,7 +220,12 @@ impl<'a> Parser<'a, '_> {
                 ));
             }
         }
-        Ok(Open { tag, empty, start })
+        Ok(Open {
+            name,
+            attrs,
+            empty,
+            start,
+        })
     }
 
     /// The next child element of the element being read, or its end.
@@ -232,37 +234,22 @@ impl<'a> Parser<'a, '_> {
         loop {
             let start = self.offset();
             match self.read()? {
-                Event::Start(tag) => return Ok(Child::Open(self.enter(tag, false, start)?)),
-                Event::Empty(tag) => return Ok(Child::Open(self.enter(tag, true, start)?)),
-                Event::End(_) => {
+                Token::Start { name, attrs, empty } => {
+                    return Ok(Child::Open(self.enter(name, attrs, empty, start)?));
+                }
+                Token::End => {
                     self.depth -= 1;
                     return Ok(Child::Close);
                 }
-                Event::Text(t) => {
-                    if !t.trim_ascii().is_empty() {
-                        let raw = t.trim_ascii().to_owned();
-                        self.diag(Code::UnexpectedText, Severity::Warning, path, Some(&raw));
+                Token::Text(t) | Token::CData(t) => {
+                    let raw = t.trim_ascii();
+                    if !raw.is_empty() {
+                        self.diag(Code::UnexpectedText, Severity::Warning, path, Some(raw));
                     }
                 }
-                Event::CData(t) => {
-                    let raw = t.to_string();
-                    self.diag(Code::UnexpectedText, Severity::Warning, path, Some(&raw));
-                }
-                Event::GeneralRef(r) => {
-                    let raw = format!("&{};", &*r);
-                    self.diag(Code::UnexpectedText, Severity::Warning, path, Some(&raw));
-                }
-                Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
-                Event::DocType(_) => unreachable!("rejected in read()"),
-                Event::Eof => {
-                    return Err(Error::new(
-                        ErrorKind::MalformedXml,
-                        format!(
-                            "document ends inside <{}> (truncated?)",
-                            path.rsplit('/').next().unwrap_or(path)
-                        ),
-                    ));
-                }
+                Token::Ignorable => {}
+                Token::DocType => unreachable!("rejected in read()"),
+                Token::Eof => return Err(self.eof_inside(path)),
             }
         }
     }
@@ -276,17 +263,11 @@ impl<'a> Parser<'a, '_> {
         while self.depth > target {
             let start = self.offset();
             match self.read()? {
-                Event::Start(tag) => {
-                    self.enter(tag, false, start)?;
+                Token::Start { name, attrs, empty } => {
+                    self.enter(name, attrs, empty, start)?;
                 }
-                Event::Empty(tag) => self.check_tag(&tag)?,
-                Event::End(_) => self.depth -= 1,
-                Event::Eof => {
-                    return Err(Error::new(
-                        ErrorKind::MalformedXml,
-                        "document ends inside an element",
-                    ));
-                }
+                Token::End => self.depth -= 1,
+                Token::Eof => return Err(self.eof_inside(open.name)),
                 _ => {}
             }
         }
@@ -304,70 +285,47 @@ impl<'a> Parser<'a, '_> {
         if open.empty {
             return Ok(None);
         }
-        // Plain content (text and entity references only, the usual case) is taken as one
-        // slice of the source and unescaped here; `acc` collects the pieces only when
-        // comments, CDATA or nested elements interrupt the text.
-        let content_start = self.offset();
+        // The usual case is one text token; `acc` collects pieces only when comments,
+        // CDATA or nested elements interrupt the text.
+        let mut single: Option<&'a str> = None;
         let mut acc: Option<String> = None;
-        let content_end = loop {
-            let before = self.offset();
-            match self.read()? {
-                Event::Text(t) => {
-                    if let Some(acc) = &mut acc {
-                        acc.push_str(&t);
-                    }
-                }
-                Event::GeneralRef(r) => {
-                    if acc.is_some() {
-                        let resolved = self.entity(&r, path);
-                        acc.get_or_insert_default().push_str(&resolved);
-                    }
-                }
-                Event::End(_) => {
-                    self.depth -= 1;
-                    break before;
-                }
-                Event::CData(t) => {
-                    let mut so_far = self.plain_or_take(&mut acc, content_start, before, path);
-                    so_far.push_str(&t);
-                    acc = Some(so_far);
-                }
-                Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {
-                    acc = Some(self.plain_or_take(&mut acc, content_start, before, path));
-                }
-                Event::Start(tag) => {
-                    acc = Some(self.plain_or_take(&mut acc, content_start, before, path));
-                    let nested = self.enter(tag, false, before)?;
-                    self.diag(
-                        Code::UnknownElement,
-                        Severity::Warning,
-                        path,
-                        Some(&nested.qualified()),
-                    );
+        loop {
+            let start = self.offset();
+            let token = self.read()?;
+            if matches!(token, Token::End) {
+                self.depth -= 1;
+                break;
+            }
+            if let Token::Text(t) = token
+                && single.is_none()
+                && acc.is_none()
+            {
+                single = Some(t);
+                continue;
+            }
+            let mut collected = match (acc.take(), single.take()) {
+                (Some(collected), _) => collected,
+                (None, Some(first)) => self.unescape(first, path, start)?.into_owned(),
+                (None, None) => String::new(),
+            };
+            match token {
+                Token::Text(t) => collected.push_str(&self.unescape(t, path, start)?),
+                Token::CData(t) => collected.push_str(t),
+                Token::Start { name, attrs, empty } => {
+                    let nested = self.enter(name, attrs, empty, start)?;
+                    self.diag(Code::UnknownElement, Severity::Warning, path, Some(name));
                     self.skip(&nested)?;
                 }
-                Event::Empty(tag) => {
-                    acc = Some(self.plain_or_take(&mut acc, content_start, before, path));
-                    let nested = self.enter(tag, true, before)?;
-                    self.diag(
-                        Code::UnknownElement,
-                        Severity::Warning,
-                        path,
-                        Some(&nested.qualified()),
-                    );
-                }
-                Event::DocType(_) => unreachable!("rejected in read()"),
-                Event::Eof => {
-                    return Err(Error::new(
-                        ErrorKind::MalformedXml,
-                        format!("document ends inside {path}"),
-                    ));
-                }
+                Token::Ignorable => {}
+                Token::End | Token::DocType => unreachable!("handled above / in read()"),
+                Token::Eof => return Err(self.eof_inside(path)),
             }
-        };
-        let raw: Cow<'a, str> = match acc {
-            Some(collected) => Cow::Owned(collected),
-            None => self.plain(content_start, content_end, path),
+            acc = Some(collected);
+        }
+        let raw: Cow<'a, str> = match (acc, single) {
+            (Some(collected), _) => Cow::Owned(collected),
+            (None, Some(text)) => self.unescape(text, path, open.start)?,
+            (None, None) => return Ok(None),
         };
         let max = match len {
             Len::Token => self.limits.max_token_bytes,
@@ -396,54 +354,46 @@ impl<'a> Parser<'a, '_> {
         Ok(Some(trimmed.to_owned()))
     }
 
-    /// The text collected so far: `acc` if collecting already started, else the plain
-    /// content between `start` and `end`.
-    fn plain_or_take(
+    /// Resolves the entity and character references of raw text. A `&` that does not
+    /// start a reference (`&name;`, `&#N;`, `&#xH;`) makes the document not well-formed.
+    fn unescape(
         &mut self,
-        acc: &mut Option<String>,
-        start: usize,
-        end: usize,
+        raw: &'a str,
         path: &'static str,
-    ) -> String {
-        match acc.take() {
-            Some(collected) => collected,
-            None => self.plain(start, end, path).into_owned(),
-        }
-    }
-
-    /// Unescapes a slice of the source that holds only text and entity references
-    /// (quick-xml has already checked that every `&` ends with `;`).
-    fn plain(&mut self, start: usize, end: usize, path: &'static str) -> Cow<'a, str> {
-        let src: &'a str = self.src;
-        let raw = src.get(start..end).unwrap_or_default();
+        at: usize,
+    ) -> Result<Cow<'a, str>, Error> {
         if memchr::memchr(b'&', raw.as_bytes()).is_none() {
-            return Cow::Borrowed(raw);
+            return Ok(Cow::Borrowed(raw));
         }
         let mut out = String::with_capacity(raw.len());
         let mut rest = raw;
         while let Some(amp) = rest.find('&') {
             out.push_str(&rest[..amp]);
             let after = &rest[amp + 1..];
-            let Some(semi) = after.find(';') else {
-                out.push_str(&rest[amp..]);
-                rest = "";
-                break;
+            let name_len = after.bytes().take(32).position(|b| b == b';');
+            let valid = name_len.is_some_and(|n| {
+                n > 0
+                    && after.as_bytes()[..n].iter().all(|&b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'#' | b'_' | b'-' | b'.' | b':')
+                    })
+            });
+            let (Some(n), true) = (name_len, valid) else {
+                return Err(Self::malformed(
+                    at,
+                    &format!("'&' that starts no entity reference in {path}"),
+                ));
             };
-            let resolved = self.entity_named(&after[..semi], path);
+            let resolved = self.entity(&after[..n], path);
             out.push_str(&resolved);
-            rest = &after[semi + 1..];
+            rest = &after[n + 1..];
         }
         out.push_str(rest);
-        Cow::Owned(out)
-    }
-
-    fn entity(&mut self, r: &quick_xml::events::BytesRef<'_>, path: &'static str) -> String {
-        self.entity_named(r, path)
+        Ok(Cow::Owned(out))
     }
 
     /// Resolves the five predefined entities and character references; anything else is
     /// kept literally (no DTD can define it: DOCTYPEs are refused).
-    fn entity_named(&mut self, name: &str, path: &'static str) -> String {
+    fn entity(&mut self, name: &str, path: &'static str) -> String {
         if let Some(number) = name.strip_prefix('#') {
             let code = match number.strip_prefix(['x', 'X']) {
                 Some(hex) => u32::from_str_radix(hex, 16).ok(),
@@ -521,8 +471,10 @@ impl<'a> Parser<'a, '_> {
             return Ok(None);
         }
         *used += size;
+        // `start` is where the lexer began reading, before the whitespace ahead of the tag.
         let xml = self
-            .src
+            .lexer
+            .src()
             .get(open.start..end)
             .unwrap_or_default()
             .trim_start()
@@ -538,20 +490,18 @@ impl<'a> Parser<'a, '_> {
         loop {
             let start = self.offset();
             match self.read()? {
-                Event::Start(tag) => {
-                    let open = self.enter(tag, false, start)?;
-                    return self.root_element(&open);
+                Token::Start { name, attrs, empty } => {
+                    let open = self.enter(name, attrs, empty, start)?;
+                    let namespace = self.root_element(&open)?;
+                    if empty {
+                        return Err(Error::new(
+                            ErrorKind::MissingElement,
+                            "<feedback/> is empty: no report_metadata",
+                        ));
+                    }
+                    return Ok(namespace);
                 }
-                Event::Empty(tag) => {
-                    let open = self.enter(tag, true, start)?;
-                    self.root_element(&open)?;
-                    return Err(Error::new(
-                        ErrorKind::MissingElement,
-                        "<feedback/> is empty: no report_metadata",
-                    ));
-                }
-                Event::Text(t) if t.trim_ascii().is_empty() => {}
-                Event::Text(t) => {
+                Token::Text(t) | Token::CData(t) => {
                     let head: String = t.trim_ascii().chars().take(40).collect();
                     return Err(Error::new(
                         ErrorKind::NotAggregateReport,
@@ -560,10 +510,8 @@ impl<'a> Parser<'a, '_> {
                         ),
                     ));
                 }
-                Event::Eof => {
-                    return Err(Error::new(ErrorKind::MalformedXml, "no root element"));
-                }
-                _ => {}
+                Token::Eof => return Err(Self::malformed(start, "no root element")),
+                Token::Ignorable | Token::End | Token::DocType => {}
             }
         }
     }
@@ -579,17 +527,15 @@ impl<'a> Parser<'a, '_> {
             ));
         }
         // The namespace of the root: `xmlns` or `xmlns:prefix` matching its prefix.
-        let qname = open.tag.name();
-        let prefix = qname.prefix().map(|p| p.into_inner().to_owned());
+        let prefix = open.name.split_once(':').map(|(p, _)| p);
         let mut namespace = None;
-        for attr in open.tag.attributes().with_checks(false).flatten() {
-            let key = attr.key.into_inner();
-            let matches = match &prefix {
+        for (key, value) in attributes(open.attrs).flatten() {
+            let matches = match prefix {
                 None => key == "xmlns",
-                Some(p) => key.strip_prefix("xmlns:") == Some(p.as_str()),
+                Some(p) => key.strip_prefix("xmlns:") == Some(p),
             };
             if matches {
-                namespace = Some(attr.value.trim().to_owned());
+                namespace = Some(value.trim().to_owned());
             }
         }
         if namespace.as_deref() == Some(NS_DMARC2) {
@@ -657,9 +603,8 @@ impl<'a> Parser<'a, '_> {
         // Anything after the root other than comments and whitespace is not well-formed.
         loop {
             match self.read()? {
-                Event::Eof => return Ok(()),
-                Event::Text(t) if t.trim_ascii().is_empty() => {}
-                Event::Comment(_) | Event::PI(_) => {}
+                Token::Eof => return Ok(()),
+                Token::Ignorable => {}
                 _ => {
                     return Err(Error::new(
                         ErrorKind::MalformedXml,
@@ -1059,28 +1004,22 @@ impl<'a> Parser<'a, '_> {
             loop {
                 let start = self.offset();
                 let child = match self.read()? {
-                    Event::Start(tag) => self.enter(tag, false, start)?,
-                    Event::Empty(tag) => self.enter(tag, true, start)?,
-                    Event::End(_) => {
+                    Token::Start { name, attrs, empty } => self.enter(name, attrs, empty, start)?,
+                    Token::End => {
                         self.depth -= 1;
                         break;
                     }
-                    Event::Text(t) => {
-                        bare.push_str(&t);
+                    Token::Text(t) => {
+                        let text = self.unescape(t, PATH, start)?;
+                        bare.push_str(&text);
                         continue;
                     }
-                    Event::GeneralRef(r) => {
-                        let resolved = self.entity(&r, PATH);
-                        bare.push_str(&resolved);
+                    Token::CData(t) => {
+                        bare.push_str(t);
                         continue;
                     }
-                    Event::Eof => {
-                        return Err(Error::new(
-                            ErrorKind::MalformedXml,
-                            format!("document ends inside {PATH}"),
-                        ));
-                    }
-                    _ => continue,
+                    Token::Eof => return Err(self.eof_inside(PATH)),
+                    Token::Ignorable | Token::DocType => continue,
                 };
                 match child.local() {
                     "type" => {
