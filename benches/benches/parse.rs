@@ -1,5 +1,5 @@
-//! Parsing throughput: generated reports of 100,000 records in every container, a ~9 MB
-//! report against the mail-auth crate, and the real-world corpus.
+//! Parsing throughput: generated reports of 100,000 records in every container, and the
+//! real-world corpus. The comparison with mail-auth lives in `benches/mail-auth/`.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -42,26 +42,6 @@ fn containers(c: &mut Criterion) {
     group.finish();
 }
 
-fn against_mail_auth(c: &mut Criterion) {
-    // About 9 MB of XML, the size of the real-world-shaped report mail-auth was measured on.
-    let report = Generator::new(9).report(Reporter::Google, "example.com", 1_700_000_000, 20_000);
-    let xml = report.xml.as_bytes();
-    assert!(
-        mail_auth::report::Report::parse_xml(xml).is_ok(),
-        "mail-auth reads the generated report"
-    );
-    let mut group = c.benchmark_group("parse_9mb_vs_mail_auth");
-    group.sample_size(20);
-    group.throughput(Throughput::Bytes(xml.len() as u64));
-    group.bench_function("dmarc_core", |b| {
-        b.iter(|| parse_xml(black_box(xml), &options()))
-    });
-    group.bench_function("mail_auth", |b| {
-        b.iter(|| mail_auth::report::Report::parse_xml(black_box(xml)))
-    });
-    group.finish();
-}
-
 fn corpus(c: &mut Criterion) {
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/corpus/aggregate");
@@ -82,5 +62,5 @@ fn corpus(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, containers, against_mail_auth, corpus);
+criterion_group!(benches, containers, corpus);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! Parses one XML file once with dmarc-core or mail-auth, for instruction counts:
-//! `valgrind --tool=callgrind target/release/examples/parse_once dmarc-core FILE`.
+//! `cargo build --release --examples --manifest-path benches/mail-auth/Cargo.toml`, then
+//! `valgrind --tool=callgrind .../release/examples/parse_once dmarc-core FILE` (or `mail-auth`).
 
 fn main() {
     let mut args = std::env::args().skip(1);
