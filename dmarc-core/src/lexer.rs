@@ -46,6 +46,8 @@ pub(crate) struct LexError {
 pub(crate) struct Lexer<'a> {
     src: &'a str,
     pos: usize,
+    /// Where the last token began (after skipped whitespace).
+    token_start: usize,
     /// Names of the open elements, for end-tag matching. The parser bounds its depth.
     open: Vec<&'a str>,
 }
@@ -90,6 +92,11 @@ impl<'a> Lexer<'a> {
         self.pos
     }
 
+    /// Byte offset where the last token began.
+    pub(crate) fn token_start(&self) -> usize {
+        self.token_start
+    }
+
     /// The input.
     pub(crate) fn src(&self) -> &'a str {
         self.src
@@ -123,8 +130,10 @@ impl<'a> Lexer<'a> {
                 }
                 let end = memchr::memchr(b'<', &bytes[i..]).map_or(bytes.len(), |n| i + n);
                 self.pos = end;
+                self.token_start = start;
                 return Ok(Token::Text(&self.src[start..end]));
             }
+            self.token_start = start;
             return match bytes.get(start + 1) {
                 Some(b'/') => self.end_tag(start),
                 Some(b'?') => {

@@ -137,7 +137,7 @@ impl<'a> Parser<'a, '_> {
                 format!(
                     "DOCTYPE at byte {}: document type declarations (and with them entity \
                      expansion and external entities) are never accepted",
-                    self.offset()
+                    self.lexer.token_start()
                 ),
             )),
             Ok(token) => Ok(token),
