@@ -83,6 +83,7 @@ impl<'a> Lexer<'a> {
         Lexer {
             src,
             pos: 0,
+            token_start: 0,
             open: Vec::with_capacity(16),
         }
     }
