@@ -45,7 +45,10 @@ pub(crate) fn mbox(walker: &mut Walker<'_>, bytes: &[u8]) {
 
 /// Walks one e-mail message; `depth` counts enclosing messages and multiparts.
 pub(crate) fn message(walker: &mut Walker<'_>, bytes: &[u8], depth: usize) {
-    let Some(parsed) = MessageParser::default().parse(bytes) else {
+    // mail-parser asserts on some malformed multipart structures in debug builds (found by
+    // fuzzing); such a message is unreadable, never a reason to take the process down.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(bytes));
+    let Ok(Some(parsed)) = parsed else {
         walker.reject(Error::new(
             ErrorKind::UnknownFormat,
             "not a readable e-mail message",
