@@ -71,7 +71,7 @@ pub enum DiagnosticCode {
     ImplausibleTimestamp,
     /// `source_ip` is missing or not an IP address; the row is kept without one.
     InvalidSourceIp,
-    /// A row was dropped because its message count is unreadable.
+    /// A row was dropped because its message count is unreadable or implausibly large.
     RowDropped,
 }
 
@@ -105,7 +105,7 @@ impl DiagnosticCode {
             C::DateRangeAnomaly => "unusual reporting period",
             C::ImplausibleTimestamp => "timestamp outside 2000-01-01..2100-01-01",
             C::InvalidSourceIp => "source_ip missing or not an IP address; row kept without it",
-            C::RowDropped => "row dropped: message count unreadable",
+            C::RowDropped => "row dropped: message count unreadable or above the limit",
         }
     }
 }

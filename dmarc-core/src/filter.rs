@@ -37,18 +37,39 @@ impl FromStr for Verdict {
 }
 
 /// A source address filter: one address, or a CIDR network (IPv4 or IPv6).
+///
+/// Addresses and networks are compared in one key space, [`ip_key`], where an IPv4 address
+/// equals its IPv4-mapped IPv6 form: `192.0.2.0/24` matches `::ffff:192.0.2.1`, and
+/// `::ffff:0:0/96` matches every IPv4 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IpFilter(IpNet);
 
+/// The 16-byte key of an address: IPv6 as is, IPv4 as its IPv4-mapped IPv6 form. Keys of
+/// a network's addresses form one contiguous range ([`IpFilter::key_range`]), so stores
+/// answer CIDR filters with a range scan on an index of keys.
+pub fn ip_key(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
 impl IpFilter {
-    /// True when `ip` is the address or lies in the network. IPv4-mapped IPv6 addresses
-    /// match IPv4 filters.
+    /// True when `ip` is the address or lies in the network.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        self.0.contains(&ip)
+        let (low, high) = self.key_range();
+        (low..=high).contains(&ip_key(ip))
+    }
+
+    /// The first and last [`ip_key`] of the network, inclusive.
+    pub fn key_range(&self) -> ([u8; 16], [u8; 16]) {
+        match self.0 {
+            IpNet::V4(net) => (
+                net.network().to_ipv6_mapped().octets(),
+                net.broadcast().to_ipv6_mapped().octets(),
+            ),
+            IpNet::V6(net) => (net.network().octets(), net.broadcast().octets()),
+        }
     }
 
     /// The network (a /32 or /128 for a single address).
@@ -134,25 +155,19 @@ impl Filter {
             return false;
         }
         if !self.domains.is_empty() {
-            let domain = report.policy_published.domain.trim();
+            let domain = report.domain_key();
             if !self
                 .domains
                 .iter()
-                .any(|d| d.trim().eq_ignore_ascii_case(domain))
+                .any(|d| d.trim().eq_ignore_ascii_case(&domain))
             {
                 return false;
             }
         }
-        if let Some(org) = &self.org {
-            let name = report
-                .report_metadata
-                .org_name
-                .as_deref()
-                .unwrap_or_default()
-                .trim();
-            if !org.trim().eq_ignore_ascii_case(name) {
-                return false;
-            }
+        if let Some(org) = &self.org
+            && !org.trim().eq_ignore_ascii_case(&report.org_name_key())
+        {
+            return false;
         }
         true
     }
@@ -210,6 +225,9 @@ mod tests {
         let host: IpFilter = "2001:db8::1".parse().unwrap();
         assert!(host.contains("2001:db8::1".parse().unwrap()));
         assert!(!host.contains("2001:db8::2".parse().unwrap()));
+        let mapped: IpFilter = "::ffff:0:0/96".parse().unwrap();
+        assert!(mapped.contains("203.0.113.9".parse().unwrap()));
+        assert!(!mapped.contains("2001:db8::1".parse().unwrap()));
         let v6net: IpFilter = "2001:db8:1::/48".parse().unwrap();
         assert!(v6net.contains("2001:db8:1:ffff::9".parse().unwrap()));
         assert_eq!(host.to_string(), "2001:db8::1");

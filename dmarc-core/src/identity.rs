@@ -9,7 +9,7 @@ use crate::model::Report;
 /// `reporter` is the lower-cased domain of `<email>`, falling back to the trimmed,
 /// lower-cased `org_name` (free text that varies between reports of one reporter);
 /// `report_id` is trimmed with one pair of surrounding `<>` removed and nothing else changed;
-/// `policy_domain` is lower-cased.
+/// `policy_domain` is trimmed and ASCII lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ReportIdentity {
     /// Who sent the report.
@@ -45,8 +45,33 @@ impl Report {
         ReportIdentity {
             reporter,
             report_id: normalize_report_id(&meta.report_id),
-            policy_domain: self.policy_published.domain.trim().to_lowercase(),
+            policy_domain: self.domain_key(),
         }
+    }
+
+    /// The policy domain as used for grouping and filtering: trimmed, ASCII lower-cased.
+    pub fn domain_key(&self) -> String {
+        self.policy_published.domain.trim().to_ascii_lowercase()
+    }
+
+    /// The organisation a report is grouped under: its trimmed `org_name`, else its
+    /// reporter (the domain of `email`).
+    pub fn organization(&self) -> String {
+        match self.report_metadata.org_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_owned(),
+            _ => self.identity().reporter,
+        }
+    }
+
+    /// The `org_name` as the organisation filter compares it: trimmed, ASCII lower-cased
+    /// (empty when absent).
+    pub fn org_name_key(&self) -> String {
+        self.report_metadata
+            .org_name
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
     }
 
     /// Compares two reports under the duplicate rules.

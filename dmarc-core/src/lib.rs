@@ -70,7 +70,7 @@ pub mod rollup;
 pub use container::{ParseOptions, Parsed, parse_input, parse_xml};
 pub use diag::{Diagnostic, DiagnosticCode, Error, ErrorKind, Severity};
 pub use ext::{AnomalyScore, AnomalyScorer, GeoError, GeoInfo, GeoLookup};
-pub use filter::{Filter, FilterError, IpFilter, Verdict};
+pub use filter::{Filter, FilterError, IpFilter, Verdict, ip_key};
 pub use identity::{Relation, ReportIdentity, normalize_report_id};
 pub use limits::Limits;
 pub use model::{

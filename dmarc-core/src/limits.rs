@@ -30,6 +30,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Records per report.
     pub max_records: usize,
+    /// Largest believable `count` of one row (more messages than one address could send in
+    /// a reporting period); a row above it is dropped with a diagnostic. Keeps sums far from
+    /// overflowing 64-bit integers, in memory and in databases.
+    pub max_row_count: u64,
     /// DKIM results per record.
     pub max_dkim_per_record: usize,
     /// SPF results per record.
@@ -70,6 +74,7 @@ impl Default for Limits {
             max_archive_entries: 4,
             max_depth: 32,
             max_records: 2_000_000,
+            max_row_count: u64::from(u32::MAX),
             max_dkim_per_record: 1000,
             max_spf_per_record: 100,
             max_reasons_per_record: 32,

@@ -80,8 +80,6 @@ pub struct Summary {
     pub reports: u64,
     /// Distinct policy domains.
     pub domains: u64,
-    /// Distinct source addresses.
-    pub source_ips: u64,
     /// Distinct reporting organisations.
     pub organizations: u64,
     /// Earliest `begin` of the selected reports.
@@ -97,36 +95,23 @@ pub struct Summary {
 pub fn summary(reports: &[Report], filter: &Filter) -> Summary {
     let mut out = Summary::default();
     let mut domains = HashSet::new();
-    let mut ips = HashSet::new();
     let mut orgs = HashSet::new();
     let mut last_report: Option<*const Report> = None;
     for (report, record) in filter.select(reports) {
         if last_report != Some(std::ptr::from_ref(report)) {
             last_report = Some(std::ptr::from_ref(report));
             out.reports += 1; // at most one per report, cannot overflow
-            domains.insert(report.policy_published.domain.to_ascii_lowercase());
-            orgs.insert(org_key(report));
+            domains.insert(report.domain_key());
+            orgs.insert(report.organization());
             let range = report.report_metadata.date_range;
             out.first_begin = Some(out.first_begin.map_or(range.begin, |b| b.min(range.begin)));
             out.last_end = Some(out.last_end.map_or(range.end, |e| e.max(range.end)));
         }
-        if let Some(ip) = record.source_ip {
-            ips.insert(ip);
-        }
         out.tally.add(record, record.count);
     }
     out.domains = domains.len() as u64;
-    out.source_ips = ips.len() as u64;
     out.organizations = orgs.len() as u64;
     out
-}
-
-/// The organisation a report is grouped under: its trimmed `org_name`, else its reporter.
-fn org_key(report: &Report) -> String {
-    match report.report_metadata.org_name.as_deref().map(str::trim) {
-        Some(name) if !name.is_empty() => name.to_owned(),
-        _ => report.identity().reporter,
-    }
 }
 
 /// A group of messages sharing a key.
@@ -171,14 +156,12 @@ fn ranked(groups: HashMap<String, Tally>) -> Vec<Group> {
 
 /// Messages per policy domain (lower-cased).
 pub fn by_domain(reports: &[Report], filter: &Filter) -> Vec<Group> {
-    ranked(grouped(reports, filter, |report, _| {
-        report.policy_published.domain.to_ascii_lowercase()
-    }))
+    ranked(grouped(reports, filter, |report, _| report.domain_key()))
 }
 
 /// Messages per reporting organisation.
 pub fn by_organization(reports: &[Report], filter: &Filter) -> Vec<Group> {
-    ranked(grouped(reports, filter, |report, _| org_key(report)))
+    ranked(grouped(reports, filter, |report, _| report.organization()))
 }
 
 /// Messages from one source address (`None` for rows without a usable address).
@@ -361,7 +344,7 @@ pub fn timeline(reports: &[Report], filter: &Filter) -> Vec<DayBucket> {
 /// entirely for the day it begins.
 pub fn day_overlaps(begin: i64, end: i64) -> Vec<(i64, i64)> {
     let first = begin.div_euclid(DAY);
-    if end <= begin || (end - begin).div_euclid(DAY) > MAX_SPREAD_DAYS {
+    if end <= begin || end.saturating_sub(begin).div_euclid(DAY) > MAX_SPREAD_DAYS {
         return vec![(first, 1)];
     }
     let last = (end - 1).div_euclid(DAY);
@@ -374,9 +357,9 @@ pub fn day_overlaps(begin: i64, end: i64) -> Vec<(i64, i64)> {
         .collect()
 }
 
-/// Splits `count` in proportion to the overlaps, largest remainder first (earlier day on a
-/// tie), so the shares sum to `count` exactly.
-fn spread(count: u64, overlaps: &[(i64, i64)], shares: &mut Vec<u64>) {
+/// Splits `count` in proportion to the overlaps (as [`day_overlaps`] returns them), largest
+/// remainder first (earlier day on a tie), so the shares sum to `count` exactly.
+pub fn spread(count: u64, overlaps: &[(i64, i64)], shares: &mut Vec<u64>) {
     shares.clear();
     if let [_] = overlaps {
         shares.push(count);
@@ -512,7 +495,7 @@ pub fn source_activity(reports: &[Report], filter: &Filter) -> Vec<SourceActivit
         if let Some(from) = &record.identifiers.header_from {
             acc.header_from.insert(from.to_ascii_lowercase());
         }
-        acc.reporters.insert(org_key(report));
+        acc.reporters.insert(report.organization());
         acc.days.insert(range.begin.div_euclid(DAY));
     }
     let mut out: Vec<SourceActivity> = by_ip

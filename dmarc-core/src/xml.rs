@@ -847,7 +847,7 @@ impl<'a> Parser<'a, '_> {
         const IP: &str = "feedback/record/row/source_ip";
         const COUNT: &str = "feedback/record/row/count";
         let count = match row.count.as_deref().map(parse_count) {
-            Some(Some((count, repaired))) => {
+            Some(Some((count, repaired))) if count <= self.limits.max_row_count => {
                 if repaired {
                     self.diag(
                         Code::NumberRepaired,
@@ -858,7 +858,7 @@ impl<'a> Parser<'a, '_> {
                 }
                 count
             }
-            Some(None) | None => {
+            Some(_) | None => {
                 self.diag(
                     Code::RowDropped,
                     Severity::Error,

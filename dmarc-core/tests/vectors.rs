@@ -611,6 +611,12 @@ fn unreadable_count_drops_only_that_row() {
         one(report(None, POLICY, &repaired).as_bytes()).message_count(),
         1000
     );
+    // More messages than 2^32 - 1 from one address in one period is not believable.
+    let absurd = record("192.0.2.1", 4_294_967_296, "pass", "pass")
+        + &record("192.0.2.2", 4_294_967_295, "pass", "pass");
+    let r = one(report(None, POLICY, &absurd).as_bytes());
+    assert_eq!(r.message_count(), 4_294_967_295);
+    assert!(has(&r, Code::RowDropped));
 }
 
 #[test]
