@@ -115,7 +115,7 @@ impl DiagnosticCode {
 /// Repeated occurrences of the same code at the same element path are folded into one
 /// diagnostic with an occurrence count, so a two-million-row report that omits every SPF
 /// scope yields one diagnostic, not two million.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     /// What the problem is.
     pub code: DiagnosticCode,
@@ -132,9 +132,36 @@ pub struct Diagnostic {
     pub raw: Option<String>,
     /// How many times it occurred.
     pub occurrences: u64,
-    /// Human-readable description of `code`.
-    #[serde(skip_deserializing)]
+    /// Human-readable description of `code` (derived from it when deserialising).
     pub message: &'static str,
+}
+
+/// The serialised form of a [`Diagnostic`]; the message is derived from the code.
+#[derive(Deserialize)]
+struct DiagnosticWire {
+    code: DiagnosticCode,
+    severity: Severity,
+    path: String,
+    #[serde(default)]
+    record: Option<usize>,
+    #[serde(default)]
+    raw: Option<String>,
+    occurrences: u64,
+}
+
+impl<'de> Deserialize<'de> for Diagnostic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = DiagnosticWire::deserialize(d)?;
+        Ok(Diagnostic {
+            code: w.code,
+            severity: w.severity,
+            path: w.path,
+            record: w.record,
+            raw: w.raw,
+            occurrences: w.occurrences,
+            message: w.code.description(),
+        })
+    }
 }
 
 impl fmt::Display for Diagnostic {

@@ -1,0 +1,1536 @@
+//! The one SQL implementation of [`Store`], for SQLite and PostgreSQL through `sqlx::Any`.
+//!
+//! Rules that keep one text valid on both: `$n` placeholders, every integer a 64-bit
+//! integer (decoded as `i64`), sums wrapped in `CAST(... AS BIGINT)` (PostgreSQL sums
+//! bigints into numerics), no booleans (0/1 integers), timestamps as epoch seconds.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dmarc_core::rollup::{
+    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance,
+    SourceActivity, SourceGroup, Summary, Tally,
+};
+use dmarc_core::{
+    DateRange, Dialect, Disposition, Error as ParseError, ErrorKind, Filter, ParseOptions,
+    PolicyPublished, Report, ReportMetadata, Verdict,
+};
+use serde::Serialize;
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Row, Transaction};
+
+use crate::prepare::{Prepared, RecordColumns, ReportRows, disposition_class, record_from_columns};
+use crate::types::{
+    DomainInfo, Outcome, OutcomeStatus, Page, Paged, ReportRef, ReportSummary, ReprocessSummary,
+    StoredReport, Totals,
+};
+use crate::{Result, Store, StoreError};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Rows per multi-row INSERT (14 parameters each: well under both backends' caps).
+const INSERT_CHUNK: usize = 500;
+/// Attempts of a batch that hit a deadlock or a busy database.
+const TRANSIENT_RETRIES: u32 = 6;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite: one file, one node.
+    Sqlite,
+    /// PostgreSQL: several processes on one server.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of_url(url: &str) -> Result<Backend> {
+        let scheme = url.split_once(':').map_or("", |(s, _)| s);
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StoreError::UnsupportedUrl(redact(url))),
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// A URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let userinfo = &url[start + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the database a URL names (`sqlite://PATH`, created if missing, or
+/// `postgres://...`) and applies pending migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::connect(url).await?))
+}
+
+/// The store over a connection pool, for either backend.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A SQLite store: WAL journal, `synchronous=NORMAL`, foreign keys on, writers wait up to
+/// 30 s for the lock.
+#[derive(Debug, Clone)]
+pub struct SqliteStore(SqlStore);
+
+/// A PostgreSQL store: several processes may share one database.
+#[derive(Debug, Clone)]
+pub struct PgStore(SqlStore);
+
+impl SqliteStore {
+    /// Opens (creating if missing) a SQLite database, e.g. `sqlite://dmarc.db`.
+    pub async fn open(url: &str) -> Result<Self> {
+        match Backend::of_url(url)? {
+            Backend::Sqlite => Ok(SqliteStore(SqlStore::connect(url).await?)),
+            Backend::Postgres => Err(StoreError::UnsupportedUrl(redact(url))),
+        }
+    }
+
+    /// The store as a trait object.
+    pub fn into_dyn(self) -> Arc<dyn Store> {
+        Arc::new(self.0)
+    }
+}
+
+impl PgStore {
+    /// Connects to a PostgreSQL database, e.g. `postgres://user:pass@host/db`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        match Backend::of_url(url)? {
+            Backend::Postgres => Ok(PgStore(SqlStore::connect(url).await?)),
+            Backend::Sqlite => Err(StoreError::UnsupportedUrl(redact(url))),
+        }
+    }
+
+    /// The store as a trait object.
+    pub fn into_dyn(self) -> Arc<dyn Store> {
+        Arc::new(self.0)
+    }
+}
+
+impl Deref for SqliteStore {
+    type Target = SqlStore;
+    fn deref(&self) -> &SqlStore {
+        &self.0
+    }
+}
+
+impl Deref for PgStore {
+    type Target = SqlStore;
+    fn deref(&self) -> &SqlStore {
+        &self.0
+    }
+}
+
+impl SqlStore {
+    /// Connects and migrates.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(60));
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains("mode=") {
+                    url.to_owned()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                options
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
+                            )
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => options.max_connections(8).connect(url).await?,
+        };
+        let store = SqlStore { pool, backend };
+        store.migrate_now().await?;
+        Ok(store)
+    }
+
+    /// The connection pool, for tables other crates add (users, jobs, ...).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which database this is.
+    pub fn backend_kind(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate_now(&self) -> Result<()> {
+        self.backend.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so two writers queue on the busy timeout instead of failing on a lock upgrade.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Runs `op` again when it failed on a deadlock or a busy database.
+    async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Err(e) if e.is_transient() && attempt + 1 < TRANSIENT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// A bind parameter. NULLs carry their type: PostgreSQL wants it.
+#[derive(Debug, Clone)]
+enum Arg {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    OptText(Option<String>),
+    Bytes(Option<Vec<u8>>),
+}
+
+/// SQL text with its parameters, numbered `$1`, `$2`, ... as they are added.
+#[derive(Debug, Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    fn arg(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        let _ = write!(self.text, "${}", self.args.len());
+        self
+    }
+
+    fn query(&self) -> Query<'static, Any, AnyArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for arg in &self.args {
+            query = match arg.clone() {
+                Arg::Int(v) => query.bind(v),
+                Arg::OptInt(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+                Arg::OptText(v) => query.bind(v),
+                Arg::Bytes(v) => query.bind(v),
+            };
+        }
+        query
+    }
+
+    async fn fetch_all<'e, E>(&self, executor: E) -> Result<Vec<AnyRow>>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        Ok(self.query().fetch_all(executor).await?)
+    }
+}
+
+/// Which table a filter is applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// `rollup_daily g`: report-level columns plus the outcome columns.
+    Rollup,
+    /// `reports r` joined with `records x`.
+    Records,
+}
+
+/// True when `rollup_daily` can answer the filter: it has no source address and a
+/// disposition class per row.
+fn rollup_answers(filter: &Filter) -> bool {
+    filter.source_ip.is_none() && !matches!(filter.disposition, Some(Disposition::Other(_)))
+}
+
+fn verdict_flag(verdict: Verdict) -> i64 {
+    i64::from(verdict == Verdict::Pass)
+}
+
+/// Appends ` AND ...` for every condition of `filter`. Report-level columns are read from
+/// `alias` (`g` or `r`), record-level ones from `g` or `x`.
+fn push_conditions(sql: &mut Sql, filter: &Filter, target: Target) {
+    let (report, record) = match target {
+        Target::Rollup => ("g", "g"),
+        Target::Records => ("r", "x"),
+    };
+    if !filter.domains.is_empty() {
+        let _ = write!(sql.text, " AND {report}.policy_domain IN (");
+        for (i, domain) in filter.domains.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.arg(Arg::Text(domain.trim().to_ascii_lowercase()));
+        }
+        sql.push(")");
+    }
+    if let Some(from) = filter.from {
+        let _ = write!(sql.text, " AND {report}.last_ts >= ");
+        sql.arg(Arg::Int(from));
+    }
+    if let Some(to) = filter.to {
+        let _ = write!(sql.text, " AND {report}.begin_ts < ");
+        sql.arg(Arg::Int(to));
+    }
+    if let Some(org) = &filter.org {
+        let _ = write!(sql.text, " AND {report}.org_name_key = ");
+        sql.arg(Arg::Text(org.trim().to_ascii_lowercase()));
+    }
+    if let Some(verdict) = filter.dkim {
+        let _ = write!(sql.text, " AND {record}.dkim_pass = ");
+        sql.arg(Arg::Int(verdict_flag(verdict)));
+    }
+    if let Some(verdict) = filter.spf {
+        let _ = write!(sql.text, " AND {record}.spf_pass = ");
+        sql.arg(Arg::Int(verdict_flag(verdict)));
+    }
+    if let Some(disposition) = &filter.disposition {
+        let _ = write!(sql.text, " AND {record}.disposition = ");
+        sql.arg(Arg::Text(match target {
+            Target::Rollup => disposition_class(Some(disposition)).to_owned(),
+            Target::Records => disposition.as_str().to_owned(),
+        }));
+    }
+    if let (Some(net), Target::Records) = (filter.source_ip, target) {
+        let (low, high) = net.key_range();
+        sql.push(" AND x.ip BETWEEN ")
+            .arg(Arg::Bytes(Some(low.to_vec())))
+            .push(" AND ")
+            .arg(Arg::Bytes(Some(high.to_vec())));
+    }
+}
+
+fn has_report_conditions(filter: &Filter) -> bool {
+    !filter.domains.is_empty()
+        || filter.from.is_some()
+        || filter.to.is_some()
+        || filter.org.is_some()
+}
+
+fn has_record_conditions(filter: &Filter) -> bool {
+    filter.source_ip.is_some()
+        || filter.dkim.is_some()
+        || filter.spf.is_some()
+        || filter.disposition.is_some()
+}
+
+/// The four tally sums over a messages column `m` of a table with `dkim_pass`/`spf_pass`.
+fn tally_columns(alias: &str, m: &str) -> String {
+    format!(
+        "CAST(COALESCE(SUM({alias}.{m}), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN {alias}.dkim_pass = 1 OR {alias}.spf_pass = 1 THEN {alias}.{m} ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM({alias}.dkim_pass * {alias}.{m}), 0) AS BIGINT), \
+         CAST(COALESCE(SUM({alias}.spf_pass * {alias}.{m}), 0) AS BIGINT)"
+    )
+}
+
+fn unsigned(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+/// Reads the four tally columns starting at `first`.
+fn tally_at(row: &AnyRow, first: usize) -> Result<Tally> {
+    let messages = unsigned(row.try_get(first)?);
+    let dmarc_pass = unsigned(row.try_get(first + 1)?);
+    Ok(Tally {
+        messages,
+        dmarc_pass,
+        dmarc_fail: messages.saturating_sub(dmarc_pass),
+        dkim_aligned_pass: unsigned(row.try_get(first + 2)?),
+        spf_aligned_pass: unsigned(row.try_get(first + 3)?),
+    })
+}
+
+/// Sorts groups like the core: most messages first, then by key.
+fn ranked(mut groups: Vec<Group>) -> Vec<Group> {
+    groups.sort_by(|a, b| {
+        b.tally
+            .messages
+            .cmp(&a.tally.messages)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    groups
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// How `write_report` treats a report that is already stored from the same XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnSameXml {
+    /// Report it as a duplicate.
+    Keep,
+    /// Rewrite it from the new parse (reprocessing after a parser change).
+    Rewrite,
+}
+
+/// What `write_report` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Accepted { id: i64, conflict_with: Option<i64> },
+    Duplicate { id: i64 },
+    Rewritten { id: i64 },
+}
+
+/// One row of `ingest_log`, written at the end of the batch.
+#[derive(Debug)]
+struct LogRow {
+    payload_id: i64,
+    part: Option<String>,
+    status: OutcomeStatus,
+    report_pk: Option<i64>,
+    error: Option<ParseError>,
+}
+
+const REPORT_COLUMNS: &str = "payload_id, part, reporter, report_id, policy_domain, begin_ts, \
+    end_ts, last_ts, organization, org_name_key, policy_p, dialect, xml_sha256, record_count, \
+    message_count, dmarc_pass, diagnostic_count, conflict_with, meta, ingested_at";
+
+fn report_args(
+    rows: &ReportRows,
+    payload_id: i64,
+    part: Option<&str>,
+    conflict_with: Option<i64>,
+    at: i64,
+) -> Vec<Arg> {
+    vec![
+        Arg::Int(payload_id),
+        Arg::OptText(part.map(str::to_owned)),
+        Arg::Text(rows.reporter.clone()),
+        Arg::Text(rows.report_id.clone()),
+        Arg::Text(rows.policy_domain.clone()),
+        Arg::Int(rows.begin),
+        Arg::Int(rows.end),
+        Arg::Int(rows.last),
+        Arg::Text(rows.organization.clone()),
+        Arg::Text(rows.org_name_key.clone()),
+        Arg::Text(rows.policy_p.to_owned()),
+        Arg::Text(rows.report.dialect.as_str().to_owned()),
+        Arg::Text(rows.report.xml_sha256.clone()),
+        Arg::Int(i64::try_from(rows.records.len()).unwrap_or(i64::MAX)),
+        Arg::Int(rows.messages),
+        Arg::Int(rows.dmarc_pass),
+        Arg::Int(i64::try_from(rows.report.diagnostics.len()).unwrap_or(i64::MAX)),
+        Arg::OptInt(conflict_with),
+        Arg::Text(rows.meta.clone()),
+        Arg::Int(at),
+    ]
+}
+
+/// `INSERT INTO table (columns) VALUES (...), (...)` for `rows` rows of `width` parameters.
+fn multi_insert(table: &str, columns: &str, width: usize, rows: usize) -> Sql {
+    let mut sql = Sql::new(&format!("INSERT INTO {table} ({columns}) VALUES "));
+    let mut n = 0;
+    for row in 0..rows {
+        sql.push(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            n += 1;
+            let _ = write!(sql.text, "{}${n}", if col == 0 { "" } else { ", " });
+        }
+        sql.push(")");
+    }
+    sql
+}
+
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
+    width: usize,
+    args: Vec<Arg>,
+) -> Result<()> {
+    let rows = args.len() / width;
+    let mut args = args.into_iter();
+    let mut done = 0;
+    while done < rows {
+        let n = INSERT_CHUNK.min(rows - done);
+        let mut sql = multi_insert(table, columns, width, n);
+        sql.args.extend(args.by_ref().take(n * width));
+        sql.query().execute(&mut *conn).await?;
+        done += n;
+    }
+    Ok(())
+}
+
+const RECORD_COLUMNS: &str = "report_pk, ord, ip, source_ip, count, disposition, dkim, spf, \
+    dkim_pass, spf_pass, header_from, envelope_from, envelope_to, detail";
+const ROLLUP_COLUMNS: &str = "report_pk, day, policy_domain, organization, org_name_key, \
+    begin_ts, last_ts, end_ts, policy_p, disposition, dkim_pass, spf_pass, messages";
+
+/// Writes a report's records and rollup rows.
+async fn insert_children(conn: &mut AnyConnection, id: i64, rows: &ReportRows) -> Result<()> {
+    let mut args = Vec::with_capacity(rows.records.len() * 14);
+    for (ord, r) in rows.records.iter().enumerate() {
+        args.extend([
+            Arg::Int(id),
+            Arg::Int(i64::try_from(ord).unwrap_or(i64::MAX)),
+            Arg::Bytes(r.ip.clone()),
+            Arg::OptText(r.source_ip.clone()),
+            Arg::Int(r.count),
+            Arg::OptText(r.disposition.clone()),
+            Arg::OptText(r.dkim.clone()),
+            Arg::OptText(r.spf.clone()),
+            Arg::Int(r.dkim_pass),
+            Arg::Int(r.spf_pass),
+            Arg::OptText(r.header_from.clone()),
+            Arg::OptText(r.envelope_from.clone()),
+            Arg::OptText(r.envelope_to.clone()),
+            Arg::Text(r.detail.clone()),
+        ]);
+    }
+    insert_rows(conn, "records", RECORD_COLUMNS, 14, args).await?;
+    let mut args = Vec::with_capacity(rows.rollups.len() * 13);
+    for g in &rows.rollups {
+        args.extend([
+            Arg::Int(id),
+            Arg::Int(g.key.day),
+            Arg::Text(rows.policy_domain.clone()),
+            Arg::Text(rows.organization.clone()),
+            Arg::Text(rows.org_name_key.clone()),
+            Arg::Int(rows.begin),
+            Arg::Int(rows.last),
+            Arg::Int(rows.end),
+            Arg::Text(rows.policy_p.to_owned()),
+            Arg::Text(g.key.disposition.to_owned()),
+            Arg::Int(g.key.dkim_pass),
+            Arg::Int(g.key.spf_pass),
+            Arg::Int(g.messages),
+        ]);
+    }
+    insert_rows(conn, "rollup_daily", ROLLUP_COLUMNS, 13, args).await
+}
+
+/// Stores a report unless it is a duplicate (dmarc-format.md §3.6).
+async fn write_report(
+    conn: &mut AnyConnection,
+    payload_id: i64,
+    part: Option<&str>,
+    rows: &ReportRows,
+    on_same_xml: OnSameXml,
+    at: i64,
+) -> Result<Written> {
+    let mut lookup =
+        Sql::new("SELECT id, begin_ts, end_ts, xml_sha256 FROM reports WHERE (reporter = ");
+    lookup
+        .arg(Arg::Text(rows.reporter.clone()))
+        .push(" AND report_id = ")
+        .arg(Arg::Text(rows.report_id.clone()))
+        .push(" AND policy_domain = ")
+        .arg(Arg::Text(rows.policy_domain.clone()))
+        .push(") OR xml_sha256 = ")
+        .arg(Arg::Text(rows.report.xml_sha256.clone()))
+        .push(" ORDER BY id");
+    let mut conflict_with = None;
+    for row in lookup.fetch_all(&mut *conn).await? {
+        let id: i64 = row.try_get(0)?;
+        let (begin, end): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
+        let sha: String = row.try_get(3)?;
+        if sha == rows.report.xml_sha256 {
+            if on_same_xml == OnSameXml::Rewrite {
+                rewrite_report(conn, id, payload_id, part, rows).await?;
+                return Ok(Written::Rewritten { id });
+            }
+            return Ok(Written::Duplicate { id });
+        }
+        if (begin, end) == (rows.begin, rows.end) {
+            return Ok(Written::Duplicate { id });
+        }
+        conflict_with.get_or_insert(id);
+    }
+    let mut insert = Sql::new(&format!("INSERT INTO reports ({REPORT_COLUMNS}) VALUES ("));
+    for (i, arg) in report_args(rows, payload_id, part, conflict_with, at)
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            insert.push(", ");
+        }
+        insert.arg(arg);
+    }
+    insert.push(") ON CONFLICT DO NOTHING RETURNING id");
+    match insert.fetch_all(&mut *conn).await?.first() {
+        Some(row) => {
+            let id: i64 = row.try_get(0)?;
+            insert_children(conn, id, rows).await?;
+            Ok(Written::Accepted { id, conflict_with })
+        }
+        // Another writer stored it between the lookup and the insert.
+        None => {
+            let mut again = Sql::new("SELECT id FROM reports WHERE xml_sha256 = ");
+            again
+                .arg(Arg::Text(rows.report.xml_sha256.clone()))
+                .push(" OR (reporter = ")
+                .arg(Arg::Text(rows.reporter.clone()))
+                .push(" AND report_id = ")
+                .arg(Arg::Text(rows.report_id.clone()))
+                .push(" AND policy_domain = ")
+                .arg(Arg::Text(rows.policy_domain.clone()))
+                .push(" AND begin_ts = ")
+                .arg(Arg::Int(rows.begin))
+                .push(" AND end_ts = ")
+                .arg(Arg::Int(rows.end))
+                .push(") ORDER BY id");
+            let found = again.fetch_all(&mut *conn).await?;
+            let row = found.first().ok_or_else(|| {
+                StoreError::Corrupt("insert conflicted with no stored report".into())
+            })?;
+            Ok(Written::Duplicate {
+                id: row.try_get(0)?,
+            })
+        }
+    }
+}
+
+/// Replaces a stored report's content with a new parse of the same XML (same id).
+async fn rewrite_report(
+    conn: &mut AnyConnection,
+    id: i64,
+    payload_id: i64,
+    part: Option<&str>,
+    rows: &ReportRows,
+) -> Result<()> {
+    for table in ["records", "rollup_daily"] {
+        let mut delete = Sql::new(&format!("DELETE FROM {table} WHERE report_pk = "));
+        delete.arg(Arg::Int(id));
+        delete.query().execute(&mut *conn).await?;
+    }
+    let mut update = Sql::new("UPDATE reports SET ");
+    let args = report_args(rows, payload_id, part, None, 0);
+    let columns: Vec<&str> = REPORT_COLUMNS.split(',').map(str::trim).collect();
+    let mut first = true;
+    for (column, arg) in columns.iter().zip(args) {
+        // Keep the conflict flag and the first ingestion time.
+        if matches!(*column, "conflict_with" | "ingested_at") {
+            continue;
+        }
+        if !first {
+            update.push(", ");
+        }
+        first = false;
+        update.push(column).push(" = ").arg(arg);
+    }
+    update.push(" WHERE id = ").arg(Arg::Int(id));
+    update.query().execute(&mut *conn).await?;
+    insert_children(conn, id, rows).await
+}
+
+/// Stores a raw input (or finds it by its SHA-256) and returns its id. `processed` marks it
+/// parsed; a pending copy stays pending until a parsed one arrives.
+async fn upsert_payload(
+    conn: &mut AnyConnection,
+    name: &str,
+    sha256: &str,
+    size: u64,
+    compressed: &[u8],
+    processed: bool,
+    at: i64,
+) -> Result<i64> {
+    let mut sql = Sql::new(
+        "INSERT INTO payloads (sha256, name, size, content, received_at, processed_at) VALUES (",
+    );
+    sql.arg(Arg::Text(sha256.to_owned()))
+        .push(", ")
+        .arg(Arg::Text(name.to_owned()))
+        .push(", ")
+        .arg(Arg::Int(i64::try_from(size).unwrap_or(i64::MAX)))
+        .push(", ")
+        .arg(Arg::Bytes(Some(compressed.to_vec())))
+        .push(", ")
+        .arg(Arg::Int(at))
+        .push(", ")
+        .arg(Arg::OptInt(processed.then_some(at)))
+        .push(
+            ") ON CONFLICT (sha256) DO UPDATE SET processed_at = \
+             COALESCE(payloads.processed_at, excluded.processed_at) RETURNING id",
+        );
+    let rows = sql.fetch_all(&mut *conn).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("payload upsert returned no id".into()))?;
+    Ok(row.try_get(0)?)
+}
+
+async fn write_log(conn: &mut AnyConnection, log: Vec<LogRow>, at: i64) -> Result<()> {
+    let mut args = Vec::with_capacity(log.len() * 7);
+    for row in log {
+        args.extend([
+            Arg::Int(row.payload_id),
+            Arg::OptText(row.part),
+            Arg::Text(row.status.as_str().to_owned()),
+            Arg::OptInt(row.report_pk),
+            Arg::OptText(row.error.as_ref().map(|e| e.kind.as_str().to_owned())),
+            Arg::OptText(row.error.map(|e| e.message)),
+            Arg::Int(at),
+        ]);
+    }
+    insert_rows(
+        conn,
+        "ingest_log",
+        "payload_id, part, status, report_pk, error_kind, message, created_at",
+        7,
+        args,
+    )
+    .await
+}
+
+fn report_ref(id: i64, rows: &ReportRows) -> ReportRef {
+    ReportRef {
+        id,
+        reporter: rows.reporter.clone(),
+        report_id: rows.report_id.clone(),
+        domain: rows.policy_domain.clone(),
+    }
+}
+
+/// A report rebuilt from `reports` columns and selected record columns: just what the
+/// core rollups read (period, domain, organisation, policy, records).
+fn skeleton(begin: i64, end: i64, domain: String, organization: String, policy_p: &str) -> Report {
+    let published = PolicyPublished {
+        domain,
+        p: Some(Disposition::parse_lenient(policy_p)),
+        ..PolicyPublished::default()
+    };
+    Report {
+        dialect: Dialect::Rfc7489,
+        namespace: None,
+        version: None,
+        report_metadata: ReportMetadata {
+            org_name: Some(organization),
+            date_range: DateRange { begin, end },
+            ..ReportMetadata::default()
+        },
+        policy_effective: published.effective(),
+        policy_published: published,
+        extensions: Vec::new(),
+        records: Vec::new(),
+        xml_sha256: String::new(),
+        diagnostics: Vec::new(),
+    }
+}
+
+impl SqlStore {
+    /// Reports (with only the selected records) for rollups `rollup_daily` cannot answer.
+    async fn load_selected(&self, filter: &Filter) -> Result<Vec<Report>> {
+        let mut sql = Sql::new(
+            "SELECT r.id, r.begin_ts, r.end_ts, r.policy_domain, r.organization, r.policy_p, \
+             x.source_ip, x.count, x.disposition, x.dkim, x.spf, x.header_from \
+             FROM records x JOIN reports r ON r.id = x.report_pk WHERE 1 = 1",
+        );
+        push_conditions(&mut sql, filter, Target::Records);
+        sql.push(" ORDER BY r.id, x.ord");
+        let mut reports: Vec<Report> = Vec::new();
+        let mut current = None;
+        for row in sql.fetch_all(&self.pool).await? {
+            let id: i64 = row.try_get(0)?;
+            if current != Some(id) {
+                current = Some(id);
+                let policy_p: String = row.try_get(5)?;
+                reports.push(skeleton(
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                    &policy_p,
+                ));
+            }
+            let record = record_from_columns(RecordColumns {
+                source_ip: row.try_get(6)?,
+                count: row.try_get(7)?,
+                disposition: row.try_get(8)?,
+                dkim: row.try_get(9)?,
+                spf: row.try_get(10)?,
+                header_from: row.try_get(11)?,
+                envelope_from: None,
+                envelope_to: None,
+                detail: "{}".to_owned(),
+            })
+            .map_err(StoreError::Corrupt)?;
+            if let Some(report) = reports.last_mut() {
+                report.records.push(record);
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Runs a `rollup_daily` query: `select` columns, the filter, then `tail`.
+    async fn rollup_query(&self, select: &str, filter: &Filter, tail: &str) -> Result<Vec<AnyRow>> {
+        let mut sql = Sql::new(&format!("SELECT {select} FROM rollup_daily g WHERE 1 = 1"));
+        push_conditions(&mut sql, filter, Target::Rollup);
+        sql.push(tail);
+        sql.fetch_all(&self.pool).await
+    }
+
+    async fn grouped(&self, column: &str, filter: &Filter) -> Result<Vec<Group>> {
+        if !rollup_answers(filter) {
+            let reports = self.load_selected(filter).await?;
+            return Ok(match column {
+                "policy_domain" => rollup::by_domain(&reports, &Filter::default()),
+                _ => rollup::by_organization(&reports, &Filter::default()),
+            });
+        }
+        let rows = self
+            .rollup_query(
+                &format!("g.{column}, {}", tally_columns("g", "messages")),
+                filter,
+                &format!(" GROUP BY g.{column}"),
+            )
+            .await?;
+        let mut groups = Vec::with_capacity(rows.len());
+        for row in rows {
+            groups.push(Group {
+                key: row.try_get(0)?,
+                tally: tally_at(&row, 1)?,
+            });
+        }
+        Ok(ranked(groups))
+    }
+
+    async fn ingest_once(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
+        let at = now();
+        let mut tx = self.begin_write().await?;
+        let mut log = Vec::new();
+        // Inputs in SHA-256 order, so concurrent writers take row locks in one order.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| batch[a].sha256.cmp(&batch[b].sha256));
+        let mut outcomes: Vec<Vec<Outcome>> = vec![Vec::new(); batch.len()];
+        for index in order {
+            let input = &batch[index];
+            let payload_id = upsert_payload(
+                &mut tx,
+                &input.name,
+                &input.sha256,
+                input.size,
+                &input.compressed,
+                true,
+                at,
+            )
+            .await?;
+            for part in &input.parts {
+                let outcome = match &part.result {
+                    Ok(rows) => {
+                        let written = write_report(
+                            &mut tx,
+                            payload_id,
+                            part.part.as_deref(),
+                            rows,
+                            OnSameXml::Keep,
+                            at,
+                        )
+                        .await?;
+                        let (status, id, conflict_with) = match written {
+                            Written::Accepted { id, conflict_with } => {
+                                (OutcomeStatus::Accepted, id, conflict_with)
+                            }
+                            Written::Duplicate { id } | Written::Rewritten { id } => {
+                                (OutcomeStatus::Duplicate, id, None)
+                            }
+                        };
+                        Outcome {
+                            input: input.name.clone(),
+                            part: part.part.clone(),
+                            outcome: status,
+                            report: Some(report_ref(id, rows)),
+                            conflict_with,
+                            records: rows.record_count(),
+                            messages: unsigned(rows.messages),
+                            error: None,
+                        }
+                    }
+                    Err(error) => Outcome {
+                        input: input.name.clone(),
+                        part: part.part.clone(),
+                        outcome: OutcomeStatus::Rejected,
+                        report: None,
+                        conflict_with: None,
+                        records: 0,
+                        messages: 0,
+                        error: Some(error.clone()),
+                    },
+                };
+                log.push(LogRow {
+                    payload_id,
+                    part: outcome.part.clone(),
+                    status: outcome.outcome,
+                    report_pk: outcome.report.as_ref().map(|r| r.id),
+                    error: outcome.error.clone(),
+                });
+                outcomes[index].push(outcome);
+            }
+        }
+        write_log(&mut tx, log, at).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Parses one stored payload again and writes the result in one transaction.
+    async fn reprocess_one(
+        &self,
+        id: i64,
+        name: &str,
+        content: &[u8],
+        options: &ParseOptions,
+    ) -> Result<ReprocessSummary> {
+        use std::io::Read;
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(content)
+            .read_to_end(&mut raw)
+            .map_err(|e| StoreError::Corrupt(format!("payload {id} ({name}): {e}")))?;
+        let prepared = crate::prepare::prepare(name, &raw, options);
+        let at = now();
+        let mut tx = self.begin_write().await?;
+        let mut log = Vec::new();
+        let mut counts = ReprocessSummary {
+            payloads: 1,
+            ..ReprocessSummary::default()
+        };
+        for part in &prepared.parts {
+            let (status, report_pk, error) = match &part.result {
+                Ok(rows) => {
+                    match write_report(
+                        &mut tx,
+                        id,
+                        part.part.as_deref(),
+                        rows,
+                        OnSameXml::Rewrite,
+                        at,
+                    )
+                    .await?
+                    {
+                        Written::Accepted { id, .. } => {
+                            counts.accepted += 1;
+                            (OutcomeStatus::Accepted, Some(id), None)
+                        }
+                        Written::Rewritten { id } => {
+                            counts.refreshed += 1;
+                            (OutcomeStatus::Duplicate, Some(id), None)
+                        }
+                        Written::Duplicate { id } => {
+                            counts.duplicate += 1;
+                            (OutcomeStatus::Duplicate, Some(id), None)
+                        }
+                    }
+                }
+                Err(e) => {
+                    counts.rejected += 1;
+                    (OutcomeStatus::Rejected, None, Some(e.clone()))
+                }
+            };
+            log.push(LogRow {
+                payload_id: id,
+                part: part.part.clone(),
+                status,
+                report_pk,
+                error,
+            });
+        }
+        write_log(&mut tx, log, at).await?;
+        let mut done = Sql::new("UPDATE payloads SET processed_at = ");
+        done.arg(Arg::Int(at))
+            .push(" WHERE id = ")
+            .arg(Arg::Int(id));
+        done.query().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+}
+
+fn report_summary(row: &AnyRow) -> Result<ReportSummary> {
+    Ok(ReportSummary {
+        id: row.try_get("id")?,
+        reporter: row.try_get("reporter")?,
+        org_name: row.try_get("organization")?,
+        report_id: row.try_get("report_id")?,
+        domain: row.try_get("policy_domain")?,
+        begin: row.try_get("begin_ts")?,
+        end: row.try_get("end_ts")?,
+        records: unsigned(row.try_get("record_count")?),
+        messages: unsigned(row.try_get("message_count")?),
+        dmarc_pass: unsigned(row.try_get("dmarc_pass")?),
+        diagnostics: unsigned(row.try_get("diagnostic_count")?),
+        conflict_with: row.try_get("conflict_with")?,
+        ingested_at: row.try_get("ingested_at")?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "r.id, r.reporter, r.organization, r.report_id, r.policy_domain, \
+    r.begin_ts, r.end_ts, r.record_count, r.message_count, r.dmarc_pass, r.diagnostic_count, \
+    r.conflict_with, r.ingested_at";
+
+fn error_kind(text: &str) -> ErrorKind {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(ErrorKind::Io)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        self.migrate_now().await
+    }
+
+    async fn ingest(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.retrying(|| self.ingest_once(batch)).await
+    }
+
+    async fn reprocess(
+        &self,
+        options: &ParseOptions,
+        pending_only: bool,
+    ) -> Result<ReprocessSummary> {
+        let mut summary = ReprocessSummary::default();
+        let mut after = 0i64;
+        loop {
+            // One payload at a time keeps memory bounded by the largest input.
+            let mut sql = Sql::new("SELECT id, name, content FROM payloads WHERE id > ");
+            sql.arg(Arg::Int(after));
+            if pending_only {
+                sql.push(" AND processed_at IS NULL");
+            }
+            sql.push(" ORDER BY id LIMIT 1");
+            let rows = sql.fetch_all(&self.pool).await?;
+            let Some(row) = rows.first() else { break };
+            let id: i64 = row.try_get(0)?;
+            let name: String = row.try_get(1)?;
+            let content: Vec<u8> = row.try_get(2)?;
+            after = id;
+            let one = self
+                .retrying(|| self.reprocess_one(id, &name, &content, options))
+                .await?;
+            summary.payloads += one.payloads;
+            summary.accepted += one.accepted;
+            summary.refreshed += one.refreshed;
+            summary.duplicate += one.duplicate;
+            summary.rejected += one.rejected;
+        }
+        Ok(summary)
+    }
+
+    async fn store_pending(&self, name: &str, bytes: &[u8]) -> Result<i64> {
+        let sha = crate::prepare::hex_sha256(bytes);
+        let compressed = crate::prepare::gzip(bytes);
+        let mut tx = self.begin_write().await?;
+        let id = upsert_payload(
+            &mut tx,
+            name,
+            &sha,
+            bytes.len() as u64,
+            &compressed,
+            false,
+            now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn totals(&self) -> Result<Totals> {
+        let row = Sql::new(
+            "SELECT (SELECT COUNT(*) FROM payloads), \
+             (SELECT COUNT(*) FROM payloads WHERE processed_at IS NULL), \
+             (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) FROM records), \
+             (SELECT CAST(COALESCE(SUM(message_count), 0) AS BIGINT) FROM reports), \
+             (SELECT COUNT(*) FROM reports WHERE conflict_with IS NOT NULL)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let row = row
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("no totals row".into()))?;
+        Ok(Totals {
+            payloads: unsigned(row.try_get(0)?),
+            pending: unsigned(row.try_get(1)?),
+            reports: unsigned(row.try_get(2)?),
+            records: unsigned(row.try_get(3)?),
+            messages: unsigned(row.try_get(4)?),
+            conflicts: unsigned(row.try_get(5)?),
+        })
+    }
+
+    async fn reports(&self, filter: &Filter, page: Page) -> Result<Paged<ReportSummary>> {
+        let (limit, offset) = page.clamped();
+        // Report-level conditions read `r`; record-level ones need a matching record.
+        let mut report_filter = filter.clone();
+        report_filter.source_ip = None;
+        report_filter.dkim = None;
+        report_filter.spf = None;
+        report_filter.disposition = None;
+        let mut where_sql = Sql::new(" WHERE 1 = 1");
+        push_conditions(&mut where_sql, &report_filter, Target::Records);
+        if has_record_conditions(filter) {
+            let record_filter = Filter {
+                source_ip: filter.source_ip,
+                dkim: filter.dkim,
+                spf: filter.spf,
+                disposition: filter.disposition.clone(),
+                ..Filter::default()
+            };
+            where_sql.push(" AND EXISTS (SELECT 1 FROM records x WHERE x.report_pk = r.id");
+            push_conditions(&mut where_sql, &record_filter, Target::Records);
+            where_sql.push(")");
+        }
+        let mut count = Sql::new("SELECT COUNT(*) FROM reports r");
+        count.push(&where_sql.text);
+        count.args = where_sql.args.clone();
+        let total: i64 = count
+            .fetch_all(&self.pool)
+            .await?
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()?
+            .unwrap_or(0);
+        let mut list = Sql::new(&format!("SELECT {SUMMARY_COLUMNS} FROM reports r"));
+        list.push(&where_sql.text);
+        list.args = where_sql.args;
+        list.push(" ORDER BY r.begin_ts DESC, r.id DESC LIMIT ")
+            .arg(Arg::Int(limit))
+            .push(" OFFSET ")
+            .arg(Arg::Int(offset));
+        let items = list
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(report_summary)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Paged {
+            items,
+            total: unsigned(total),
+            limit: page.limit.clamp(1, Page::MAX_LIMIT),
+            offset: page.offset,
+        })
+    }
+
+    async fn report(&self, id: i64) -> Result<Option<StoredReport>> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {SUMMARY_COLUMNS}, r.meta, p.name, r.part FROM reports r \
+             JOIN payloads p ON p.id = r.payload_id WHERE r.id = "
+        ));
+        sql.arg(Arg::Int(id));
+        let rows = sql.fetch_all(&self.pool).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let summary = report_summary(row)?;
+        let meta: String = row.try_get("meta")?;
+        let mut report: Report = serde_json::from_str(&meta)
+            .map_err(|e| StoreError::Corrupt(format!("report {id} metadata: {e}")))?;
+        let name: String = row.try_get("name")?;
+        let part: Option<String> = row.try_get("part")?;
+        let mut records = Sql::new(
+            "SELECT source_ip, count, disposition, dkim, spf, header_from, envelope_from, \
+             envelope_to, detail FROM records WHERE report_pk = ",
+        );
+        records.arg(Arg::Int(id)).push(" ORDER BY ord");
+        for row in records.fetch_all(&self.pool).await? {
+            report.records.push(
+                record_from_columns(RecordColumns {
+                    source_ip: row.try_get(0)?,
+                    count: row.try_get(1)?,
+                    disposition: row.try_get(2)?,
+                    dkim: row.try_get(3)?,
+                    spf: row.try_get(4)?,
+                    header_from: row.try_get(5)?,
+                    envelope_from: row.try_get(6)?,
+                    envelope_to: row.try_get(7)?,
+                    detail: row.try_get(8)?,
+                })
+                .map_err(|e| StoreError::Corrupt(format!("report {id}: {e}")))?,
+            );
+        }
+        Ok(Some(StoredReport {
+            summary,
+            source: match part {
+                Some(part) => format!("{name} > {part}"),
+                None => name,
+            },
+            report,
+        }))
+    }
+
+    async fn domains(&self) -> Result<Vec<DomainInfo>> {
+        let rows = Sql::new(
+            "SELECT policy_domain, COUNT(*), CAST(SUM(message_count) AS BIGINT), MIN(begin_ts), \
+             MAX(end_ts) FROM reports GROUP BY policy_domain ORDER BY policy_domain",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DomainInfo {
+                    domain: row.try_get(0)?,
+                    reports: unsigned(row.try_get(1)?),
+                    messages: unsigned(row.try_get(2)?),
+                    first_begin: row.try_get(3)?,
+                    last_end: row.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn summary(&self, filter: &Filter) -> Result<Summary> {
+        if !rollup_answers(filter) {
+            let reports = self.load_selected(filter).await?;
+            return Ok(rollup::summary(&reports, &Filter::default()));
+        }
+        let select = format!(
+            "COUNT(DISTINCT g.report_pk), COUNT(DISTINCT g.policy_domain), \
+             COUNT(DISTINCT g.organization), MIN(g.begin_ts), MAX(g.end_ts), {}",
+            tally_columns("g", "messages")
+        );
+        let rows = self.rollup_query(&select, filter, "").await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("no summary row".into()))?;
+        Ok(Summary {
+            reports: unsigned(row.try_get(0)?),
+            domains: unsigned(row.try_get(1)?),
+            organizations: unsigned(row.try_get(2)?),
+            first_begin: row.try_get(3)?,
+            last_end: row.try_get(4)?,
+            tally: tally_at(row, 5)?,
+        })
+    }
+
+    async fn by_domain(&self, filter: &Filter) -> Result<Vec<Group>> {
+        self.grouped("policy_domain", filter).await
+    }
+
+    async fn by_organization(&self, filter: &Filter) -> Result<Vec<Group>> {
+        self.grouped("organization", filter).await
+    }
+
+    async fn by_source(&self, filter: &Filter, page: Page) -> Result<Paged<SourceGroup>> {
+        let join = if has_report_conditions(filter) {
+            " JOIN reports r ON r.id = x.report_pk"
+        } else {
+            ""
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT x.source_ip, {} FROM records x{join} WHERE 1 = 1",
+            tally_columns("x", "count")
+        ));
+        push_conditions(&mut sql, filter, Target::Records);
+        sql.push(" GROUP BY x.source_ip");
+        let mut groups = Vec::new();
+        for row in sql.fetch_all(&self.pool).await? {
+            let text: Option<String> = row.try_get(0)?;
+            let source_ip = match text {
+                Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
+                    StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
+                })?),
+                None => None,
+            };
+            groups.push(SourceGroup {
+                source_ip,
+                tally: tally_at(&row, 1)?,
+            });
+        }
+        groups.sort_by(|a, b| {
+            b.tally
+                .messages
+                .cmp(&a.tally.messages)
+                .then_with(|| a.source_ip.cmp(&b.source_ip))
+        });
+        let (limit, offset) = page.clamped();
+        let total = groups.len() as u64;
+        let items = groups
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect();
+        Ok(Paged {
+            items,
+            total,
+            limit: page.limit.clamp(1, Page::MAX_LIMIT),
+            offset: page.offset,
+        })
+    }
+
+    async fn disposition_breakdown(&self, filter: &Filter) -> Result<DispositionBreakdown> {
+        if !rollup_answers(filter) {
+            let reports = self.load_selected(filter).await?;
+            return Ok(rollup::disposition_breakdown(&reports, &Filter::default()));
+        }
+        let rows = self
+            .rollup_query(
+                "g.disposition, CAST(SUM(g.messages) AS BIGINT)",
+                filter,
+                " GROUP BY g.disposition",
+            )
+            .await?;
+        let mut out = DispositionBreakdown::default();
+        for row in rows {
+            let class: String = row.try_get(0)?;
+            let messages = unsigned(row.try_get(1)?);
+            match class.as_str() {
+                "none" => out.none += messages,
+                "quarantine" => out.quarantine += messages,
+                "reject" => out.reject += messages,
+                "pass" => out.pass += messages,
+                _ => out.other += messages,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn alignment_breakdown(&self, filter: &Filter) -> Result<AlignmentBreakdown> {
+        if !rollup_answers(filter) {
+            let reports = self.load_selected(filter).await?;
+            return Ok(rollup::alignment_breakdown(&reports, &Filter::default()));
+        }
+        let rows = self
+            .rollup_query(
+                "g.dkim_pass, g.spf_pass, CAST(SUM(g.messages) AS BIGINT)",
+                filter,
+                " GROUP BY g.dkim_pass, g.spf_pass",
+            )
+            .await?;
+        let mut out = AlignmentBreakdown::default();
+        for row in rows {
+            let (dkim, spf): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let messages = unsigned(row.try_get(2)?);
+            match (dkim == 1, spf == 1) {
+                (true, true) => out.both_pass += messages,
+                (true, false) => out.dkim_only += messages,
+                (false, true) => out.spf_only += messages,
+                (false, false) => out.both_fail += messages,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn policy_compliance(&self, filter: &Filter) -> Result<PolicyCompliance> {
+        if !rollup_answers(filter) {
+            let reports = self.load_selected(filter).await?;
+            return Ok(rollup::policy_compliance(&reports, &Filter::default()));
+        }
+        let rows = self
+            .rollup_query(
+                "CASE WHEN g.dkim_pass = 1 OR g.spf_pass = 1 THEN 1 ELSE 0 END, g.disposition, \
+                 g.policy_p, CAST(SUM(g.messages) AS BIGINT)",
+                filter,
+                " GROUP BY 1, 2, 3",
+            )
+            .await?;
+        let mut out = PolicyCompliance::default();
+        for row in rows {
+            let pass: i64 = row.try_get(0)?;
+            let disposition: String = row.try_get(1)?;
+            let policy: String = row.try_get(2)?;
+            let messages = unsigned(row.try_get(3)?);
+            if pass == 1 {
+                out.compliant += messages;
+            } else if matches!(disposition.as_str(), "quarantine" | "reject") {
+                out.failing_enforced += messages;
+            } else {
+                out.failing_delivered += messages;
+            }
+            match policy.as_str() {
+                "quarantine" => out.policy_quarantine += messages,
+                "reject" => out.policy_reject += messages,
+                _ => out.policy_none += messages,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn timeline(&self, filter: &Filter) -> Result<Vec<DayBucket>> {
+        if !rollup_answers(filter) {
+            let reports = self.load_selected(filter).await?;
+            return Ok(rollup::timeline(&reports, &Filter::default()));
+        }
+        let rows = self
+            .rollup_query(
+                &format!("g.day, {}", tally_columns("g", "messages")),
+                filter,
+                " AND g.messages > 0 GROUP BY g.day",
+            )
+            .await?;
+        let mut days = BTreeMap::new();
+        for row in rows {
+            days.insert(row.try_get::<i64, _>(0)?, tally_at(&row, 1)?);
+        }
+        let (Some(&first), Some(&last)) = (days.keys().next(), days.keys().next_back()) else {
+            return Ok(Vec::new());
+        };
+        Ok((first..=last)
+            .map(|day| DayBucket {
+                day: rollup::format_day(day),
+                day_start: day * 86_400,
+                tally: days.get(&day).copied().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn source_activity(&self, filter: &Filter) -> Result<Vec<SourceActivity>> {
+        let reports = self.load_selected(filter).await?;
+        Ok(rollup::source_activity(&reports, &Filter::default()))
+    }
+
+    async fn outcomes(&self, page: Page) -> Result<Paged<Outcome>> {
+        let (limit, offset) = page.clamped();
+        let total: i64 = Sql::new("SELECT COUNT(*) FROM ingest_log")
+            .fetch_all(&self.pool)
+            .await?
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()?
+            .unwrap_or(0);
+        let mut sql = Sql::new(
+            "SELECT p.name, l.part, l.status, l.report_pk, r.reporter, r.report_id, \
+             r.policy_domain, r.record_count, r.message_count, r.conflict_with, l.error_kind, \
+             l.message FROM ingest_log l JOIN payloads p ON p.id = l.payload_id \
+             LEFT JOIN reports r ON r.id = l.report_pk ORDER BY l.id DESC LIMIT ",
+        );
+        sql.arg(Arg::Int(limit))
+            .push(" OFFSET ")
+            .arg(Arg::Int(offset));
+        let mut items = Vec::new();
+        for row in sql.fetch_all(&self.pool).await? {
+            let status = OutcomeStatus::parse(&row.try_get::<String, _>(2)?);
+            let report_pk: Option<i64> = row.try_get(3)?;
+            let report = match report_pk {
+                Some(id) => Some(ReportRef {
+                    id,
+                    reporter: row.try_get(4)?,
+                    report_id: row.try_get(5)?,
+                    domain: row.try_get(6)?,
+                }),
+                None => None,
+            };
+            let kind: Option<String> = row.try_get(10)?;
+            let message: Option<String> = row.try_get(11)?;
+            items.push(Outcome {
+                input: row.try_get(0)?,
+                part: row.try_get(1)?,
+                outcome: status,
+                records: report_pk.map_or(Ok(0), |_| row.try_get::<i64, _>(7).map(unsigned))?,
+                messages: report_pk.map_or(Ok(0), |_| row.try_get::<i64, _>(8).map(unsigned))?,
+                conflict_with: if status == OutcomeStatus::Accepted {
+                    row.try_get(9)?
+                } else {
+                    None
+                },
+                report,
+                error: kind
+                    .map(|kind| ParseError::new(error_kind(&kind), message.unwrap_or_default())),
+            });
+        }
+        Ok(Paged {
+            items,
+            total: unsigned(total),
+            limit: page.limit.clamp(1, Page::MAX_LIMIT),
+            offset: page.offset,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_backends_and_hide_passwords() {
+        assert_eq!(Backend::of_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        let err = Backend::of_url("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("secret") && err.contains("u:***@h/db"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let sql = multi_insert("t", "a, b", 2, 2);
+        assert_eq!(sql.text, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        let mut filtered = Sql::new("SELECT 1 WHERE 1 = 1");
+        let filter = Filter {
+            domains: vec![" Example.COM ".into()],
+            source_ip: Some("192.0.2.0/24".parse().unwrap()),
+            dkim: Some(Verdict::Fail),
+            ..Filter::default()
+        };
+        push_conditions(&mut filtered, &filter, Target::Records);
+        assert_eq!(
+            filtered.text,
+            "SELECT 1 WHERE 1 = 1 AND r.policy_domain IN ($1) AND x.dkim_pass = $2 \
+             AND x.ip BETWEEN $3 AND $4"
+        );
+        assert!(matches!(&filtered.args[0], Arg::Text(d) if d == "example.com"));
+    }
+}

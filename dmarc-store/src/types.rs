@@ -1,0 +1,209 @@
+//! What the store returns.
+
+use serde::{Deserialize, Serialize};
+
+use dmarc_core::{Error, Report};
+
+/// A page request: at most `limit` items after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Items per page (1..=1000 is sensible; the store caps it at 10,000).
+    pub limit: u32,
+    /// Items to skip.
+    pub offset: u64,
+}
+
+impl Page {
+    /// The largest page the store returns.
+    pub const MAX_LIMIT: u32 = 10_000;
+
+    /// The first `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Page { limit, offset: 0 }
+    }
+
+    /// `(limit, offset)` for SQL, the limit clamped to `1..=MAX_LIMIT`.
+    pub(crate) fn clamped(self) -> (i64, i64) {
+        (
+            i64::from(self.limit.clamp(1, Self::MAX_LIMIT)),
+            i64::try_from(self.offset).unwrap_or(i64::MAX),
+        )
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page::first(50)
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Paged<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Items across all pages.
+    pub total: u64,
+    /// The page size used.
+    pub limit: u32,
+    /// The offset used.
+    pub offset: u64,
+}
+
+/// What happened to one payload of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeStatus {
+    /// A new report was stored.
+    Accepted,
+    /// The report was already stored (see `report`).
+    Duplicate,
+    /// No report could be read (see `error`).
+    Rejected,
+}
+
+impl OutcomeStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::Accepted => "accepted",
+            OutcomeStatus::Duplicate => "duplicate",
+            OutcomeStatus::Rejected => "rejected",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Self {
+        match text {
+            "accepted" => OutcomeStatus::Accepted,
+            "duplicate" => OutcomeStatus::Duplicate,
+            _ => OutcomeStatus::Rejected,
+        }
+    }
+}
+
+/// The outcome of one payload part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The input's name.
+    pub input: String,
+    /// Where in the input; absent when the input itself was the payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+    /// Accepted, duplicate or rejected.
+    pub outcome: OutcomeStatus,
+    /// The stored report: the new one when accepted, the existing one when a duplicate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportRef>,
+    /// For an accepted report with the identity of a stored one but another period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict_with: Option<i64>,
+    /// Records in the payload's report (0 when rejected).
+    pub records: u64,
+    /// Messages (sum of `count`) in the payload's report.
+    pub messages: u64,
+    /// Why the payload was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+}
+
+/// A stored report, by id and identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRef {
+    /// Database id.
+    pub id: i64,
+    /// Who sent it.
+    pub reporter: String,
+    /// The report id (normalised).
+    pub report_id: String,
+    /// The policy domain.
+    pub domain: String,
+}
+
+/// Result of [`crate::Store::reprocess`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReprocessSummary {
+    /// Raw inputs parsed.
+    pub payloads: u64,
+    /// Reports stored for the first time.
+    pub accepted: u64,
+    /// Reports already stored from the same XML, rewritten from the new parse.
+    pub refreshed: u64,
+    /// Reports already stored from other bytes (left as they are).
+    pub duplicate: u64,
+    /// Payload parts that still yield no report.
+    pub rejected: u64,
+}
+
+/// Counts of what is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Raw inputs kept.
+    pub payloads: u64,
+    /// Raw inputs stored but not parsed yet.
+    pub pending: u64,
+    /// Reports.
+    pub reports: u64,
+    /// Records.
+    pub records: u64,
+    /// Messages (sum of `count`).
+    pub messages: u64,
+    /// Reports flagged as conflicting with another (same identity, other period).
+    pub conflicts: u64,
+}
+
+/// A report in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    /// Database id.
+    pub id: i64,
+    /// Reporter (duplicate key).
+    pub reporter: String,
+    /// Reporting organisation (`org_name`, else the reporter).
+    pub org_name: String,
+    /// The report id (normalised).
+    pub report_id: String,
+    /// The policy domain.
+    pub domain: String,
+    /// Start of the period (UTC seconds).
+    pub begin: i64,
+    /// End of the period (UTC seconds).
+    pub end: i64,
+    /// Records in the report.
+    pub records: u64,
+    /// Messages in the report.
+    pub messages: u64,
+    /// Messages that passed DMARC.
+    pub dmarc_pass: u64,
+    /// Diagnostics recorded while parsing.
+    pub diagnostics: u64,
+    /// The stored report with the same identity and another period, if any.
+    pub conflict_with: Option<i64>,
+    /// When it was stored (UTC seconds).
+    pub ingested_at: i64,
+}
+
+/// One report with everything in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredReport {
+    /// The list entry.
+    pub summary: ReportSummary,
+    /// Where it came from: the raw input's name and the part within it.
+    pub source: String,
+    /// The report as parsed (records, diagnostics, policy).
+    pub report: Report,
+}
+
+/// A policy domain seen in reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainInfo {
+    /// The domain (lower-case).
+    pub domain: String,
+    /// Reports about it.
+    pub reports: u64,
+    /// Messages in them.
+    pub messages: u64,
+    /// Earliest period start.
+    pub first_begin: i64,
+    /// Latest period end.
+    pub last_end: i64,
+}

@@ -1,0 +1,523 @@
+//! The store contract: every test runs against SQLite and PostgreSQL (a throwaway cluster,
+//! or `DMARC_TEST_POSTGRES_URL`; skipped with a message when neither is available, a
+//! failure when `DMARC_TEST_REQUIRE_SERVICES=1`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dmarc_benches::{Container, Generator, Reporter};
+use dmarc_core::rollup;
+use dmarc_core::{Disposition, Filter, ParseOptions, Report, Verdict};
+use dmarc_store::testing::{self, TestDb};
+use dmarc_store::{OutcomeStatus, Page, Prepared, Store, connect, prepare};
+
+/// Runs `body` against each available backend, each on a fresh database.
+macro_rules! contract {
+    ($name:ident, |$store:ident| $body:block) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for db in databases().await {
+                let $store: Arc<dyn Store> = connect(&db.url).await.expect("connect");
+                let backend = $store.backend();
+                eprintln!("{} on {backend:?}", stringify!($name));
+                $body
+            }
+        }
+    };
+}
+
+async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![testing::sqlite()];
+    dbs.extend(testing::postgres().await);
+    dbs
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/corpus")
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read corpus") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn prepare_files(files: &[PathBuf]) -> Vec<Prepared> {
+    files
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).expect("read");
+            prepare(path.display().to_string(), &bytes, &ParseOptions::default())
+        })
+        .collect()
+}
+
+fn prepare_bytes(name: &str, bytes: &[u8]) -> Prepared {
+    prepare(name, bytes, &ParseOptions::default())
+}
+
+fn count(outcomes: &[Vec<dmarc_store::Outcome>], status: OutcomeStatus) -> usize {
+    outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.outcome == status)
+        .count()
+}
+
+/// The reports the store should keep from parsed reports: one per duplicate key
+/// (identity and period) and per XML digest, in input order.
+fn distinct(reports: &[Report]) -> Vec<Report> {
+    let mut keys = HashSet::new();
+    let mut digests = HashSet::new();
+    let mut out = Vec::new();
+    for report in reports {
+        let range = report.report_metadata.date_range;
+        let key = (report.identity(), range.begin, range.end);
+        if digests.contains(&report.xml_sha256) || keys.contains(&key) {
+            continue;
+        }
+        digests.insert(report.xml_sha256.clone());
+        keys.insert(key);
+        out.push(report.clone());
+    }
+    out
+}
+
+fn reports_of(batch: &[Prepared]) -> Vec<Report> {
+    batch
+        .iter()
+        .flat_map(|p| &p.parts)
+        .filter_map(|part| part.result.as_ref().ok())
+        .map(|rows| rows.report.clone())
+        .collect()
+}
+
+contract!(
+    corpus_is_stored_once_and_reingesting_changes_nothing,
+    |store| {
+        let files = files_under(&corpus_dir());
+        let batch = prepare_files(&files);
+        let parsed = reports_of(&batch);
+        let expected = distinct(&parsed);
+        let first = store.ingest(&batch).await.expect("ingest");
+        assert_eq!(count(&first, OutcomeStatus::Accepted), expected.len());
+        assert_eq!(
+            count(&first, OutcomeStatus::Accepted) + count(&first, OutcomeStatus::Duplicate),
+            parsed.len()
+        );
+        let totals = store.totals().await.expect("totals");
+        assert_eq!(totals.reports as usize, expected.len());
+        let messages: u64 = expected.iter().map(Report::message_count).sum();
+        let records: usize = expected.iter().map(|r| r.records.len()).sum();
+        assert_eq!(
+            (totals.messages, totals.records as usize),
+            (messages, records)
+        );
+        let contents: HashSet<&str> = batch.iter().map(|p| p.sha256.as_str()).collect();
+        assert_eq!(
+            totals.payloads as usize,
+            contents.len(),
+            "every input kept, rejected ones too"
+        );
+        // Rejected inputs (TLS reports, failure reports, invalid files) name their cause.
+        for outcome in first.iter().flatten() {
+            if outcome.outcome == OutcomeStatus::Rejected {
+                let error = outcome.error.as_ref().expect("a rejection names its cause");
+                assert!(!error.message.is_empty(), "{}", outcome.input);
+            }
+        }
+
+        let second = store.ingest(&batch).await.expect("ingest again");
+        assert_eq!(count(&second, OutcomeStatus::Accepted), 0);
+        assert_eq!(count(&second, OutcomeStatus::Duplicate), parsed.len());
+        assert_eq!(store.totals().await.expect("totals"), totals);
+        // A duplicate names the stored report.
+        for (a, b) in first.iter().flatten().zip(second.iter().flatten()) {
+            if let (Some(stored), Some(again)) = (&a.report, &b.report)
+                && a.outcome == OutcomeStatus::Accepted
+            {
+                assert_eq!(stored.id, again.id);
+            }
+        }
+    }
+);
+
+contract!(one_report_in_four_containers_is_one_report, |store| {
+    let report = Generator::new(7).report(Reporter::Google, "example.com", 1_700_000_000, 25);
+    let batch: Vec<Prepared> = [
+        Container::Xml,
+        Container::Gzip,
+        Container::Zip,
+        Container::Eml,
+    ]
+    .into_iter()
+    .map(|c| prepare_bytes(&report.file_name(c), &report.container(c)))
+    .collect();
+    let outcomes = store.ingest(&batch).await.expect("ingest");
+    assert_eq!(count(&outcomes, OutcomeStatus::Accepted), 1);
+    assert_eq!(count(&outcomes, OutcomeStatus::Duplicate), 3);
+    let ids: HashSet<i64> = outcomes
+        .iter()
+        .flatten()
+        .map(|o| o.report.as_ref().expect("report").id)
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let totals = store.totals().await.expect("totals");
+    assert_eq!((totals.reports, totals.payloads), (1, 4));
+    assert_eq!(totals.messages, report.messages);
+});
+
+contract!(same_identity_other_period_is_kept_and_flagged, |store| {
+    let mut generator = Generator::new(3);
+    let a = generator.report(Reporter::Microsoft, "example.com", 1_700_000_000, 3);
+    let shifted = a
+        .xml
+        .replace("<begin>1700000000</begin>", "<begin>1699990000</begin>");
+    assert_ne!(shifted, a.xml);
+    let first = store
+        .ingest(&[prepare_bytes("a.xml", a.xml.as_bytes())])
+        .await
+        .expect("ingest");
+    let second = store
+        .ingest(&[prepare_bytes("b.xml", shifted.as_bytes())])
+        .await
+        .expect("ingest");
+    assert_eq!(second[0][0].outcome, OutcomeStatus::Accepted);
+    let first = first[0][0].report.as_ref().expect("first").id;
+    assert_eq!(second[0][0].conflict_with, Some(first));
+    assert_eq!(store.totals().await.expect("totals").conflicts, 1);
+});
+
+contract!(rejected_inputs_are_kept_and_logged, |store| {
+    let outcomes = store
+        .ingest(&[prepare_bytes("junk.bin", b"\x00\x01 not a report")])
+        .await
+        .expect("ingest");
+    let outcome = &outcomes[0][0];
+    assert_eq!(outcome.outcome, OutcomeStatus::Rejected);
+    assert_eq!(
+        outcome.error.as_ref().map(|e| e.kind),
+        Some(dmarc_core::ErrorKind::UnknownFormat)
+    );
+    assert_eq!(store.totals().await.expect("totals").payloads, 1);
+    let log = store.outcomes(Page::first(10)).await.expect("outcomes");
+    assert_eq!(log.total, 1);
+    assert_eq!(log.items[0].input, "junk.bin");
+    assert_eq!(log.items[0].error, outcome.error);
+});
+
+contract!(stored_reports_read_back_as_parsed, |store| {
+    let files = files_under(&corpus_dir().join("aggregate"));
+    let batch = prepare_files(&files);
+    let outcomes = store.ingest(&batch).await.expect("ingest");
+    for (input, outcomes) in batch.iter().zip(&outcomes) {
+        for (part, outcome) in input.parts.iter().zip(outcomes) {
+            let (Ok(rows), OutcomeStatus::Accepted) = (&part.result, outcome.outcome) else {
+                continue;
+            };
+            let id = outcome.report.as_ref().expect("id").id;
+            let stored = store.report(id).await.expect("report").expect("exists");
+            assert_eq!(stored.report, rows.report, "{}", input.name);
+            assert_eq!(stored.summary.records as usize, rows.report.records.len());
+            assert!(stored.source.starts_with(&input.name));
+        }
+    }
+    assert!(store.report(i64::MAX).await.expect("lookup").is_none());
+});
+
+/// Generated reports over several domains, reporters and days, some periods spanning
+/// midnight, so rollups have something to group.
+fn generated_xml() -> Vec<String> {
+    let mut generator = Generator::new(11);
+    let mut xml: Vec<String> = generator
+        .batch(60, 4, 1_700_006_400, 3_000)
+        .into_iter()
+        .map(|g| g.xml)
+        .collect();
+    for (i, reporter) in [Reporter::Microsoft, Reporter::Mimecast, Reporter::Gmx]
+        .into_iter()
+        .enumerate()
+    {
+        // Periods starting at noon spread over two days.
+        let begin = 1_700_049_600 + i as i64 * 86_400;
+        xml.push(generator.report(reporter, "domain1.example", begin, 40).xml);
+    }
+    xml
+}
+
+fn parse_one(bytes: &[u8]) -> Report {
+    let parsed = dmarc_core::parse_input(bytes, &ParseOptions::default());
+    parsed
+        .into_iter()
+        .next()
+        .expect("one")
+        .result
+        .expect("report")
+}
+
+fn filters(reports: &[Report]) -> Vec<Filter> {
+    let some_ip = reports[0].records[0].source_ip.expect("an address");
+    let mid = reports[reports.len() / 2].report_metadata.date_range.begin;
+    vec![
+        Filter::default(),
+        Filter {
+            domains: vec!["DOMAIN1.example".into(), "domain2.example".into()],
+            ..Filter::default()
+        },
+        Filter {
+            from: Some(mid),
+            ..Filter::default()
+        },
+        Filter {
+            to: Some(mid),
+            ..Filter::default()
+        },
+        Filter {
+            from: Some(mid - 86_400),
+            to: Some(mid + 86_400),
+            ..Filter::default()
+        },
+        Filter {
+            org: Some(" enterprise OUTLOOK ".into()),
+            ..Filter::default()
+        },
+        Filter {
+            dkim: Some(Verdict::Fail),
+            ..Filter::default()
+        },
+        Filter {
+            spf: Some(Verdict::Pass),
+            dkim: Some(Verdict::Pass),
+            ..Filter::default()
+        },
+        Filter {
+            disposition: Some(Disposition::Reject),
+            ..Filter::default()
+        },
+        Filter {
+            disposition: Some(Disposition::Other("softfail".into())),
+            ..Filter::default()
+        },
+        Filter {
+            source_ip: Some(some_ip.to_string().parse().expect("ip")),
+            ..Filter::default()
+        },
+        Filter {
+            source_ip: Some("23.0.0.0/8".parse().expect("cidr")),
+            ..Filter::default()
+        },
+        Filter {
+            source_ip: Some("2a00:1450::/32".parse().expect("cidr")),
+            dkim: Some(Verdict::Fail),
+            ..Filter::default()
+        },
+        Filter {
+            source_ip: Some("::/0".parse().expect("cidr")),
+            domains: vec!["domain0.example".into()],
+            ..Filter::default()
+        },
+    ]
+}
+
+contract!(rollups_equal_the_core_rollups, |store| {
+    let xml = generated_xml();
+    let reports: Vec<Report> = xml.iter().map(|x| parse_one(x.as_bytes())).collect();
+    let batch: Vec<Prepared> = xml
+        .iter()
+        .enumerate()
+        .map(|(i, x)| prepare_bytes(&format!("g{i}.xml"), x.as_bytes()))
+        .collect();
+    assert_eq!(
+        reports_of(&batch),
+        reports,
+        "the same reports on both sides"
+    );
+    let outcomes = store.ingest(&batch).await.expect("ingest");
+    assert_eq!(count(&outcomes, OutcomeStatus::Accepted), reports.len());
+    for filter in filters(&reports) {
+        let label = format!("{filter:?}");
+        assert_eq!(
+            store.summary(&filter).await.expect("summary"),
+            rollup::summary(&reports, &filter),
+            "{label}"
+        );
+        assert_eq!(
+            store.by_domain(&filter).await.expect("by_domain"),
+            rollup::by_domain(&reports, &filter),
+            "{label}"
+        );
+        assert_eq!(
+            store.by_organization(&filter).await.expect("orgs"),
+            rollup::by_organization(&reports, &filter),
+            "{label}"
+        );
+        let sources = store
+            .by_source(&filter, Page::first(Page::MAX_LIMIT))
+            .await
+            .expect("sources");
+        let expected = rollup::by_source(&reports, &filter);
+        assert_eq!(sources.total as usize, expected.len(), "{label}");
+        assert_eq!(sources.items, expected, "{label}");
+        assert_eq!(
+            store.disposition_breakdown(&filter).await.expect("disp"),
+            rollup::disposition_breakdown(&reports, &filter),
+            "{label}"
+        );
+        assert_eq!(
+            store.alignment_breakdown(&filter).await.expect("align"),
+            rollup::alignment_breakdown(&reports, &filter),
+            "{label}"
+        );
+        assert_eq!(
+            store.policy_compliance(&filter).await.expect("compliance"),
+            rollup::policy_compliance(&reports, &filter),
+            "{label}"
+        );
+        assert_eq!(
+            store.timeline(&filter).await.expect("timeline"),
+            rollup::timeline(&reports, &filter),
+            "{label}"
+        );
+        assert_eq!(
+            store.failure_trend(&filter, 7).await.expect("trend"),
+            rollup::failure_trend(&reports, &filter, 7),
+            "{label}"
+        );
+        assert_eq!(
+            store.source_activity(&filter).await.expect("activity"),
+            rollup::source_activity(&reports, &filter),
+            "{label}"
+        );
+        // The report list holds exactly the reports with a selected record.
+        let listed = store
+            .reports(&filter, Page::first(Page::MAX_LIMIT))
+            .await
+            .expect("reports");
+        let selected = reports
+            .iter()
+            .filter(|r| {
+                filter.matches_report(r) && r.records.iter().any(|x| filter.matches_record(x))
+            })
+            .count();
+        assert_eq!(
+            (listed.total as usize, listed.items.len()),
+            (selected, selected),
+            "{label}"
+        );
+    }
+});
+
+contract!(report_lists_page_in_a_stable_order, |store| {
+    let mut generator = Generator::new(5);
+    let batch: Vec<Prepared> = generator
+        .batch(30, 3, 1_700_006_400, 300)
+        .iter()
+        .enumerate()
+        .map(|(i, g)| prepare_bytes(&format!("r{i}.xml"), g.xml.as_bytes()))
+        .collect();
+    store.ingest(&batch).await.expect("ingest");
+    let all = store
+        .reports(&Filter::default(), Page::first(1000))
+        .await
+        .expect("all");
+    assert_eq!(all.total, 30);
+    let mut paged = Vec::new();
+    for offset in (0..30).step_by(7) {
+        let page = store
+            .reports(&Filter::default(), Page { limit: 7, offset })
+            .await
+            .expect("page");
+        assert_eq!(page.total, 30);
+        paged.extend(page.items);
+    }
+    assert_eq!(paged, all.items);
+    assert!(
+        all.items
+            .windows(2)
+            .all(|w| (w[0].begin, w[0].id) > (w[1].begin, w[1].id))
+    );
+    let domains = store.domains().await.expect("domains");
+    assert_eq!(domains.iter().map(|d| d.reports).sum::<u64>(), 30);
+    assert!(domains.windows(2).all(|w| w[0].domain < w[1].domain));
+});
+
+contract!(
+    reprocessing_parses_pending_and_rewrites_without_duplicates,
+    |store| {
+        let report = Generator::new(9).report(Reporter::Yahoo, "example.org", 1_700_000_000, 12);
+        let gz = report.container(Container::Gzip);
+        store
+            .store_pending("pending.xml.gz", &gz)
+            .await
+            .expect("store");
+        let totals = store.totals().await.expect("totals");
+        assert_eq!((totals.payloads, totals.pending, totals.reports), (1, 1, 0));
+        let first = store
+            .reprocess(&ParseOptions::default(), true)
+            .await
+            .expect("reprocess");
+        assert_eq!((first.payloads, first.accepted), (1, 1));
+        assert_eq!(store.totals().await.expect("totals").pending, 0);
+        // Everything again: the same XML is rewritten in place, nothing is added.
+        let again = store
+            .reprocess(&ParseOptions::default(), false)
+            .await
+            .expect("reprocess");
+        assert_eq!((again.payloads, again.accepted, again.refreshed), (1, 0, 1));
+        let totals = store.totals().await.expect("totals");
+        assert_eq!((totals.reports, totals.records), (1, 12));
+        assert_eq!(totals.messages, report.messages);
+        // Ingesting the same bytes later finds the stored report.
+        let outcomes = store
+            .ingest(&[prepare_bytes("again.gz", &gz)])
+            .await
+            .expect("ingest");
+        assert_eq!(outcomes[0][0].outcome, OutcomeStatus::Duplicate);
+    }
+);
+
+contract!(concurrent_writers_store_each_report_once, |store| {
+    let mut generator = Generator::new(13);
+    let batch: Vec<Prepared> = generator
+        .batch(40, 2, 1_700_006_400, 800)
+        .iter()
+        .enumerate()
+        .map(|(i, g)| prepare_bytes(&format!("c{i}.xml"), g.xml.as_bytes()))
+        .collect();
+    let expected = distinct(&reports_of(&batch));
+    let mut tasks = Vec::new();
+    for writer in 0..4 {
+        let store = Arc::clone(&store);
+        // Overlapping halves, in batches of five, in different orders.
+        let mut mine: Vec<Prepared> = batch[(writer % 2) * 10..(writer % 2) * 10 + 30].to_vec();
+        if writer >= 2 {
+            mine.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            for chunk in mine.chunks(5) {
+                store.ingest(chunk).await.expect("ingest");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    let totals = store.totals().await.expect("totals");
+    assert_eq!(totals.reports as usize, expected.len());
+    assert_eq!(
+        totals.records as usize,
+        expected.iter().map(|r| r.records.len()).sum::<usize>()
+    );
+});
