@@ -1,6 +1,9 @@
 //! Expanding command-line paths into input files.
 
 use std::path::{Path, PathBuf};
+use std::{fs, io};
+
+use dmarc_core::{Error, ErrorKind, Limits};
 
 /// A path given on the command line that does not exist.
 #[derive(Debug)]
@@ -35,4 +38,28 @@ fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.'))
+}
+
+/// Reads one input file, refusing files above the input size limit before reading them.
+pub(crate) fn read(file: &Path, limits: &Limits) -> Result<Vec<u8>, Error> {
+    let io_failure = |e: io::Error| Error::new(ErrorKind::Io, format!("cannot read the file: {e}"));
+    let size = fs::metadata(file).map_err(io_failure)?.len();
+    if size > limits.max_input_bytes {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "input size: {size} bytes exceeds the limit of {} bytes",
+                limits.max_input_bytes
+            ),
+        ));
+    }
+    fs::read(file).map_err(io_failure)
+}
+
+/// How an input and the part within it are named in output: `file > part`.
+pub(crate) fn source_name(file: &str, part: Option<&str>) -> String {
+    match part {
+        Some(part) => format!("{file} > {part}"),
+        None => file.to_owned(),
+    }
 }

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod db_cmd;
+mod ingest_cmd;
 mod inputs;
 mod parse_cmd;
 
@@ -20,11 +22,44 @@ enum Command {
     /// Parse report files (no database): XML, gzip, zlib, zip, .eml and .mbox, or folders
     /// of them (recursively).
     Parse(parse_cmd::ParseArgs),
+    /// Store report files in the database; one outcome per report found.
+    Ingest(ingest_cmd::IngestArgs),
+    /// Apply pending database migrations.
+    Migrate(db_cmd::MigrateArgs),
+    /// Parse stored raw inputs again (after a parser upgrade) without creating duplicates.
+    Reprocess(db_cmd::ReprocessArgs),
+}
+
+/// The database option every command that stores data takes.
+#[derive(Debug, Clone, clap::Args)]
+struct DatabaseArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        env = "DMARC_DATABASE_URL",
+        default_value = dmarc_store::DEFAULT_DATABASE_URL,
+        hide_env_values = true
+    )]
+    database_url: String,
+}
+
+/// The async runtime for database work.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("dmarc: cannot start the async runtime: {e}");
+            std::process::exit(2)
+        })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => parse_cmd::run(&args),
+        Command::Ingest(args) => ingest_cmd::run(&args),
+        Command::Migrate(args) => db_cmd::migrate(&args),
+        Command::Reprocess(args) => db_cmd::reprocess(&args),
     }
 }

@@ -1,11 +1,10 @@
 //! `dmarc parse`: reports from files, printed as NDJSON or a table.
 
-use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use dmarc_core::{Error, ErrorKind, ParseOptions, Parsed, Report, Severity, parse_input, rollup};
+use dmarc_core::{Error, ParseOptions, Parsed, Report, Severity, parse_input, rollup};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -58,7 +57,7 @@ pub(crate) fn run(args: &ParseArgs) -> ExitCode {
         for (file, parsed) in batch.iter().zip(&results) {
             for item in parsed {
                 rejected |= item.result.is_err();
-                let source = source_name(file, item.part.as_deref());
+                let source = inputs::source_name(&file.display().to_string(), item.part.as_deref());
                 let written = match args.format {
                     Format::Json => write_json(&mut out, &source, &item.result),
                     Format::Table => write_table(&mut out, &source, &item.result),
@@ -89,43 +88,12 @@ fn broken_pipe(e: &io::Error) -> ExitCode {
 }
 
 fn parse_file(file: &Path, options: &ParseOptions) -> Vec<Parsed> {
-    let io_error = |e: io::Error| {
-        vec![Parsed {
-            part: None,
-            result: Err(io_failure(&e)),
-        }]
-    };
-    match fs::metadata(file) {
-        Ok(meta) if meta.len() > options.limits.max_input_bytes => {
-            return vec![Parsed {
-                part: None,
-                result: Err(limit_failure(meta.len(), options.limits.max_input_bytes)),
-            }];
-        }
-        Ok(_) => {}
-        Err(e) => return io_error(e),
-    }
-    match fs::read(file) {
+    match inputs::read(file, &options.limits) {
         Ok(bytes) => parse_input(&bytes, options),
-        Err(e) => io_error(e),
-    }
-}
-
-fn io_failure(e: &io::Error) -> Error {
-    Error::new(ErrorKind::Io, format!("cannot read the file: {e}"))
-}
-
-fn limit_failure(size: u64, limit: u64) -> Error {
-    Error::new(
-        ErrorKind::LimitExceeded,
-        format!("input size: {size} bytes exceeds the limit of {limit} bytes"),
-    )
-}
-
-fn source_name(file: &Path, part: Option<&str>) -> String {
-    match part {
-        Some(part) => format!("{} > {part}", file.display()),
-        None => file.display().to_string(),
+        Err(error) => vec![Parsed {
+            part: None,
+            result: Err(error),
+        }],
     }
 }
 
@@ -229,7 +197,7 @@ fn write_table(
 }
 
 /// Report text is untrusted: control characters would drive the terminal.
-fn safe(text: &str) -> String {
+pub(crate) fn safe(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() {

@@ -199,8 +199,20 @@ impl SqlStore {
     }
 
     async fn migrate_now(&self) -> Result<()> {
-        self.backend.migrator().run(&self.pool).await?;
-        Ok(())
+        // PostgreSQL serialises concurrent migrators with an advisory lock; SQLite has no
+        // such lock, so a second process starting at the same moment may fail on a table
+        // the first just created. Once the first has committed, a retry finds nothing to do.
+        let mut attempt = 0;
+        loop {
+            match self.backend.migrator().run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(_) if self.backend == Backend::Sqlite && attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`),
@@ -268,8 +280,15 @@ impl Sql {
         self
     }
 
-    fn query(&self) -> Query<'static, Any, AnyArguments> {
-        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
+    /// The query with its parameters bound. SQLite gets anonymous `?` placeholders
+    /// (parameters appear in order): binding a numbered or named parameter makes SQLite
+    /// look its name up in a list, which costs quadratic time on a 7,000-parameter insert.
+    fn query(&self, backend: Backend) -> Query<'static, Any, AnyArguments> {
+        let text = match backend {
+            Backend::Postgres => self.text.clone(),
+            Backend::Sqlite => anonymous_placeholders(&self.text),
+        };
+        let mut query = sqlx::query(AssertSqlSafe(text));
         for arg in &self.args {
             query = match arg.clone() {
                 Arg::Int(v) => query.bind(v),
@@ -282,11 +301,37 @@ impl Sql {
         query
     }
 
-    async fn fetch_all<'e, E>(&self, executor: E) -> Result<Vec<AnyRow>>
+    async fn fetch_all<'e, E>(&self, backend: Backend, executor: E) -> Result<Vec<AnyRow>>
     where
         E: sqlx::Executor<'e, Database = Any>,
     {
-        Ok(self.query().fetch_all(executor).await?)
+        Ok(self.query(backend).fetch_all(executor).await?)
+    }
+}
+
+/// `$1 ... $n` (numbered in order of appearance) to `?`.
+fn anonymous_placeholders(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Which backend a connection talks to.
+fn backend_of(conn: &AnyConnection) -> Backend {
+    if conn.backend_name() == "SQLite" {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
     }
 }
 
@@ -511,7 +556,7 @@ async fn insert_rows(
         let n = INSERT_CHUNK.min(rows - done);
         let mut sql = multi_insert(table, columns, width, n);
         sql.args.extend(args.by_ref().take(n * width));
-        sql.query().execute(&mut *conn).await?;
+        sql.query(backend_of(conn)).execute(&mut *conn).await?;
         done += n;
     }
     Ok(())
@@ -586,7 +631,7 @@ async fn write_report(
         .arg(Arg::Text(rows.report.xml_sha256.clone()))
         .push(" ORDER BY id");
     let mut conflict_with = None;
-    for row in lookup.fetch_all(&mut *conn).await? {
+    for row in lookup.fetch_all(backend_of(conn), &mut *conn).await? {
         let id: i64 = row.try_get(0)?;
         let (begin, end): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
         let sha: String = row.try_get(3)?;
@@ -613,7 +658,11 @@ async fn write_report(
         insert.arg(arg);
     }
     insert.push(") ON CONFLICT DO NOTHING RETURNING id");
-    match insert.fetch_all(&mut *conn).await?.first() {
+    match insert
+        .fetch_all(backend_of(conn), &mut *conn)
+        .await?
+        .first()
+    {
         Some(row) => {
             let id: i64 = row.try_get(0)?;
             insert_children(conn, id, rows).await?;
@@ -635,7 +684,7 @@ async fn write_report(
                 .push(" AND end_ts = ")
                 .arg(Arg::Int(rows.end))
                 .push(") ORDER BY id");
-            let found = again.fetch_all(&mut *conn).await?;
+            let found = again.fetch_all(backend_of(conn), &mut *conn).await?;
             let row = found.first().ok_or_else(|| {
                 StoreError::Corrupt("insert conflicted with no stored report".into())
             })?;
@@ -657,7 +706,7 @@ async fn rewrite_report(
     for table in ["records", "rollup_daily"] {
         let mut delete = Sql::new(&format!("DELETE FROM {table} WHERE report_pk = "));
         delete.arg(Arg::Int(id));
-        delete.query().execute(&mut *conn).await?;
+        delete.query(backend_of(conn)).execute(&mut *conn).await?;
     }
     let mut update = Sql::new("UPDATE reports SET ");
     let args = report_args(rows, payload_id, part, None, 0);
@@ -675,7 +724,7 @@ async fn rewrite_report(
         update.push(column).push(" = ").arg(arg);
     }
     update.push(" WHERE id = ").arg(Arg::Int(id));
-    update.query().execute(&mut *conn).await?;
+    update.query(backend_of(conn)).execute(&mut *conn).await?;
     insert_children(conn, id, rows).await
 }
 
@@ -708,7 +757,7 @@ async fn upsert_payload(
             ") ON CONFLICT (sha256) DO UPDATE SET processed_at = \
              COALESCE(payloads.processed_at, excluded.processed_at) RETURNING id",
         );
-    let rows = sql.fetch_all(&mut *conn).await?;
+    let rows = sql.fetch_all(backend_of(conn), &mut *conn).await?;
     let row = rows
         .first()
         .ok_or_else(|| StoreError::Corrupt("payload upsert returned no id".into()))?;
@@ -785,7 +834,7 @@ impl SqlStore {
         sql.push(" ORDER BY r.id, x.ord");
         let mut reports: Vec<Report> = Vec::new();
         let mut current = None;
-        for row in sql.fetch_all(&self.pool).await? {
+        for row in sql.fetch_all(self.backend, &self.pool).await? {
             let id: i64 = row.try_get(0)?;
             if current != Some(id) {
                 current = Some(id);
@@ -822,7 +871,7 @@ impl SqlStore {
         let mut sql = Sql::new(&format!("SELECT {select} FROM rollup_daily g WHERE 1 = 1"));
         push_conditions(&mut sql, filter, Target::Rollup);
         sql.push(tail);
-        sql.fetch_all(&self.pool).await
+        sql.fetch_all(self.backend, &self.pool).await
     }
 
     async fn grouped(&self, column: &str, filter: &Filter) -> Result<Vec<Group>> {
@@ -993,7 +1042,7 @@ impl SqlStore {
         done.arg(Arg::Int(at))
             .push(" WHERE id = ")
             .arg(Arg::Int(id));
-        done.query().execute(&mut *tx).await?;
+        done.query(backend_of(&tx)).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(counts)
     }
@@ -1057,7 +1106,7 @@ impl Store for SqlStore {
                 sql.push(" AND processed_at IS NULL");
             }
             sql.push(" ORDER BY id LIMIT 1");
-            let rows = sql.fetch_all(&self.pool).await?;
+            let rows = sql.fetch_all(self.backend, &self.pool).await?;
             let Some(row) = rows.first() else { break };
             let id: i64 = row.try_get(0)?;
             let name: String = row.try_get(1)?;
@@ -1101,7 +1150,7 @@ impl Store for SqlStore {
              (SELECT CAST(COALESCE(SUM(message_count), 0) AS BIGINT) FROM reports), \
              (SELECT COUNT(*) FROM reports WHERE conflict_with IS NOT NULL)",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.backend, &self.pool)
         .await?;
         let row = row
             .first()
@@ -1142,7 +1191,7 @@ impl Store for SqlStore {
         count.push(&where_sql.text);
         count.args = where_sql.args.clone();
         let total: i64 = count
-            .fetch_all(&self.pool)
+            .fetch_all(self.backend, &self.pool)
             .await?
             .first()
             .map(|row| row.try_get(0))
@@ -1156,7 +1205,7 @@ impl Store for SqlStore {
             .push(" OFFSET ")
             .arg(Arg::Int(offset));
         let items = list
-            .fetch_all(&self.pool)
+            .fetch_all(self.backend, &self.pool)
             .await?
             .iter()
             .map(report_summary)
@@ -1175,7 +1224,7 @@ impl Store for SqlStore {
              JOIN payloads p ON p.id = r.payload_id WHERE r.id = "
         ));
         sql.arg(Arg::Int(id));
-        let rows = sql.fetch_all(&self.pool).await?;
+        let rows = sql.fetch_all(self.backend, &self.pool).await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
@@ -1190,7 +1239,7 @@ impl Store for SqlStore {
              envelope_to, detail FROM records WHERE report_pk = ",
         );
         records.arg(Arg::Int(id)).push(" ORDER BY ord");
-        for row in records.fetch_all(&self.pool).await? {
+        for row in records.fetch_all(self.backend, &self.pool).await? {
             report.records.push(
                 record_from_columns(RecordColumns {
                     source_ip: row.try_get(0)?,
@@ -1221,7 +1270,7 @@ impl Store for SqlStore {
             "SELECT policy_domain, COUNT(*), CAST(SUM(message_count) AS BIGINT), MIN(begin_ts), \
              MAX(end_ts) FROM reports GROUP BY policy_domain ORDER BY policy_domain",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.backend, &self.pool)
         .await?;
         rows.iter()
             .map(|row| {
@@ -1281,7 +1330,7 @@ impl Store for SqlStore {
         push_conditions(&mut sql, filter, Target::Records);
         sql.push(" GROUP BY x.source_ip");
         let mut groups = Vec::new();
-        for row in sql.fetch_all(&self.pool).await? {
+        for row in sql.fetch_all(self.backend, &self.pool).await? {
             let text: Option<String> = row.try_get(0)?;
             let source_ip = match text {
                 Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
@@ -1439,7 +1488,7 @@ impl Store for SqlStore {
     async fn outcomes(&self, page: Page) -> Result<Paged<Outcome>> {
         let (limit, offset) = page.clamped();
         let total: i64 = Sql::new("SELECT COUNT(*) FROM ingest_log")
-            .fetch_all(&self.pool)
+            .fetch_all(self.backend, &self.pool)
             .await?
             .first()
             .map(|row| row.try_get(0))
@@ -1455,7 +1504,7 @@ impl Store for SqlStore {
             .push(" OFFSET ")
             .arg(Arg::Int(offset));
         let mut items = Vec::new();
-        for row in sql.fetch_all(&self.pool).await? {
+        for row in sql.fetch_all(self.backend, &self.pool).await? {
             let status = OutcomeStatus::parse(&row.try_get::<String, _>(2)?);
             let report_pk: Option<i64> = row.try_get(3)?;
             let report = match report_pk {
@@ -1518,6 +1567,10 @@ mod tests {
     fn placeholders_are_numbered_in_order() {
         let sql = multi_insert("t", "a, b", 2, 2);
         assert_eq!(sql.text, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        assert_eq!(
+            anonymous_placeholders(&sql.text),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
         let mut filtered = Sql::new("SELECT 1 WHERE 1 = 1");
         let filter = Filter {
             domains: vec![" Example.COM ".into()],

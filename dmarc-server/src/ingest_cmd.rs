@@ -1,0 +1,365 @@
+//! `dmarc ingest`: report files into the database, one outcome per payload.
+//!
+//! Files are read and parsed on all cores (rayon), in chunks bounded by count and bytes;
+//! each chunk is written in transactions of about `--batch-records` records. A killed run
+//! leaves only whole reports behind, and rerunning it finishes the job: everything already
+//! stored comes back as a duplicate.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dmarc_core::ParseOptions;
+use dmarc_store::{Outcome, OutcomeStatus, Prepared, PreparedPart, Store};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::inputs;
+use crate::parse_cmd::safe;
+
+/// Files read per parse chunk, and their total size at most (one larger file is a chunk).
+const CHUNK_FILES: usize = 256;
+const CHUNK_BYTES: u64 = 32 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// One line per outcome and a summary, for people.
+    Text,
+    /// One JSON object per outcome, then `{"summary": {...}}`.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct IngestArgs {
+    #[command(flatten)]
+    database: crate::DatabaseArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Reject reports with any diagnostic of severity warning or error.
+    #[arg(long)]
+    strict: bool,
+    /// Records per database transaction (an input is never split across two).
+    #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    batch_records: u64,
+    /// Files or folders (read recursively): XML, gzip, zlib, zip, .eml, .mbox.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+/// Totals printed at the end.
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    accepted: u64,
+    duplicate: u64,
+    rejected: u64,
+    /// Records of accepted reports.
+    records: u64,
+    /// Messages (sum of `count`) of accepted reports.
+    messages: u64,
+}
+
+#[derive(Serialize)]
+struct JsonOutcome<'a> {
+    source: String,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+}
+
+pub(crate) fn run(args: &IngestArgs) -> ExitCode {
+    let files = match inputs::expand(&args.paths) {
+        Ok(files) => files,
+        Err(inputs::MissingPath(path)) => {
+            eprintln!("dmarc ingest: no such file or folder: {}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let options = ParseOptions {
+        strict: args.strict,
+        ..ParseOptions::default()
+    };
+    crate::runtime().block_on(async {
+        let store = match dmarc_store::connect(&args.database.database_url).await {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("dmarc ingest: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match ingest(store, &files, &options, args).await {
+            Ok(summary) if summary.rejected > 0 => ExitCode::from(1),
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dmarc ingest: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+/// Splits files into parse chunks bounded by count and bytes.
+fn chunks(files: &[PathBuf]) -> Vec<&[PathBuf]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, file) in files.iter().enumerate() {
+        let size = std::fs::metadata(file).map_or(0, |m| m.len());
+        if i > start && (i - start >= CHUNK_FILES || bytes + size > CHUNK_BYTES) {
+            out.push(&files[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < files.len() {
+        out.push(&files[start..]);
+    }
+    out
+}
+
+/// An input that could not be read becomes a rejected outcome without a stored payload
+/// (there are no bytes to keep).
+fn unreadable(name: String, error: dmarc_core::Error) -> Prepared {
+    Prepared {
+        name,
+        sha256: String::new(),
+        size: 0,
+        compressed: Vec::new(),
+        parts: vec![PreparedPart {
+            part: None,
+            result: Err(error),
+        }],
+    }
+}
+
+async fn ingest(
+    store: Arc<dyn Store>,
+    files: &[PathBuf],
+    options: &ParseOptions,
+    args: &IngestArgs,
+) -> Result<Summary, dmarc_store::StoreError> {
+    let (format, batch_records) = (args.format, args.batch_records);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Prepared>>(2);
+    let owned: Vec<PathBuf> = files.to_vec();
+    let options = options.clone();
+    // Parsing on the rayon pool; the channel bounds how far it runs ahead of the writer.
+    let parser = std::thread::spawn(move || {
+        for chunk in chunks(&owned) {
+            let prepared: Vec<Prepared> = chunk
+                .par_iter()
+                .map(|file| {
+                    let name = file.display().to_string();
+                    match inputs::read(file, &options.limits) {
+                        Ok(bytes) => dmarc_store::prepare(name, &bytes, &options),
+                        Err(error) => unreadable(name, error),
+                    }
+                })
+                .collect();
+            for batch in write_batches(prepared, batch_records) {
+                if sender.blocking_send(batch).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let progress = Progress::new(files.len());
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut summary = Summary::default();
+    let mut done = 0usize;
+    while let Some(batch) = receiver.recv().await {
+        let (storable, unreadable): (Vec<Prepared>, Vec<Prepared>) =
+            batch.into_iter().partition(|p| !p.sha256.is_empty());
+        let mut outcomes = store.ingest(&storable).await?;
+        outcomes.extend(unreadable.into_iter().map(|p| {
+            p.parts
+                .into_iter()
+                .map(|part| Outcome {
+                    input: p.name.clone(),
+                    part: part.part,
+                    outcome: OutcomeStatus::Rejected,
+                    report: None,
+                    conflict_with: None,
+                    records: 0,
+                    messages: 0,
+                    error: part.result.err(),
+                })
+                .collect()
+        }));
+        for input in &outcomes {
+            done += 1;
+            for outcome in input {
+                summary.add(outcome);
+                // A closed stdout stops the output, not the ingestion.
+                let _ = write_outcome(&mut out, outcome, format);
+            }
+        }
+        let _ = out.flush();
+        progress.show(done, &summary);
+    }
+    progress.finish();
+    // The parser thread ends when its channel closes; a panic there is a bug worth seeing.
+    if parser.join().is_err() {
+        eprintln!("dmarc ingest: the parser thread panicked");
+    }
+    let _ = write_summary(&mut out, &summary, format);
+    let _ = out.flush();
+    Ok(summary)
+}
+
+/// Groups prepared inputs into transactions of about `limit` records.
+fn write_batches(prepared: Vec<Prepared>, limit: u64) -> Vec<Vec<Prepared>> {
+    let mut batches = Vec::new();
+    let mut current = Vec::new();
+    let mut records = 0u64;
+    for input in prepared {
+        let size: u64 = input
+            .parts
+            .iter()
+            .filter_map(|p| p.result.as_ref().ok())
+            .map(dmarc_store::ReportRows::record_count)
+            .sum();
+        if !current.is_empty() && records + size > limit {
+            batches.push(std::mem::take(&mut current));
+            records = 0;
+        }
+        records += size;
+        current.push(input);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+impl Summary {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome.outcome {
+            OutcomeStatus::Accepted => {
+                self.accepted += 1;
+                self.records += outcome.records;
+                self.messages = self.messages.saturating_add(outcome.messages);
+            }
+            OutcomeStatus::Duplicate => self.duplicate += 1,
+            OutcomeStatus::Rejected => self.rejected += 1,
+        }
+    }
+}
+
+fn write_outcome(out: &mut impl Write, outcome: &Outcome, format: Format) -> io::Result<()> {
+    let source = inputs::source_name(&outcome.input, outcome.part.as_deref());
+    match format {
+        Format::Json => {
+            serde_json::to_writer(&mut *out, &JsonOutcome { source, outcome })?;
+            out.write_all(b"\n")
+        }
+        Format::Text => {
+            let detail = match (&outcome.report, &outcome.error) {
+                (Some(report), _) => {
+                    let conflict = outcome
+                        .conflict_with
+                        .map(|id| format!(" (same report id as report {id}, other period)"))
+                        .unwrap_or_default();
+                    format!(
+                        "report {} ({} {} for {}), {} records{conflict}",
+                        report.id,
+                        safe(&report.reporter),
+                        safe(&report.report_id),
+                        safe(&report.domain),
+                        outcome.records
+                    )
+                }
+                (None, Some(error)) => format!("{}: {}", error.kind, safe(&error.message)),
+                (None, None) => String::new(),
+            };
+            writeln!(
+                out,
+                "{:<9}  {}  {detail}",
+                outcome.outcome.as_str(),
+                safe(&source)
+            )
+        }
+    }
+}
+
+fn write_summary(out: &mut impl Write, summary: &Summary, format: Format) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer(&mut *out, &serde_json::json!({ "summary": summary }))?;
+            out.write_all(b"\n")
+        }
+        Format::Text => writeln!(
+            out,
+            "{} accepted, {} duplicate, {} rejected; {} records, {} messages stored",
+            summary.accepted,
+            summary.duplicate,
+            summary.rejected,
+            summary.records,
+            summary.messages
+        ),
+    }
+}
+
+/// A one-line progress bar on stderr, shown only when stderr is a terminal.
+struct Progress {
+    total: usize,
+    started: Instant,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            total,
+            started: Instant::now(),
+            enabled: io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, done: usize, summary: &Summary) {
+        if !self.enabled {
+            return;
+        }
+        const WIDTH: usize = 30;
+        let filled = (done * WIDTH).checked_div(self.total).unwrap_or(WIDTH);
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        eprint!(
+            "\r[{}{}] {done}/{} inputs  {} records  {:.0} records/s ",
+            "#".repeat(filled),
+            " ".repeat(WIDTH - filled.min(WIDTH)),
+            self.total,
+            summary.records,
+            summary.records as f64 / seconds
+        );
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_never_split_an_input_and_stay_near_the_record_target() {
+        let xml = |records: usize| {
+            dmarc_benches::Generator::new(1)
+                .report(
+                    dmarc_benches::Reporter::Yahoo,
+                    "example.com",
+                    1_700_000_000,
+                    records,
+                )
+                .xml
+        };
+        let big = dmarc_store::prepare("big", xml(25_000).as_bytes(), &ParseOptions::default());
+        let small = dmarc_store::prepare("small", xml(10).as_bytes(), &ParseOptions::default());
+        let batches = write_batches(vec![small.clone(), big, small.clone(), small], 20_000);
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![1, 1, 2]);
+    }
+}

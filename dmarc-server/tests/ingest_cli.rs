@@ -1,0 +1,363 @@
+//! `dmarc ingest` end to end: the real binary, real SQLite files and a real PostgreSQL
+//! (see `dmarc_store::testing`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use dmarc_benches::{Container, Generator};
+use dmarc_core::{Filter, ParseOptions, Report};
+use dmarc_store::testing::{self, TestDb};
+use dmarc_store::{Page, Store, connect};
+use serde_json::Value;
+
+fn dmarc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dmarc"))
+}
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/corpus")
+}
+
+fn ingest(url: &str, paths: &[&Path]) -> Output {
+    dmarc()
+        .args(["ingest", "--format", "json", "--database-url", url])
+        .args(paths)
+        .output()
+        .expect("run dmarc ingest")
+}
+
+fn lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+fn summary(output: &Output) -> Value {
+    lines(output).pop().expect("summary line")["summary"].clone()
+}
+
+fn statuses(output: &Output) -> Vec<String> {
+    lines(output)
+        .iter()
+        .filter_map(|l| l["outcome"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![testing::sqlite()];
+    dbs.extend(testing::postgres().await);
+    dbs
+}
+
+/// What the store must hold after ingesting `reports`: one report per duplicate key and
+/// per XML digest.
+fn distinct(reports: Vec<Report>) -> Vec<Report> {
+    let mut keys = HashSet::new();
+    let mut digests = HashSet::new();
+    reports
+        .into_iter()
+        .filter(|r| {
+            let range = r.report_metadata.date_range;
+            let fresh = !digests.contains(&r.xml_sha256)
+                && !keys.contains(&(r.identity(), range.begin, range.end));
+            digests.insert(r.xml_sha256.clone());
+            keys.insert((r.identity(), range.begin, range.end));
+            fresh
+        })
+        .collect()
+}
+
+fn parse_tree(dir: &Path) -> Vec<Report> {
+    let mut files: Vec<PathBuf> = walk(dir);
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            let bytes = std::fs::read(f).expect("read");
+            dmarc_core::parse_input(&bytes, &ParseOptions::default())
+        })
+        .filter_map(|p| p.result.ok())
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Checks that no report is partial: the records and rollup rows stored for each report
+/// add up to what its row says.
+async fn assert_whole(store: &dyn Store) {
+    let totals = store.totals().await.expect("totals");
+    let reports = store
+        .reports(&Filter::default(), Page::first(Page::MAX_LIMIT))
+        .await
+        .expect("reports");
+    assert_eq!(reports.total, totals.reports);
+    let records: u64 = reports.items.iter().map(|r| r.records).sum();
+    let messages: u64 = reports.items.iter().map(|r| r.messages).sum();
+    assert_eq!(
+        records, totals.records,
+        "records table matches every report row"
+    );
+    assert_eq!(messages, totals.messages);
+    let rolled = store.summary(&Filter::default()).await.expect("summary");
+    assert_eq!(
+        rolled.tally.messages, totals.messages,
+        "rollup rows match too"
+    );
+    assert_eq!(rolled.reports, totals.reports);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_once_then_all_duplicates() {
+    let expected = distinct(parse_tree(&corpus()));
+    let messages: u64 = expected.iter().map(Report::message_count).sum();
+    let records: usize = expected.iter().map(|r| r.records.len()).sum();
+    for db in databases().await {
+        let first = ingest(&db.url, &[&corpus()]);
+        assert_eq!(first.status.code(), Some(1), "the corpus holds non-reports");
+        let s = summary(&first);
+        assert_eq!(
+            s["accepted"].as_u64(),
+            Some(expected.len() as u64),
+            "{}",
+            db.url
+        );
+        assert_eq!(s["messages"].as_u64(), Some(messages));
+        assert_eq!(s["records"].as_u64(), Some(records as u64));
+        let store = connect(&db.url).await.expect("connect");
+        let totals = store.totals().await.expect("totals");
+        assert_eq!(
+            (totals.reports, totals.messages),
+            (expected.len() as u64, messages)
+        );
+        assert_whole(store.as_ref()).await;
+        // Every rejection names the input and a cause.
+        for line in lines(&first) {
+            if line["outcome"] == "rejected" {
+                assert!(line["source"].as_str().is_some_and(|s| !s.is_empty()));
+                assert!(line["error"]["kind"].is_string() && line["error"]["message"].is_string());
+            }
+        }
+
+        let again = ingest(&db.url, &[&corpus()]);
+        let s = summary(&again);
+        assert_eq!(s["accepted"].as_u64(), Some(0));
+        assert_eq!(
+            s["duplicate"].as_u64(),
+            Some(parse_tree(&corpus()).len() as u64),
+            "every report found again is a duplicate"
+        );
+        assert_eq!(
+            store.totals().await.expect("totals"),
+            totals,
+            "nothing new stored"
+        );
+    }
+}
+
+/// Writes `reports` generated reports of about `records` rows each into `dir`, each in
+/// its reporter's usual container.
+fn generate(dir: &Path, seed: u64, reports: usize, records: usize) -> Vec<Report> {
+    let mut parsed = Vec::new();
+    for (i, report) in Generator::new(seed)
+        .batch(reports, 5, 1_700_006_400, reports * records)
+        .into_iter()
+        .enumerate()
+    {
+        let container = report.reporter.usual_container();
+        let path = dir.join(format!("{i:05}-{}", report.file_name(container)));
+        std::fs::write(&path, report.container(container)).expect("write");
+        parsed.push(
+            dmarc_core::parse_input(report.xml.as_bytes(), &ParseOptions::default())
+                .remove(0)
+                .result
+                .expect("generated reports parse"),
+        );
+    }
+    parsed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_report_in_every_container_is_one_report() {
+    let dir = tempfile::tempdir().expect("dir");
+    let report = Generator::new(21).report(
+        dmarc_benches::Reporter::Microsoft,
+        "example.com",
+        1_700_000_000,
+        8,
+    );
+    for container in [
+        Container::Xml,
+        Container::Gzip,
+        Container::Zip,
+        Container::Eml,
+    ] {
+        std::fs::write(
+            dir.path().join(report.file_name(container)),
+            report.container(container),
+        )
+        .expect("write");
+    }
+    for db in databases().await {
+        let out = ingest(&db.url, &[dir.path()]);
+        assert_eq!(out.status.code(), Some(0));
+        let mut got = statuses(&out);
+        got.sort();
+        assert_eq!(got, ["accepted", "duplicate", "duplicate", "duplicate"]);
+        let s = summary(&out);
+        assert_eq!(s["messages"].as_u64(), Some(report.messages));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_batch_then_rerun_gives_exact_totals() {
+    let dir = tempfile::tempdir().expect("dir");
+    let expected = distinct(generate(dir.path(), 31, 200, 100));
+    let records: u64 = expected.iter().map(|r| r.records.len() as u64).sum();
+    let messages: u64 = expected.iter().map(Report::message_count).sum();
+    for db in databases().await {
+        let store = connect(&db.url).await.expect("connect");
+        let mut child = dmarc()
+            .args([
+                "ingest",
+                "--batch-records",
+                "1000",
+                "--database-url",
+                &db.url,
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Kill it once some, but not all, reports are committed.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = 0;
+        while Instant::now() < deadline && seen == 0 {
+            assert!(
+                child.try_wait().expect("wait").is_none(),
+                "dmarc ingest ended before the kill"
+            );
+            seen = store.totals().await.expect("totals").reports;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let after_kill = store.totals().await.expect("totals").reports;
+        assert!(
+            seen > 0 && after_kill < expected.len() as u64,
+            "killed mid-run ({after_kill} of {})",
+            expected.len()
+        );
+        assert_whole(store.as_ref()).await;
+
+        let rerun = ingest(&db.url, &[dir.path()]);
+        assert_eq!(
+            rerun.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&rerun.stderr)
+        );
+        let totals = store.totals().await.expect("totals");
+        assert_eq!(
+            (totals.reports, totals.records, totals.messages),
+            (expected.len() as u64, records, messages)
+        );
+        assert_whole(store.as_ref()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_postgres_store_each_report_once() {
+    let Some(db) = testing::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let expected = distinct(generate(dir.path(), 41, 240, 60));
+    // Two overlapping selections: the first two thirds and the last two thirds.
+    let mut files = walk(dir.path());
+    files.sort();
+    let third = files.len() / 3;
+    let (a, b) = (&files[..2 * third], &files[third..]);
+    // Start both, then wait for both.
+    let spawn = |files: &[PathBuf]| {
+        dmarc()
+            .args(["ingest", "--format", "json", "--database-url", &db.url])
+            .args(files)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    // The first run creates the schema; start the racers after it exists.
+    connect(&db.url).await.expect("migrate");
+    let (first, second) = (spawn(a), spawn(b));
+    let (first, second) = (
+        first.wait_with_output().expect("first"),
+        second.wait_with_output().expect("second"),
+    );
+    for out in [&first, &second] {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let accepted = summary(&first)["accepted"].as_u64().unwrap_or(0)
+        + summary(&second)["accepted"].as_u64().unwrap_or(0);
+    assert_eq!(
+        accepted,
+        expected.len() as u64,
+        "each report accepted by exactly one process"
+    );
+    let store = connect(&db.url).await.expect("connect");
+    let totals = store.totals().await.expect("totals");
+    assert_eq!(totals.reports, expected.len() as u64);
+    assert_eq!(
+        totals.records,
+        expected.iter().map(|r| r.records.len() as u64).sum::<u64>()
+    );
+    assert_whole(store.as_ref()).await;
+}
+
+#[test]
+fn bad_usage_and_unreachable_database_exit_2() {
+    let missing = dmarc()
+        .args([
+            "ingest",
+            "--database-url",
+            "sqlite:///nonexistent-dir/x.db",
+            "/definitely/missing",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file"));
+    let bad_url = dmarc()
+        .args(["ingest", "--database-url", "mysql://u:hunter2@h/db"])
+        .arg(corpus().join("aggregate"))
+        .output()
+        .expect("run");
+    assert_eq!(bad_url.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad_url.stderr);
+    assert!(
+        stderr.contains("unsupported database URL") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+}
