@@ -21,7 +21,7 @@ python3 -m venv "$venv"
 
 sets=("$@")
 if [ ${#sets[@]} -eq 0 ]; then
-  "$bin/gen-reports" "$work/generated-100k" --reports 1 --records 100000 --container gzip --seed 100 >&2
+  "$bin/gen-reports" "$work/generated-100k" --reports 1 --records 100000 --container gz --seed 100 >&2
   sets=("$work/generated-100k" "$root/dmarc-core/tests/data/corpus/aggregate")
 fi
 

@@ -122,10 +122,26 @@ fn parse_xml_with(
     options: &ParseOptions,
     mut diags: Diagnostics,
 ) -> Result<Report, Error> {
+    /// Above this size the digest is computed on a second thread while the parse runs.
+    const PARALLEL_DIGEST: usize = 1 << 20;
     let xml = text::strip_bom_and_space(xml);
-    let sha = hex(&Sha256::digest(xml));
-    let decoded = text::decode_xml(xml, &mut diags);
-    let report = xml::parse_document(&decoded, &options.limits, diags, sha)?;
+    let report = if xml.len() >= PARALLEL_DIGEST {
+        std::thread::scope(|scope| {
+            let digest = scope.spawn(|| hex(&Sha256::digest(xml)));
+            let decoded = text::decode_xml(xml, &mut diags);
+            let mut report = xml::parse_document(&decoded, &options.limits, diags, String::new());
+            // Hashing cannot panic; fall back to hashing here if the thread died anyway.
+            let sha = digest.join().unwrap_or_else(|_| hex(&Sha256::digest(xml)));
+            if let Ok(report) = &mut report {
+                report.xml_sha256 = sha;
+            }
+            report
+        })?
+    } else {
+        let sha = hex(&Sha256::digest(xml));
+        let decoded = text::decode_xml(xml, &mut diags);
+        xml::parse_document(&decoded, &options.limits, diags, sha)?
+    };
     if options.strict {
         check_strict(&report.diagnostics)?;
     }
@@ -253,7 +269,7 @@ impl Walker<'_> {
             Kind::Zlib => {
                 let total = bytes.len();
                 let consumed = |d: &ZlibDecoder<&[u8]>| (total - d.get_ref().len()) as u64;
-                match read_capped(&mut ZlibDecoder::new(bytes), consumed, self.limits()) {
+                match read_capped(&mut ZlibDecoder::new(bytes), consumed, self.limits(), 0) {
                     Ok(inner) => self.payload(&inner, layers + 1, diags),
                     Err(e) => self.reject(e),
                 }
@@ -284,7 +300,12 @@ impl Walker<'_> {
         let mut decoder = GzDecoder::new(bytes);
         let total = bytes.len();
         let consumed = |d: &GzDecoder<&[u8]>| (total - d.get_ref().len()) as u64;
-        let out = read_capped(&mut decoder, consumed, self.limits())?;
+        let out = read_capped(
+            &mut decoder,
+            consumed,
+            self.limits(),
+            gzip_declared_size(bytes),
+        )?;
         let rest = decoder.get_ref();
         if !rest.trim_ascii().is_empty() {
             diags.push(
@@ -388,7 +409,13 @@ impl Walker<'_> {
             }
         }
         let start = entry.data_start().unwrap_or(0);
-        let data = read_capped(&mut entry, |_| position.get().saturating_sub(start), limits)?;
+        let declared = entry.size();
+        let data = read_capped(
+            &mut entry,
+            |_| position.get().saturating_sub(start),
+            limits,
+            declared,
+        )?;
         Ok((name, data))
     }
 }
@@ -423,30 +450,35 @@ fn read_capped<R: Read>(
     reader: &mut R,
     consumed: impl Fn(&R) -> u64,
     limits: &Limits,
+    size_hint: u64,
 ) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
+    const STEP: usize = 64 * 1024;
+    // The declared size (gzip trailer, zip header) is only a capacity hint: never more than
+    // the cap, and a wrong one costs a reallocation, not correctness. Reserved pages that
+    // are never written are never resident, so a lying header cannot inflate memory.
+    let mut out: Vec<u8> = Vec::with_capacity(
+        usize::try_from(size_hint.min(limits.max_xml_bytes)).unwrap_or(0) + STEP,
+    );
     loop {
-        let n = reader.read(&mut chunk).map_err(|e| {
+        let filled = out.len();
+        out.resize(filled + STEP, 0);
+        let n = reader.read(&mut out[filled..]).map_err(|e| {
             Error::new(
                 ErrorKind::Decompression,
-                format!(
-                    "corrupt compressed data after {} bytes of output: {e}",
-                    out.len()
-                ),
+                format!("corrupt compressed data after {filled} bytes of output: {e}"),
             )
         })?;
+        out.truncate(filled + n);
         if n == 0 {
             return Ok(out);
         }
-        if (out.len() + n) as u64 > limits.max_xml_bytes {
+        if out.len() as u64 > limits.max_xml_bytes {
             return Err(Error::limit(
                 "decompressed size",
                 format!("more than {} bytes", limits.max_xml_bytes),
                 format!("{} bytes", limits.max_xml_bytes),
             ));
         }
-        out.extend_from_slice(&chunk[..n]);
         let produced = out.len() as u64;
         if produced > limits.ratio_grace_bytes {
             let used = consumed(reader).max(1);
@@ -458,6 +490,16 @@ fn read_capped<R: Read>(
                 ));
             }
         }
+    }
+}
+
+/// The uncompressed size a gzip member declares in its trailer (modulo 2^32), looking past
+/// trailing whitespace.
+fn gzip_declared_size(bytes: &[u8]) -> u64 {
+    let trimmed = bytes.trim_ascii_end();
+    match trimmed.len().checked_sub(4).map(|at| &trimmed[at..]) {
+        Some(&[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => 0,
     }
 }
 
