@@ -27,17 +27,18 @@ pub(crate) struct ReprocessArgs {
 pub(crate) fn migrate(args: &MigrateArgs) -> ExitCode {
     crate::runtime().block_on(async {
         // Connecting applies pending migrations.
-        match dmarc_store::connect(&args.database.database_url).await {
-            Ok(store) => match store.totals().await {
-                Ok(totals) => {
-                    println!(
-                        "database is up to date: {} reports, {} records, {} raw inputs",
-                        totals.reports, totals.records, totals.payloads
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => failed("migrate", &e),
-            },
+        let store = match crate::open_store(&args.database, "migrate").await {
+            Ok(store) => store,
+            Err(code) => return code,
+        };
+        match store.totals().await {
+            Ok(totals) => {
+                println!(
+                    "database is up to date: {} reports, {} records, {} raw inputs",
+                    totals.reports, totals.records, totals.payloads
+                );
+                ExitCode::SUCCESS
+            }
             Err(e) => failed("migrate", &e),
         }
     })
@@ -49,9 +50,9 @@ pub(crate) fn reprocess(args: &ReprocessArgs) -> ExitCode {
         ..ParseOptions::default()
     };
     crate::runtime().block_on(async {
-        let store = match dmarc_store::connect(&args.database.database_url).await {
+        let store = match crate::open_store(&args.database, "reprocess").await {
             Ok(store) => store,
-            Err(e) => return failed("reprocess", &e),
+            Err(code) => return code,
         };
         match store.reprocess(&options, args.pending_only).await {
             Ok(s) => {

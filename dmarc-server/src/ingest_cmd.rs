@@ -81,12 +81,9 @@ pub(crate) fn run(args: &IngestArgs) -> ExitCode {
         ..ParseOptions::default()
     };
     crate::runtime().block_on(async {
-        let store = match dmarc_store::connect(&args.database.database_url).await {
+        let store = match crate::open_store(&args.database, "ingest").await {
             Ok(store) => store,
-            Err(e) => {
-                eprintln!("dmarc ingest: {e}");
-                return ExitCode::from(2);
-            }
+            Err(code) => return code,
         };
         match ingest(store, &files, &options, args).await {
             Ok(summary) if summary.rejected > 0 => ExitCode::from(1),
@@ -155,7 +152,7 @@ async fn ingest(
                     }
                 })
                 .collect();
-            for batch in write_batches(prepared, batch_records) {
+            for batch in dmarc_store::batches(prepared, batch_records) {
                 if sender.blocking_send(batch).is_err() {
                     return;
                 }
@@ -205,31 +202,6 @@ async fn ingest(
     let _ = write_summary(&mut out, &summary, format);
     let _ = out.flush();
     Ok(summary)
-}
-
-/// Groups prepared inputs into transactions of about `limit` records.
-fn write_batches(prepared: Vec<Prepared>, limit: u64) -> Vec<Vec<Prepared>> {
-    let mut batches = Vec::new();
-    let mut current = Vec::new();
-    let mut records = 0u64;
-    for input in prepared {
-        let size: u64 = input
-            .parts
-            .iter()
-            .filter_map(|p| p.result.as_ref().ok())
-            .map(dmarc_store::ReportRows::record_count)
-            .sum();
-        if !current.is_empty() && records + size > limit {
-            batches.push(std::mem::take(&mut current));
-            records = 0;
-        }
-        records += size;
-        current.push(input);
-    }
-    if !current.is_empty() {
-        batches.push(current);
-    }
-    batches
 }
 
 impl Summary {
@@ -337,29 +309,5 @@ impl Progress {
         if self.enabled {
             eprintln!();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_never_split_an_input_and_stay_near_the_record_target() {
-        let xml = |records: usize| {
-            dmarc_benches::Generator::new(1)
-                .report(
-                    dmarc_benches::Reporter::Yahoo,
-                    "example.com",
-                    1_700_000_000,
-                    records,
-                )
-                .xml
-        };
-        let big = dmarc_store::prepare("big", xml(25_000).as_bytes(), &ParseOptions::default());
-        let small = dmarc_store::prepare("small", xml(10).as_bytes(), &ParseOptions::default());
-        let batches = write_batches(vec![small.clone(), big, small.clone(), small], 20_000);
-        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![1, 1, 2]);
     }
 }

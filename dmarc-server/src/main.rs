@@ -43,6 +43,20 @@ struct DatabaseArgs {
     database_url: String,
 }
 
+/// Connects to the database (applying migrations); on failure prints why and gives the
+/// exit code.
+async fn open_store(
+    database: &DatabaseArgs,
+    command: &str,
+) -> Result<std::sync::Arc<dyn dmarc_store::Store>, ExitCode> {
+    dmarc_store::connect(&database.database_url)
+        .await
+        .map_err(|e| {
+            eprintln!("dmarc {command}: {e}");
+            ExitCode::from(2)
+        })
+}
+
 /// The async runtime for database work.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -38,7 +38,7 @@ use dmarc_core::rollup::{
 };
 
 pub use error::StoreError;
-pub use prepare::{Prepared, PreparedPart, ReportRows, prepare};
+pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use sql::{Backend, PgStore, SqlStore, SqliteStore, connect};
 pub use types::{
     DomainInfo, Outcome, OutcomeStatus, Page, Paged, ReportRef, ReportSummary, ReprocessSummary,

@@ -54,6 +54,38 @@ pub fn prepare(name: impl Into<String>, bytes: &[u8], options: &ParseOptions) ->
     }
 }
 
+/// Groups prepared inputs, in order, into write batches of about `records` records each
+/// (an input is never split, so one large input may exceed it alone).
+pub fn batches(prepared: Vec<Prepared>, records: u64) -> Vec<Vec<Prepared>> {
+    let mut out: Vec<Vec<Prepared>> = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0u64;
+    for input in prepared {
+        let input_records = input.record_count();
+        if !current.is_empty() && size + input_records > records {
+            out.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += input_records;
+        current.push(input);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+impl Prepared {
+    /// Records in the input's reports.
+    pub fn record_count(&self) -> u64 {
+        self.parts
+            .iter()
+            .filter_map(|p| p.result.as_ref().ok())
+            .map(ReportRows::record_count)
+            .sum()
+    }
+}
+
 /// Lower-case hex SHA-256.
 pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -331,6 +363,25 @@ mod tests {
         <identifiers><header_from>example.com</header_from></identifiers>
         <auth_results><spf><domain>example.com</domain><result>fail</result></spf></auth_results>
         </record></feedback>"#;
+
+    #[test]
+    fn batches_keep_order_and_never_split_an_input() {
+        let input = |name: &str| prepare(name, XML.as_bytes(), &ParseOptions::default());
+        let three = vec![input("a"), input("b"), input("c")];
+        assert_eq!(three[0].record_count(), 2);
+        let names = |batches: Vec<Vec<Prepared>>| -> Vec<Vec<String>> {
+            batches
+                .into_iter()
+                .map(|b| b.into_iter().map(|p| p.name).collect())
+                .collect()
+        };
+        assert_eq!(
+            names(batches(three.clone(), 4)),
+            [vec!["a", "b"], vec!["c"]]
+        );
+        assert_eq!(names(batches(three.clone(), 1)), [["a"], ["b"], ["c"]]);
+        assert!(batches(Vec::new(), 10).is_empty());
+    }
 
     #[test]
     fn rows_keep_every_message_and_round_trip_records() {

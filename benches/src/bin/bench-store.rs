@@ -84,7 +84,7 @@ async fn load(store: &dyn Store, records: u64, domains: u64, days: u64, seed: u6
             .map(|g| dmarc_store::prepare(g.file_stem.clone(), g.xml.as_bytes(), &options))
             .collect();
         prepare_time += t.elapsed();
-        for batch in batches(prepared) {
+        for batch in dmarc_store::batches(prepared, 20_000) {
             let t = Instant::now();
             let outcomes = match store.ingest(&batch).await {
                 Ok(outcomes) => outcomes,
@@ -116,29 +116,6 @@ async fn load(store: &dyn Store, records: u64, domains: u64, days: u64, seed: u6
         })
     );
     ExitCode::SUCCESS
-}
-
-/// Transactions of about 20,000 records, as `dmarc ingest` writes them.
-fn batches(prepared: Vec<Prepared>) -> Vec<Vec<Prepared>> {
-    let mut out = vec![Vec::new()];
-    let mut records = 0;
-    for input in prepared {
-        let size: u64 = input
-            .parts
-            .iter()
-            .filter_map(|p| p.result.as_ref().ok())
-            .map(dmarc_store::ReportRows::record_count)
-            .sum();
-        if records + size > 20_000 && out.last().is_some_and(|b| !b.is_empty()) {
-            out.push(Vec::new());
-            records = 0;
-        }
-        records += size;
-        if let Some(last) = out.last_mut() {
-            last.push(input);
-        }
-    }
-    out
 }
 
 async fn query(store: &dyn Store, repeat: u64) -> ExitCode {
