@@ -1318,19 +1318,40 @@ impl Store for SqlStore {
     }
 
     async fn by_source(&self, filter: &Filter, page: Page) -> Result<Paged<SourceGroup>> {
+        let (limit, offset) = page.clamped();
         let join = if has_report_conditions(filter) {
             " JOIN reports r ON r.id = x.report_pk"
         } else {
             ""
         };
-        let mut sql = Sql::new(&format!(
+        let mut grouped = Sql::new(&format!(
             "SELECT x.source_ip, {} FROM records x{join} WHERE 1 = 1",
             tally_columns("x", "count")
         ));
-        push_conditions(&mut sql, filter, Target::Records);
-        sql.push(" GROUP BY x.source_ip");
-        let mut groups = Vec::new();
-        for row in sql.fetch_all(self.backend, &self.pool).await? {
+        push_conditions(&mut grouped, filter, Target::Records);
+        // `ip` is a function of `source_ip`; grouping by both lets the order use it.
+        grouped.push(" GROUP BY x.source_ip, x.ip");
+        let mut count = Sql::new(&format!("SELECT COUNT(*) FROM ({}) g", grouped.text));
+        count.args = grouped.args.clone();
+        let total: i64 = count
+            .fetch_all(self.backend, &self.pool)
+            .await?
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()?
+            .unwrap_or(0);
+        // The core's order: most messages first, then no address, IPv4, IPv6, each by value
+        // (the 16-byte key orders addresses of one family numerically).
+        grouped
+            .push(
+                " ORDER BY 2 DESC, CASE WHEN x.source_ip IS NULL THEN 0 \
+                 WHEN x.source_ip LIKE '%:%' THEN 2 ELSE 1 END, x.ip LIMIT ",
+            )
+            .arg(Arg::Int(limit))
+            .push(" OFFSET ")
+            .arg(Arg::Int(offset));
+        let mut items = Vec::new();
+        for row in grouped.fetch_all(self.backend, &self.pool).await? {
             let text: Option<String> = row.try_get(0)?;
             let source_ip = match text {
                 Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
@@ -1338,27 +1359,14 @@ impl Store for SqlStore {
                 })?),
                 None => None,
             };
-            groups.push(SourceGroup {
+            items.push(SourceGroup {
                 source_ip,
                 tally: tally_at(&row, 1)?,
             });
         }
-        groups.sort_by(|a, b| {
-            b.tally
-                .messages
-                .cmp(&a.tally.messages)
-                .then_with(|| a.source_ip.cmp(&b.source_ip))
-        });
-        let (limit, offset) = page.clamped();
-        let total = groups.len() as u64;
-        let items = groups
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .collect();
         Ok(Paged {
             items,
-            total,
+            total: unsigned(total),
             limit: page.limit.clamp(1, Page::MAX_LIMIT),
             offset: page.offset,
         })
