@@ -145,13 +145,19 @@ fn ranked(groups: HashMap<String, Tally>) -> Vec<Group> {
         .into_iter()
         .map(|(key, tally)| Group { key, tally })
         .collect();
-    out.sort_by(|a, b| {
+    rank(&mut out);
+    out
+}
+
+/// Puts groups in the order every grouped rollup returns: most messages first, then by
+/// key, so the order is stable.
+pub fn rank(groups: &mut [Group]) {
+    groups.sort_by(|a, b| {
         b.tally
             .messages
             .cmp(&a.tally.messages)
             .then_with(|| a.key.cmp(&b.key))
     });
-    out
 }
 
 /// Messages per policy domain (lower-cased).

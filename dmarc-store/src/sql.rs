@@ -448,17 +448,6 @@ fn tally_at(row: &AnyRow, first: usize) -> Result<Tally> {
     })
 }
 
-/// Sorts groups like the core: most messages first, then by key.
-fn ranked(mut groups: Vec<Group>) -> Vec<Group> {
-    groups.sort_by(|a, b| {
-        b.tally
-            .messages
-            .cmp(&a.tally.messages)
-            .then_with(|| a.key.cmp(&b.key))
-    });
-    groups
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -866,6 +855,20 @@ impl SqlStore {
         Ok(reports)
     }
 
+    /// The core rollup over the selected records, when `rollup_daily` cannot answer the
+    /// filter (it needs record columns); `None` when it can.
+    async fn core_over_records<T>(
+        &self,
+        filter: &Filter,
+        rollup: fn(&[Report], &Filter) -> T,
+    ) -> Result<Option<T>> {
+        if rollup_answers(filter) {
+            return Ok(None);
+        }
+        let reports = self.load_selected(filter).await?;
+        Ok(Some(rollup(&reports, &Filter::default())))
+    }
+
     /// Runs a `rollup_daily` query: `select` columns, the filter, then `tail`.
     async fn rollup_query(&self, select: &str, filter: &Filter, tail: &str) -> Result<Vec<AnyRow>> {
         let mut sql = Sql::new(&format!("SELECT {select} FROM rollup_daily g WHERE 1 = 1"));
@@ -874,13 +877,15 @@ impl SqlStore {
         sql.fetch_all(self.backend, &self.pool).await
     }
 
-    async fn grouped(&self, column: &str, filter: &Filter) -> Result<Vec<Group>> {
-        if !rollup_answers(filter) {
-            let reports = self.load_selected(filter).await?;
-            return Ok(match column {
-                "policy_domain" => rollup::by_domain(&reports, &Filter::default()),
-                _ => rollup::by_organization(&reports, &Filter::default()),
-            });
+    /// Messages grouped by a `rollup_daily` column; `core` is the same rollup in the core.
+    async fn grouped(
+        &self,
+        column: &str,
+        core: fn(&[Report], &Filter) -> Vec<Group>,
+        filter: &Filter,
+    ) -> Result<Vec<Group>> {
+        if let Some(out) = self.core_over_records(filter, core).await? {
+            return Ok(out);
         }
         let rows = self
             .rollup_query(
@@ -896,7 +901,8 @@ impl SqlStore {
                 tally: tally_at(&row, 1)?,
             });
         }
-        Ok(ranked(groups))
+        rollup::rank(&mut groups);
+        Ok(groups)
     }
 
     async fn ingest_once(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
@@ -1286,9 +1292,8 @@ impl Store for SqlStore {
     }
 
     async fn summary(&self, filter: &Filter) -> Result<Summary> {
-        if !rollup_answers(filter) {
-            let reports = self.load_selected(filter).await?;
-            return Ok(rollup::summary(&reports, &Filter::default()));
+        if let Some(out) = self.core_over_records(filter, rollup::summary).await? {
+            return Ok(out);
         }
         let select = format!(
             "COUNT(DISTINCT g.report_pk), COUNT(DISTINCT g.policy_domain), \
@@ -1310,11 +1315,13 @@ impl Store for SqlStore {
     }
 
     async fn by_domain(&self, filter: &Filter) -> Result<Vec<Group>> {
-        self.grouped("policy_domain", filter).await
+        self.grouped("policy_domain", rollup::by_domain, filter)
+            .await
     }
 
     async fn by_organization(&self, filter: &Filter) -> Result<Vec<Group>> {
-        self.grouped("organization", filter).await
+        self.grouped("organization", rollup::by_organization, filter)
+            .await
     }
 
     async fn by_source(&self, filter: &Filter, page: Page) -> Result<Paged<SourceGroup>> {
@@ -1373,9 +1380,11 @@ impl Store for SqlStore {
     }
 
     async fn disposition_breakdown(&self, filter: &Filter) -> Result<DispositionBreakdown> {
-        if !rollup_answers(filter) {
-            let reports = self.load_selected(filter).await?;
-            return Ok(rollup::disposition_breakdown(&reports, &Filter::default()));
+        if let Some(out) = self
+            .core_over_records(filter, rollup::disposition_breakdown)
+            .await?
+        {
+            return Ok(out);
         }
         let rows = self
             .rollup_query(
@@ -1400,9 +1409,11 @@ impl Store for SqlStore {
     }
 
     async fn alignment_breakdown(&self, filter: &Filter) -> Result<AlignmentBreakdown> {
-        if !rollup_answers(filter) {
-            let reports = self.load_selected(filter).await?;
-            return Ok(rollup::alignment_breakdown(&reports, &Filter::default()));
+        if let Some(out) = self
+            .core_over_records(filter, rollup::alignment_breakdown)
+            .await?
+        {
+            return Ok(out);
         }
         let rows = self
             .rollup_query(
@@ -1426,9 +1437,11 @@ impl Store for SqlStore {
     }
 
     async fn policy_compliance(&self, filter: &Filter) -> Result<PolicyCompliance> {
-        if !rollup_answers(filter) {
-            let reports = self.load_selected(filter).await?;
-            return Ok(rollup::policy_compliance(&reports, &Filter::default()));
+        if let Some(out) = self
+            .core_over_records(filter, rollup::policy_compliance)
+            .await?
+        {
+            return Ok(out);
         }
         let rows = self
             .rollup_query(
@@ -1461,9 +1474,8 @@ impl Store for SqlStore {
     }
 
     async fn timeline(&self, filter: &Filter) -> Result<Vec<DayBucket>> {
-        if !rollup_answers(filter) {
-            let reports = self.load_selected(filter).await?;
-            return Ok(rollup::timeline(&reports, &Filter::default()));
+        if let Some(out) = self.core_over_records(filter, rollup::timeline).await? {
+            return Ok(out);
         }
         let rows = self
             .rollup_query(
@@ -1490,6 +1502,7 @@ impl Store for SqlStore {
 
     async fn source_activity(&self, filter: &Filter) -> Result<Vec<SourceActivity>> {
         let reports = self.load_selected(filter).await?;
+        // Always from the records: it needs addresses and header_from domains.
         Ok(rollup::source_activity(&reports, &Filter::default()))
     }
 
