@@ -127,7 +127,7 @@ pub struct ReportRows {
 
 #[derive(Debug, Clone)]
 pub(crate) struct RecordRow {
-    pub(crate) ip: Option<Vec<u8>>,
+    pub(crate) ip: Option<[u8; 16]>,
     pub(crate) source_ip: Option<String>,
     pub(crate) count: i64,
     pub(crate) disposition: Option<String>,
@@ -262,7 +262,7 @@ fn record_row(record: &Record) -> RecordRow {
     };
     let text = |v: Option<&str>| v.map(str::to_owned);
     RecordRow {
-        ip: record.source_ip.map(|ip| ip_key(ip).to_vec()),
+        ip: record.source_ip.map(ip_key),
         source_ip: record.source_ip.map(|ip| ip.to_string()),
         count: db_count(record.count),
         disposition: text(

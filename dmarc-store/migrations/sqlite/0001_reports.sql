@@ -43,7 +43,6 @@ CREATE INDEX reports_domain ON reports (policy_domain, last_ts);
 CREATE INDEX reports_payload ON reports (payload_id);
 
 CREATE TABLE records (
-    id            INTEGER PRIMARY KEY,
     report_pk     INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
     ord           INTEGER NOT NULL,         -- position in the report
     ip            BLOB,                     -- 16-byte key (IPv4 mapped into IPv6) for CIDR ranges
@@ -57,9 +56,9 @@ CREATE TABLE records (
     header_from   TEXT,
     envelope_from TEXT,
     envelope_to   TEXT,
-    detail        TEXT    NOT NULL          -- JSON: reasons, auth_results, extensions
-);
-CREATE INDEX records_report ON records (report_pk, ord);
+    detail        TEXT    NOT NULL,         -- JSON: reasons, auth_results, extensions
+    PRIMARY KEY (report_pk, ord)
+) WITHOUT ROWID;                            -- a report's records are one range of the key
 CREATE INDEX records_ip ON records (ip);
 
 -- Messages per report, UTC day and outcome, written with the report. Dashboards read this
