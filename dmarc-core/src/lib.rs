@@ -14,7 +14,9 @@
 //!   timeline and the failure-rate trend, counting messages, never rows.
 //! - [`GeoLookup`] and [`AnomalyScorer`] are the extension points other crates implement.
 //!
-//! The crate does no I/O: no files, no network, no async runtime, no database.
+//! The crate does no I/O: no files, no network, no async runtime, no database. The optional
+//! `files` feature adds [`files`](crate::files), which lists and reads report files for front
+//! ends that take paths.
 //!
 //! ```
 //! use dmarc_core::{parse_input, rollup, Filter, ParseOptions};
@@ -56,6 +58,8 @@
 mod container;
 mod diag;
 mod ext;
+#[cfg(feature = "files")]
+pub mod files;
 mod filter;
 mod identity;
 mod lexer;
