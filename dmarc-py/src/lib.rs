@@ -668,55 +668,41 @@ fn rollup_of<'py, T: serde::Serialize + Send>(
     Ok(pythonize(py, &result)?)
 }
 
-/// Reports, domains, organisations, period and message tallies of the selected records.
-#[pyfunction]
-#[pyo3(signature = (reports, **filters))]
-fn summary<'py>(
-    reports: &Bound<'py, PyAny>,
-    filters: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    rollup_of(reports, filters, rollup::summary)
+/// A Python function running a core rollup with keyword filters.
+macro_rules! rollup_function {
+    ($(#[doc = $doc:literal])* $name:ident => $core:path) => {
+        $(#[doc = $doc])*
+        #[pyfunction]
+        #[pyo3(signature = (reports, **filters))]
+        fn $name<'py>(
+            reports: &Bound<'py, PyAny>,
+            filters: Option<&Bound<'py, PyDict>>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            rollup_of(reports, filters, $core)
+        }
+    };
 }
 
-/// Messages per source address, most messages first.
-#[pyfunction]
-#[pyo3(signature = (reports, **filters))]
-fn by_source<'py>(
-    reports: &Bound<'py, PyAny>,
-    filters: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    rollup_of(reports, filters, rollup::by_source)
-}
-
-/// Messages per policy domain, most messages first.
-#[pyfunction]
-#[pyo3(signature = (reports, **filters))]
-fn by_domain<'py>(
-    reports: &Bound<'py, PyAny>,
-    filters: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    rollup_of(reports, filters, rollup::by_domain)
-}
-
-/// Messages per reporting organisation, most messages first.
-#[pyfunction]
-#[pyo3(signature = (reports, **filters))]
-fn by_organization<'py>(
-    reports: &Bound<'py, PyAny>,
-    filters: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    rollup_of(reports, filters, rollup::by_organization)
-}
-
-/// Messages per UTC day (a report's messages spread over the days its period overlaps).
-#[pyfunction]
-#[pyo3(signature = (reports, **filters))]
-fn timeline<'py>(
-    reports: &Bound<'py, PyAny>,
-    filters: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    rollup_of(reports, filters, rollup::timeline)
-}
+rollup_function!(
+    /// Reports, domains, organisations, period and message tallies of the selected records.
+    summary => rollup::summary
+);
+rollup_function!(
+    /// Messages per source address, most messages first.
+    by_source => rollup::by_source
+);
+rollup_function!(
+    /// Messages per policy domain, most messages first.
+    by_domain => rollup::by_domain
+);
+rollup_function!(
+    /// Messages per reporting organisation, most messages first.
+    by_organization => rollup::by_organization
+);
+rollup_function!(
+    /// Messages per UTC day (a report's messages spread over the days its period overlaps).
+    timeline => rollup::timeline
+);
 
 /// The DMARC failure rate per day with its moving average over `window` days.
 #[pyfunction]

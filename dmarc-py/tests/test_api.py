@@ -173,3 +173,17 @@ def test_example_script_runs():
     )
     assert done.returncode == 0, done.stderr
     assert "reports" in done.stdout and "top sources" in done.stdout
+
+
+def test_stubs_declare_every_native_name():
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(dmarc_rs.__file__).with_name("_native.pyi")
+    tree = ast.parse(stub.read_text())
+    declared = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    declared |= {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign)}
+    public = {name for name in dir(dmarc_rs._native) if not name.startswith("_")}
+    assert public <= declared, public - declared
+    for name in public:
+        assert getattr(dmarc_rs._native, name).__doc__ or name == "COLUMNS", name

@@ -4,10 +4,24 @@ import datetime
 import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from typing_extensions import TypedDict, Unpack
+
 _Time = Union[int, float, datetime.datetime]
 _Path = Union[str, os.PathLike]
 
 COLUMNS: Tuple[str, ...]
+
+class Filters(TypedDict, total=False):
+    """The keyword filters every rollup takes (all optional; None means no condition)."""
+
+    domain: Union[str, Sequence[str], None]
+    since: Optional[_Time]
+    until: Optional[_Time]
+    source_ip: Optional[str]
+    dkim: Optional[str]
+    spf: Optional[str]
+    disposition: Optional[str]
+    org: Optional[str]
 
 class Diagnostic:
     """Something repaired or odd in a report."""
@@ -129,71 +143,31 @@ def parse_paths(
 
 def summary(
     reports: Iterable[Report],
-    *,
-    domain: Union[str, Sequence[str], None] = ...,
-    since: Optional[_Time] = ...,
-    until: Optional[_Time] = ...,
-    source_ip: Optional[str] = ...,
-    dkim: Optional[str] = ...,
-    spf: Optional[str] = ...,
-    disposition: Optional[str] = ...,
-    org: Optional[str] = ...,
+    **filters: Unpack[Filters],
 ) -> Dict[str, Any]:
     """Reports, domains, organisations, period and message tallies of the selected records."""
 
 def by_source(
     reports: Iterable[Report],
-    *,
-    domain: Union[str, Sequence[str], None] = ...,
-    since: Optional[_Time] = ...,
-    until: Optional[_Time] = ...,
-    source_ip: Optional[str] = ...,
-    dkim: Optional[str] = ...,
-    spf: Optional[str] = ...,
-    disposition: Optional[str] = ...,
-    org: Optional[str] = ...,
+    **filters: Unpack[Filters],
 ) -> List[Dict[str, Any]]:
     """Messages per source address, most messages first."""
 
 def by_domain(
     reports: Iterable[Report],
-    *,
-    domain: Union[str, Sequence[str], None] = ...,
-    since: Optional[_Time] = ...,
-    until: Optional[_Time] = ...,
-    source_ip: Optional[str] = ...,
-    dkim: Optional[str] = ...,
-    spf: Optional[str] = ...,
-    disposition: Optional[str] = ...,
-    org: Optional[str] = ...,
+    **filters: Unpack[Filters],
 ) -> List[Dict[str, Any]]:
     """Messages per policy domain, most messages first."""
 
 def by_organization(
     reports: Iterable[Report],
-    *,
-    domain: Union[str, Sequence[str], None] = ...,
-    since: Optional[_Time] = ...,
-    until: Optional[_Time] = ...,
-    source_ip: Optional[str] = ...,
-    dkim: Optional[str] = ...,
-    spf: Optional[str] = ...,
-    disposition: Optional[str] = ...,
-    org: Optional[str] = ...,
+    **filters: Unpack[Filters],
 ) -> List[Dict[str, Any]]:
     """Messages per reporting organisation, most messages first."""
 
 def timeline(
     reports: Iterable[Report],
-    *,
-    domain: Union[str, Sequence[str], None] = ...,
-    since: Optional[_Time] = ...,
-    until: Optional[_Time] = ...,
-    source_ip: Optional[str] = ...,
-    dkim: Optional[str] = ...,
-    spf: Optional[str] = ...,
-    disposition: Optional[str] = ...,
-    org: Optional[str] = ...,
+    **filters: Unpack[Filters],
 ) -> List[Dict[str, Any]]:
     """Messages per UTC day; a report's messages are spread over the days it covers."""
 
@@ -201,14 +175,7 @@ def failure_trend(
     reports: Iterable[Report],
     *,
     window: int = 7,
-    domain: Union[str, Sequence[str], None] = ...,
-    since: Optional[_Time] = ...,
-    until: Optional[_Time] = ...,
-    source_ip: Optional[str] = ...,
-    dkim: Optional[str] = ...,
-    spf: Optional[str] = ...,
-    disposition: Optional[str] = ...,
-    org: Optional[str] = ...,
+    **filters: Unpack[Filters],
 ) -> List[Dict[str, Any]]:
     """DMARC failure rate per day and its moving average over ``window`` days."""
 

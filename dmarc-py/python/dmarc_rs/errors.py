@@ -10,14 +10,14 @@ from typing import Optional
 class DmarcError(Exception):
     """Base class of every dmarc_rs error."""
 
-
-class ParseError(DmarcError, ValueError):
-    """An input yielded no report (malformed XML, unknown format, missing elements, ...)."""
-
     def __init__(self, message: str, kind: str = "", source: Optional[str] = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.source = source
+
+
+class ParseError(DmarcError, ValueError):
+    """An input yielded no report (malformed XML, unknown format, missing elements, ...)."""
 
 
 class LimitExceeded(ParseError):
@@ -33,12 +33,7 @@ class NotAggregateReport(ParseError):
 
 
 class ReadError(DmarcError, OSError):
-    """A file could not be read or does not exist."""
-
-    def __init__(self, message: str, kind: str = "io", source: Optional[str] = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.source = source
+    """A file could not be read or does not exist (kind "io")."""
 
 
 class FilterError(DmarcError, ValueError):
