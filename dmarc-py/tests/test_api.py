@@ -187,3 +187,10 @@ def test_stubs_declare_every_native_name():
     assert public <= declared, public - declared
     for name in public:
         assert getattr(dmarc_rs._native, name).__doc__ or name == "COLUMNS", name
+
+
+def test_records_frame_without_pandas_says_what_to_do(report, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` now fails
+    with pytest.raises(ImportError, match="pip install pandas"):
+        dmarc_rs.records_frame([report])
+    assert len(dmarc_rs.to_records([report])) == 2

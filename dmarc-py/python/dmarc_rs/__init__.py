@@ -74,7 +74,7 @@ def records_frame(reports: Iterable[Report]) -> Any:
     """
     try:
         import pandas as pd
-    except ImportError as e:  # pragma: no cover - exercised in a venv without pandas
+    except ImportError as e:
         raise ImportError(
             "records_frame needs pandas: pip install pandas "
             "(or use dmarc_rs.to_records for a list of dicts)"
