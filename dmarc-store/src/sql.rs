@@ -309,6 +309,17 @@ impl Sql {
     {
         Ok(self.query(backend).fetch_all(executor).await?)
     }
+
+    /// The integer in the first column of the first row (a `COUNT(*)`), 0 without rows.
+    async fn fetch_count<'e, E>(self, backend: Backend, executor: E) -> Result<i64>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        match self.fetch_all(backend, executor).await?.first() {
+            Some(row) => Ok(row.try_get(0)?),
+            None => Ok(0),
+        }
+    }
 }
 
 /// `$1 ... $n` (numbered in order of appearance) to `?`.
@@ -553,11 +564,11 @@ async fn insert_rows(
     let mut done = 0;
     while done < rows {
         let n = INSERT_CHUNK.min(rows - done);
-        let mut sql = Sql::new(&if n == INSERT_CHUNK {
-            full.clone()
+        let mut sql = if n == INSERT_CHUNK {
+            Sql::new(&full)
         } else {
-            multi_insert(table, columns, n)
-        });
+            Sql::new(&multi_insert(table, columns, n))
+        };
         sql.args.extend(args.by_ref().take(n * width));
         sql.query(backend).execute(&mut *conn).await?;
         done += n;
@@ -1263,13 +1274,7 @@ impl Store for SqlStore {
         let mut count = Sql::new("SELECT COUNT(*) FROM reports r");
         count.push(&where_sql.text);
         count.args = where_sql.args.clone();
-        let total: i64 = count
-            .fetch_all(self.backend, &self.pool)
-            .await?
-            .first()
-            .map(|row| row.try_get(0))
-            .transpose()?
-            .unwrap_or(0);
+        let total = count.fetch_count(self.backend, &self.pool).await?;
         let mut list = Sql::new(&format!("SELECT {SUMMARY_COLUMNS} FROM reports r"));
         list.push(&where_sql.text);
         list.args = where_sql.args;
@@ -1398,22 +1403,20 @@ impl Store for SqlStore {
         } else {
             ""
         };
+        // The number of groups comes from a window over the same grouping (one
+        // aggregation, not a second COUNT query over it).
         let mut grouped = Sql::new(&format!(
-            "SELECT x.source_ip, {} FROM records x{join} WHERE 1 = 1",
+            "SELECT x.source_ip, {}, COUNT(*) OVER () FROM records x{join} WHERE 1 = 1",
             tally_columns("x", "count")
         ));
         push_conditions(&mut grouped, filter, Target::Records);
         // `ip` is a function of `source_ip`; grouping by both lets the order use it.
         grouped.push(" GROUP BY x.source_ip, x.ip");
-        let mut count = Sql::new(&format!("SELECT COUNT(*) FROM ({}) g", grouped.text));
-        count.args = grouped.args.clone();
-        let total: i64 = count
-            .fetch_all(self.backend, &self.pool)
-            .await?
-            .first()
-            .map(|row| row.try_get(0))
-            .transpose()?
-            .unwrap_or(0);
+        let count_past_end = (offset > 0).then(|| {
+            let mut count = Sql::new(&format!("SELECT COUNT(*) FROM ({}) g", grouped.text));
+            count.args = grouped.args.clone();
+            count
+        });
         // The core's order: most messages first, then no address, IPv4, IPv6, each by value
         // (the 16-byte key orders addresses of one family numerically).
         grouped
@@ -1424,8 +1427,15 @@ impl Store for SqlStore {
             .arg(Arg::Int(limit))
             .push(" OFFSET ")
             .arg(Arg::Int(offset));
-        let mut items = Vec::new();
-        for row in grouped.fetch_all(self.backend, &self.pool).await? {
+        let rows = grouped.fetch_all(self.backend, &self.pool).await?;
+        let total = match (rows.first(), count_past_end) {
+            (Some(row), _) => row.try_get(5)?,
+            // A page past the end has no row to carry the count.
+            (None, Some(count)) => count.fetch_count(self.backend, &self.pool).await?,
+            (None, None) => 0,
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
             let text: Option<String> = row.try_get(0)?;
             let source_ip = match text {
                 Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
@@ -1575,13 +1585,9 @@ impl Store for SqlStore {
 
     async fn outcomes(&self, page: Page) -> Result<Paged<Outcome>> {
         let (limit, offset) = page.clamped();
-        let total: i64 = Sql::new("SELECT COUNT(*) FROM ingest_log")
-            .fetch_all(self.backend, &self.pool)
-            .await?
-            .first()
-            .map(|row| row.try_get(0))
-            .transpose()?
-            .unwrap_or(0);
+        let total = Sql::new("SELECT COUNT(*) FROM ingest_log")
+            .fetch_count(self.backend, &self.pool)
+            .await?;
         let mut sql = Sql::new(
             "SELECT p.name, l.part, l.status, l.report_pk, r.reporter, r.report_id, \
              r.policy_domain, r.record_count, r.message_count, r.conflict_with, l.error_kind, \

@@ -370,6 +370,25 @@ contract!(rollups_equal_the_core_rollups, |store| {
         let expected = rollup::by_source(&reports, &filter);
         assert_eq!(sources.total as usize, expected.len(), "{label}");
         assert_eq!(sources.items, expected, "{label}");
+        // Later pages, including one past the end, keep the order and the total.
+        for offset in [1, expected.len() as u64, expected.len() as u64 + 5] {
+            let page = store
+                .by_source(&filter, Page { limit: 2, offset })
+                .await
+                .expect("sources page");
+            assert_eq!(
+                page.total as usize,
+                expected.len(),
+                "{label} offset {offset}"
+            );
+            let want: Vec<_> = expected
+                .iter()
+                .skip(offset as usize)
+                .take(2)
+                .cloned()
+                .collect();
+            assert_eq!(page.items, want, "{label} offset {offset}");
+        }
         assert_eq!(
             store.disposition_breakdown(&filter).await.expect("disp"),
             rollup::disposition_breakdown(&reports, &filter),
