@@ -60,6 +60,14 @@ pub fn read(file: &Path, limits: &Limits) -> Result<Vec<u8>, Error> {
     fs::read(file).map_err(io_failure)
 }
 
+/// How an input and the part within it are named in messages: `file > part`.
+pub fn source_name(input: &str, part: Option<&str>) -> String {
+    match part {
+        Some(part) => format!("{input} > {part}"),
+        None => input.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +100,10 @@ mod tests {
             b"<feedback/>"
         );
         fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            source_name("m.eml", Some("attachment 'r.zip'")),
+            "m.eml > attachment 'r.zip'"
+        );
+        assert_eq!(source_name("r.xml", None), "r.xml");
     }
 }

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use dmarc_core::files::source_name;
 use dmarc_core::{
     Diagnostic, Disposition, Error, ErrorKind, Filter, ParseOptions, Parsed, Record, Report, files,
     parse_input, rollup,
@@ -56,13 +57,6 @@ fn options(strict: bool) -> ParseOptions {
     ParseOptions {
         strict,
         ..ParseOptions::default()
-    }
-}
-
-fn source_name(input: &str, part: Option<&str>) -> String {
-    match part {
-        Some(part) => format!("{input} > {part}"),
-        None => input.to_owned(),
     }
 }
 
