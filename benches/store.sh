@@ -9,12 +9,14 @@
 #     every dashboard rollup over all time, the last 30 days, and one domain.
 #
 # Usage: WORK=/big/disk benches/store.sh   (needs about 20 GB at the defaults)
-# Set SKIP_BIG=1 to run only step 1.
+# Set SKIP_BIG=1 to run only step 1, SKIP_INGEST=1 to run only step 2, and
+# BACKENDS=sqlite or BACKENDS=postgres for one backend (default: both).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${WORK:-$(mktemp -d)}
 records=${RECORDS:-1000000}
 big=${BIG_RECORDS:-10000000}
+backends=${BACKENDS:-sqlite postgres}
 mkdir -p "$work"
 
 echo "building (release)" >&2
@@ -37,12 +39,24 @@ for db in ingest big; do
   "${as_pg[@]}" "$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE $db" postgres
 done
 
+# The URLs of the selected backends for database `$1` (SQLite: a file in $work).
+urls() {
+  for backend in $backends; do
+    case $backend in
+      sqlite) echo "sqlite://$work/$1.db" ;;
+      postgres) echo "$pg/$1" ;;
+      *) echo "unknown backend $backend" >&2; exit 2 ;;
+    esac
+  done
+}
+
+if [ "${SKIP_INGEST:-0}" != 1 ]; then
 echo "== 1. dmarc ingest of $records records from files" >&2
 if [ ! -d "$work/files" ]; then
   "$bin/gen-reports" "$work/files" --reports $((records / 500)) --records "$records" --domains 20 --seed 7 >&2
 fi
 du -sh "$work/files" >&2
-for url in "sqlite://$work/ingest.db" "$pg/ingest"; do
+for url in $(urls ingest); do
   rm -f "$work"/ingest.db*
   /usr/bin/time -f "%e %M" -o "$work/time.txt" \
     "$bin/dmarc" ingest --format json --database-url "$url" "$work/files" | tail -n 1 > "$work/summary.json"
@@ -56,10 +70,11 @@ print(json.dumps({"backend": url.split(":")[0], "step": "dmarc ingest (files)",
                   "records_per_s": round(s["records"] / seconds), "peak_rss_mb": round(kb / 1024, 1)}))
 PY
 done
+fi
 
 [ "${SKIP_BIG:-0}" = 1 ] && exit 0
 echo "== 2. load $big records, then rollup latency" >&2
-for url in "sqlite://$work/big.db" "$pg/big"; do
+for url in $(urls big); do
   if [ "$url" = "sqlite://$work/big.db" ]; then rm -f "$work"/big.db*; fi
   /usr/bin/time -f "%M" -o "$work/time.txt" "$bin/bench-store" load "$url" --records "$big" --domains 20
   echo "{\"peak_rss_mb\": $(( $(cat "$work/time.txt") / 1024 ))}"

@@ -16,12 +16,16 @@
 //!   same reports and filter. Dashboard rollups read `rollup_daily`, a per-report, per-day
 //!   aggregate written with each report; source rollups read the records.
 //!
+//! - Accounts (users, login sessions, API keys, the audit log, settings) for the server's
+//!   authentication live in the same database: methods of [`SqlStore`].
+//!
 //! SQL is written once, for both backends (runtime queries through `sqlx::Any`; every
 //! integer is a 64-bit integer, `$n` placeholders); the schema has one migration folder per
 //! backend.
 
 #![deny(missing_docs)]
 
+mod accounts;
 mod error;
 mod prepare;
 mod sql;
@@ -37,6 +41,9 @@ use dmarc_core::rollup::{
     SourceGroup, Summary, TrendPoint,
 };
 
+pub use accounts::{
+    ApiKeyInfo, AuditEntry, NewAuditEntry, Refresh, Role, User, UserChange, normalize_email,
+};
 pub use error::StoreError;
 pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use sql::{Backend, PgStore, SqlStore, SqliteStore, connect};

@@ -219,7 +219,7 @@ impl SqlStore {
 
     /// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`),
     /// so two writers queue on the busy timeout instead of failing on a lock upgrade.
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -247,7 +247,7 @@ impl SqlStore {
 
 /// A bind parameter. NULLs carry their type: PostgreSQL wants it.
 #[derive(Debug, Clone)]
-enum Arg {
+pub(crate) enum Arg {
     Int(i64),
     OptInt(Option<i64>),
     Text(String),
@@ -257,26 +257,33 @@ enum Arg {
 
 /// SQL text with its parameters, numbered `$1`, `$2`, ... as they are added.
 #[derive(Debug, Default)]
-struct Sql {
-    text: String,
-    args: Vec<Arg>,
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) args: Vec<Arg>,
 }
 
 impl Sql {
-    fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         Sql {
             text: text.to_owned(),
             args: Vec::new(),
         }
     }
 
-    fn push(&mut self, text: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
     }
 
+    /// Adds the parameter of the next `$n` the text already holds. Each `$n` appears once:
+    /// SQLite gets them as anonymous `?` in order.
+    pub(crate) fn bind(mut self, arg: Arg) -> Self {
+        self.args.push(arg);
+        self
+    }
+
     /// Appends a placeholder for `arg`.
-    fn arg(&mut self, arg: Arg) -> &mut Self {
+    pub(crate) fn arg(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
         let _ = write!(self.text, "${}", self.args.len());
         self
@@ -285,7 +292,7 @@ impl Sql {
     /// The query with its parameters bound. SQLite gets anonymous `?` placeholders
     /// (parameters appear in order): binding a numbered or named parameter makes SQLite
     /// look its name up in a list, which costs quadratic time on a 7,000-parameter insert.
-    fn query(self, backend: Backend) -> Query<'static, Any, AnyArguments> {
+    pub(crate) fn query(self, backend: Backend) -> Query<'static, Any, AnyArguments> {
         let text = match backend {
             Backend::Postgres => self.text,
             Backend::Sqlite => anonymous_placeholders(&self.text),
@@ -303,15 +310,23 @@ impl Sql {
         query
     }
 
-    async fn fetch_all<'e, E>(self, backend: Backend, executor: E) -> Result<Vec<AnyRow>>
+    pub(crate) async fn fetch_all<'e, E>(self, backend: Backend, executor: E) -> Result<Vec<AnyRow>>
     where
         E: sqlx::Executor<'e, Database = Any>,
     {
         Ok(self.query(backend).fetch_all(executor).await?)
     }
 
+    /// Runs a statement; the number of rows it changed.
+    pub(crate) async fn execute<'e, E>(self, backend: Backend, executor: E) -> Result<u64>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        Ok(self.query(backend).execute(executor).await?.rows_affected())
+    }
+
     /// The integer in the first column of the first row (a `COUNT(*)`), 0 without rows.
-    async fn fetch_count<'e, E>(self, backend: Backend, executor: E) -> Result<i64>
+    pub(crate) async fn fetch_count<'e, E>(self, backend: Backend, executor: E) -> Result<i64>
     where
         E: sqlx::Executor<'e, Database = Any>,
     {
@@ -461,7 +476,7 @@ fn tally_at(row: &AnyRow, first: usize) -> Result<Tally> {
     })
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
