@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dmarc_core::ParseOptions;
-use dmarc_store::{Outcome, OutcomeStatus, Prepared, PreparedPart, Store};
+use dmarc_store::{Outcome, OutcomeStatus, Prepared, Store};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -114,21 +114,6 @@ fn chunks(files: &[PathBuf]) -> Vec<&[PathBuf]> {
     out
 }
 
-/// An input that could not be read becomes a rejected outcome without a stored payload
-/// (there are no bytes to keep).
-fn unreadable(name: String, error: dmarc_core::Error) -> Prepared {
-    Prepared {
-        name,
-        sha256: String::new(),
-        size: 0,
-        compressed: Vec::new(),
-        parts: vec![PreparedPart {
-            part: None,
-            result: Err(error),
-        }],
-    }
-}
-
 async fn ingest(
     store: Arc<dyn Store>,
     files: &[PathBuf],
@@ -148,7 +133,7 @@ async fn ingest(
                     let name = file.display().to_string();
                     match inputs::read(file, &options.limits) {
                         Ok(bytes) => dmarc_store::prepare(name, &bytes, &options),
-                        Err(error) => unreadable(name, error),
+                        Err(error) => Prepared::unreadable(name, error),
                     }
                 })
                 .collect();

@@ -8,6 +8,8 @@ mod db_cmd;
 mod ingest_cmd;
 mod inputs;
 mod parse_cmd;
+mod serve_cmd;
+mod user_cmd;
 
 /// DMARC aggregate report analytics.
 #[derive(Debug, Parser)]
@@ -28,6 +30,10 @@ enum Command {
     Migrate(db_cmd::MigrateArgs),
     /// Parse stored raw inputs again (after a parser upgrade) without creating duplicates.
     Reprocess(db_cmd::ReprocessArgs),
+    /// Serve the HTTP API.
+    Serve(serve_cmd::ServeArgs),
+    /// Manage user accounts.
+    User(user_cmd::UserArgs),
 }
 
 /// The database option every command that stores data takes.
@@ -75,5 +81,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest_cmd::run(&args),
         Command::Migrate(args) => db_cmd::migrate(&args),
         Command::Reprocess(args) => db_cmd::reprocess(&args),
+        Command::Serve(args) => serve_cmd::run(&args),
+        Command::User(args) => user_cmd::run(&args),
     }
 }

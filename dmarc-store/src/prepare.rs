@@ -36,6 +36,23 @@ pub struct PreparedPart {
     pub result: Result<ReportRows, Error>,
 }
 
+impl Prepared {
+    /// An input that could not be read (or was refused before reading, e.g. too large):
+    /// a rejected outcome without a stored payload, as there are no bytes to keep.
+    pub fn unreadable(name: String, error: Error) -> Prepared {
+        Prepared {
+            name,
+            sha256: String::new(),
+            size: 0,
+            compressed: Vec::new(),
+            parts: vec![PreparedPart {
+                part: None,
+                result: Err(error),
+            }],
+        }
+    }
+}
+
 /// Parses `bytes` and prepares every report in them.
 pub fn prepare(name: impl Into<String>, bytes: &[u8], options: &ParseOptions) -> Prepared {
     let parts = parse_input(bytes, options)

@@ -195,6 +195,14 @@ impl SqlStore {
         &self.pool
     }
 
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        Sql::new("SELECT 1")
+            .fetch_count(self.backend, &self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Which database this is.
     pub fn backend_kind(&self) -> Backend {
         self.backend

@@ -1,0 +1,335 @@
+//! Server configuration: defaults < TOML file < `DMARC_*` environment variables < flags.
+//!
+//! Every setting has an environment name derived from its place in the file: top-level
+//! keys are `DMARC_<KEY>` (`DMARC_LISTEN`, `DMARC_DATABASE_URL`), keys of a section are
+//! `DMARC_<SECTION>_<KEY>` (`DMARC_AUTH_BCRYPT_COST`, `DMARC_LIMITS_UPLOAD_MAX_FILES`).
+//! Secrets never appear in `Debug` output or logs.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A secret string: shown as `***` in `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+/// Everything `dmarc serve` can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://...`.
+    pub database_url: Secret,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// Trust the first address of `X-Forwarded-For` as the client's (behind a proxy).
+    pub trust_forwarded_for: bool,
+    /// Tokens and passwords.
+    pub auth: AuthConfig,
+    /// Sizes and rates.
+    pub limits: LimitsConfig,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Tokens and passwords.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 key for access tokens; empty: generated once and kept in the database, which
+    /// every process on the same database then shares.
+    pub jwt_secret: Secret,
+    /// Lifetime of access tokens, seconds.
+    pub access_token_ttl: u64,
+    /// Lifetime of refresh tokens, seconds.
+    pub refresh_token_ttl: u64,
+    /// bcrypt cost of stored passwords (4..=31).
+    pub bcrypt_cost: u32,
+    /// Shortest password accepted.
+    pub min_password_length: usize,
+    /// Login attempts per minute per client address and per e-mail address.
+    pub login_attempts_per_minute: u32,
+}
+
+/// Sizes and rates of inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Files per upload request.
+    pub upload_max_files: usize,
+    /// Bytes per uploaded file.
+    pub upload_max_file_bytes: usize,
+    /// Bytes per upload request.
+    pub upload_max_request_bytes: usize,
+    /// Bytes of any other request body (JSON).
+    pub json_max_bytes: usize,
+    /// Upload requests per minute per user.
+    pub uploads_per_minute: u32,
+    /// CSV exports per minute per user.
+    pub csv_exports_per_minute: u32,
+    /// PDF exports per minute per user.
+    pub pdf_exports_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: Secret(dmarc_store::DEFAULT_DATABASE_URL.into()),
+            log_format: LogFormat::Text,
+            trust_forwarded_for: false,
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: Secret::default(),
+            access_token_ttl: 15 * 60,
+            refresh_token_ttl: 7 * 24 * 3600,
+            bcrypt_cost: 12,
+            min_password_length: 12,
+            login_attempts_per_minute: 10,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            upload_max_files: 200,
+            upload_max_file_bytes: 32 << 20,
+            upload_max_request_bytes: 512 << 20,
+            json_max_bytes: 64 << 10,
+            uploads_per_minute: 30,
+            csv_exports_per_minute: 10,
+            pdf_exports_per_minute: 5,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file, or a value from the environment, is not valid.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// The file or the variable.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(origin: impl Into<String>, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        origin: origin.into(),
+        message: message.to_string(),
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file (when given), then `DMARC_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut tree =
+            toml::Table::try_from(Config::default()).map_err(|e| invalid("defaults", e))?;
+        if let Some(path) = file {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: origin.clone(),
+                source,
+            })?;
+            let from_file: toml::Table = text.parse().map_err(|e| invalid(&origin, e))?;
+            // Unknown keys are reported by name rather than ignored.
+            Config::deserialize(toml::Value::Table(from_file.clone()))
+                .map_err(|e| invalid(&origin, e))?;
+            merge(&mut tree, from_file);
+        }
+        for (name, value) in env {
+            apply_env(&mut tree, &name, &value)?;
+        }
+        let config = Config::deserialize(toml::Value::Table(tree))
+            .map_err(|e| invalid("configuration", e))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return Err(invalid("auth.bcrypt_cost", "must be between 4 and 31"));
+        }
+        if self.auth.access_token_ttl == 0 || self.auth.refresh_token_ttl == 0 {
+            return Err(invalid("auth", "token lifetimes must be positive"));
+        }
+        if self.limits.upload_max_files == 0 {
+            return Err(invalid("limits.upload_max_files", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Applies one `DMARC_*` variable when it names a setting (other `DMARC_*` variables, such
+/// as `DMARC_CONFIG`, are not settings and are left alone). The value is read as the
+/// setting's type.
+fn apply_env(tree: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(rest) = name.strip_prefix("DMARC_") else {
+        return Ok(());
+    };
+    let rest = rest.to_ascii_lowercase();
+    let slot = if tree.get(&rest).is_some_and(|v| !v.is_table()) {
+        tree.get_mut(&rest)
+    } else {
+        let section = tree
+            .iter()
+            .filter(|(_, v)| v.is_table())
+            .map(|(k, _)| k.clone())
+            .find(|section| {
+                rest.strip_prefix(section.as_str())
+                    .and_then(|r| r.strip_prefix('_'))
+                    .is_some()
+            });
+        match section {
+            Some(section) => {
+                let key = &rest[section.len() + 1..];
+                tree.get_mut(&section)
+                    .and_then(|t| t.as_table_mut())
+                    .and_then(|t| t.get_mut(key))
+            }
+            None => None,
+        }
+    };
+    let Some(slot) = slot else {
+        return Ok(());
+    };
+    *slot = match slot {
+        toml::Value::Integer(_) => toml::Value::Integer(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| invalid(name, format!("{value:?} is not a whole number")))?,
+        ),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match value.trim() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => return Err(invalid(name, format!("{value:?} is not true or false"))),
+        }),
+        _ => toml::Value::String(value.to_owned()),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dmarc.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[auth]\nbcrypt_cost = 10\naccess_token_ttl = 60\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("DMARC_AUTH_BCRYPT_COST", "8"),
+                ("DMARC_LIMITS_UPLOAD_MAX_FILES", "5"),
+                ("DMARC_TRUST_FORWARDED_FOR", "true"),
+                ("DMARC_CONFIG", "ignored: not a setting"),
+                ("DMARC_TEST_REQUIRE_SERVICES", "1"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000", "file over default");
+        assert_eq!(config.auth.bcrypt_cost, 8, "environment over file");
+        assert_eq!(config.auth.access_token_ttl, 60, "file kept");
+        assert_eq!(config.limits.upload_max_files, 5);
+        assert!(config.trust_forwarded_for);
+        assert_eq!(config.auth.refresh_token_ttl, 7 * 24 * 3600, "default kept");
+    }
+
+    #[test]
+    fn bad_values_name_their_origin() {
+        let e = Config::load(None, env(&[("DMARC_AUTH_BCRYPT_COST", "twelve")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "DMARC_AUTH_BCRYPT_COST: \"twelve\" is not a whole number"
+        );
+        let e = Config::load(None, env(&[("DMARC_AUTH_BCRYPT_COST", "3")])).unwrap_err();
+        assert!(e.to_string().contains("between 4 and 31"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dmarc.toml");
+        std::fs::write(&file, "[auth]\nbcrypt_costs = 10\n").unwrap();
+        let e = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("bcrypt_costs"), "{e}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("DMARC_AUTH_JWT_SECRET", "s3cr3t-value"),
+                ("DMARC_DATABASE_URL", "postgres://u:pw@h/db"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("pw@"),
+            "{shown}"
+        );
+        assert_eq!(config.auth.jwt_secret.0, "s3cr3t-value");
+    }
+}

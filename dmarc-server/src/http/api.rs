@@ -1,0 +1,374 @@
+//! Reports, domains, upload and rollups (`/api/...`), health and metrics.
+
+use axum::Json;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dmarc_core::rollup::{
+    AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance, SourceGroup,
+    Summary, TrendPoint,
+};
+use dmarc_core::{Error as ParseError, ErrorKind, ParseOptions};
+use dmarc_store::{
+    DomainInfo, Outcome, OutcomeStatus, Paged, Prepared, ReportSummary, Role, Store, StoredReport,
+};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::query::Params;
+
+/// Records per ingest transaction of an upload.
+const UPLOAD_BATCH_RECORDS: u64 = 20_000;
+/// Longest file name kept from an upload.
+const MAX_NAME: usize = 200;
+
+/// `GET /api/domains`.
+pub async fn domains(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<Vec<DomainInfo>>> {
+    Ok(Json(state.store.domains().await?))
+}
+
+/// `GET /api/reports`: newest period first; the common filters, `limit`, `offset`.
+pub async fn reports(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Paged<ReportSummary>>> {
+    Ok(Json(
+        state.store.reports(&params.filter, params.page).await?,
+    ))
+}
+
+/// `GET /api/reports/{id}`: the report with its records and diagnostics.
+pub async fn report(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<StoredReport>> {
+    state
+        .store
+        .report(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no report {id}")))
+}
+
+/// One uploaded file's outcomes.
+#[derive(Debug, Serialize)]
+pub struct FileOutcome {
+    file: String,
+    size: u64,
+    /// One per report payload found in the file.
+    outcomes: Vec<Outcome>,
+}
+
+/// Totals of an upload.
+#[derive(Debug, Default, Serialize)]
+pub struct UploadSummary {
+    files: usize,
+    accepted: u64,
+    duplicate: u64,
+    rejected: u64,
+    /// Records of accepted reports.
+    records: u64,
+    /// Messages of accepted reports.
+    messages: u64,
+}
+
+/// `POST /api/upload` answer.
+#[derive(Debug, Serialize)]
+pub struct UploadResult {
+    files: Vec<FileOutcome>,
+    summary: UploadSummary,
+}
+
+/// A file name as shown: the last path component, printable, at most `MAX_NAME` characters.
+fn clean_name(name: Option<&str>, index: usize) -> String {
+    let base = name
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
+        .unwrap_or_default();
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME)
+        .collect();
+    if clean.trim().is_empty() {
+        format!("upload-{}", index + 1)
+    } else {
+        clean
+    }
+}
+
+/// `POST /api/upload` (analyst): multipart, field `files`, 1 to `upload_max_files` files.
+/// Every file gets its outcomes; a file over the size limit is rejected alone.
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut multipart: Multipart,
+) -> ApiResult<Json<UploadResult>> {
+    caller.require(Role::Analyst)?;
+    let limits = &state.config.limits;
+    state
+        .limiter
+        .check(
+            &format!("upload:{}", caller.user.id),
+            limits.uploads_per_minute,
+        )
+        .map_err(ApiError::rate_limited)?;
+    let mut files: Vec<(String, Result<Vec<u8>, ParseError>)> = Vec::new();
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        if field.name() != Some("files") {
+            let shown: String = field.name().unwrap_or("").chars().take(64).collect();
+            return Err(ApiError::bad_request(format!(
+                "unexpected form field {shown:?}; send the reports as `files`"
+            )));
+        }
+        if files.len() == limits.upload_max_files {
+            return Err(ApiError::too_large(format!(
+                "at most {} files per upload",
+                limits.upload_max_files
+            )));
+        }
+        let name = clean_name(field.file_name(), files.len());
+        let mut bytes = Vec::new();
+        let mut too_large = false;
+        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+            // An oversized file is read to its end (the next file follows it) but not kept.
+            too_large |= bytes.len() + chunk.len() > limits.upload_max_file_bytes;
+            if too_large {
+                bytes = Vec::new();
+            } else {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        let content = if too_large {
+            Err(ParseError::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "file larger than the upload limit of {} bytes",
+                    limits.upload_max_file_bytes
+                ),
+            ))
+        } else {
+            Ok(bytes)
+        };
+        files.push((name, content));
+    }
+    if files.is_empty() {
+        return Err(ApiError::bad_request(
+            "no files: send the reports as multipart field `files`",
+        ));
+    }
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|(_, c)| c.as_ref().map_or(0, |b| b.len() as u64))
+        .collect();
+    let prepared = tokio::task::spawn_blocking(move || {
+        let options = ParseOptions::default();
+        files
+            .into_par_iter()
+            .map(|(name, content)| match content {
+                Ok(bytes) => dmarc_store::prepare(name, &bytes, &options),
+                Err(error) => Prepared::unreadable(name, error),
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let names: Vec<String> = prepared.iter().map(|p| p.name.clone()).collect();
+    let mut outcomes: Vec<Vec<Outcome>> = Vec::with_capacity(prepared.len());
+    for batch in dmarc_store::batches(prepared, UPLOAD_BATCH_RECORDS) {
+        outcomes.extend(state.store.ingest(&batch).await?);
+    }
+    let mut summary = UploadSummary {
+        files: names.len(),
+        ..UploadSummary::default()
+    };
+    for outcome in outcomes.iter().flatten() {
+        let status = match outcome.outcome {
+            OutcomeStatus::Accepted => {
+                summary.accepted += 1;
+                summary.records += outcome.records;
+                summary.messages += outcome.messages;
+                "accepted"
+            }
+            OutcomeStatus::Duplicate => {
+                summary.duplicate += 1;
+                "duplicate"
+            }
+            OutcomeStatus::Rejected => {
+                summary.rejected += 1;
+                "rejected"
+            }
+        };
+        let records = if status == "accepted" {
+            outcome.records
+        } else {
+            0
+        };
+        state.metrics.ingested(status, records);
+    }
+    state
+        .audit(caller.audit(
+            "upload",
+            None,
+            json!({
+                "files": summary.files,
+                "accepted": summary.accepted,
+                "duplicate": summary.duplicate,
+                "rejected": summary.rejected,
+            }),
+        ))
+        .await;
+    let files = names
+        .into_iter()
+        .zip(sizes)
+        .zip(outcomes)
+        .map(|((file, size), outcomes)| FileOutcome {
+            file,
+            size,
+            outcomes,
+        })
+        .collect();
+    Ok(Json(UploadResult { files, summary }))
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(format!(
+            "the upload is larger than the request limit: {}",
+            e.body_text()
+        ))
+    } else {
+        ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
+    }
+}
+
+/// `GET /api/rollup/summary`.
+pub async fn summary(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Summary>> {
+    Ok(Json(state.store.summary(&params.filter).await?))
+}
+
+/// `GET /api/rollup/sources`: messages per source address, most first, paginated.
+pub async fn sources(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Paged<SourceGroup>>> {
+    Ok(Json(
+        state.store.by_source(&params.filter, params.page).await?,
+    ))
+}
+
+/// `GET /api/rollup/by-domain`.
+pub async fn by_domain(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<Group>>> {
+    Ok(Json(state.store.by_domain(&params.filter).await?))
+}
+
+/// `GET /api/rollup/organizations`.
+pub async fn organizations(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<Group>>> {
+    Ok(Json(state.store.by_organization(&params.filter).await?))
+}
+
+/// `GET /api/rollup/disposition`.
+pub async fn disposition(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<DispositionBreakdown>> {
+    Ok(Json(
+        state.store.disposition_breakdown(&params.filter).await?,
+    ))
+}
+
+/// `GET /api/rollup/alignment`.
+pub async fn alignment(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<AlignmentBreakdown>> {
+    Ok(Json(state.store.alignment_breakdown(&params.filter).await?))
+}
+
+/// `GET /api/rollup/compliance`.
+pub async fn compliance(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<PolicyCompliance>> {
+    Ok(Json(state.store.policy_compliance(&params.filter).await?))
+}
+
+/// `GET /api/rollup/timeline`.
+pub async fn timeline(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<DayBucket>>> {
+    Ok(Json(state.store.timeline(&params.filter).await?))
+}
+
+/// `GET /api/rollup/failure-trend`: daily failure rate and its `window`-day average.
+pub async fn failure_trend(
+    State(state): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<TrendPoint>>> {
+    Ok(Json(
+        state
+            .store
+            .failure_trend(&params.filter, params.window)
+            .await?,
+    ))
+}
+
+/// `GET /health`: 200 when the database answers, else 503. No data, no auth (for load
+/// balancers and orchestrators).
+pub async fn health(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics` (admin, or an admin's API key): Prometheus text.
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response())
+}

@@ -1,0 +1,453 @@
+//! Authentication: passwords (bcrypt), access tokens (JWT HS256), refresh tokens (opaque,
+//! rotated, reuse revokes the session), API keys (`X-API-Key`, stored as SHA-256), and the
+//! [`Caller`] extractor every protected handler takes.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use dmarc_store::{ApiKeyInfo, NewAuditEntry, Refresh, Role, User};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, ApiResult};
+use super::{AppState, ClientIp};
+
+/// Prefix of refresh tokens and API keys, so leaked ones are recognisable (secret scanners).
+const REFRESH_PREFIX: &str = "dmr_";
+const API_KEY_PREFIX: &str = "dmk_";
+/// Characters of an API key kept to show which key it is.
+const API_KEY_SHOWN: usize = 12;
+
+/// `prefix` followed by 32 random bytes in hex.
+pub(crate) fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// A random 20-character password (letters and digits: about 119 bits).
+pub fn random_password() -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
+}
+
+pub(crate) fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn seconds(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Keys for access tokens.
+#[derive(Clone)]
+pub(crate) struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys(***)")
+    }
+}
+
+impl TokenKeys {
+    pub(crate) fn new(secret: &str) -> Result<Self, jsonwebtoken::errors::Error> {
+        Ok(TokenKeys {
+            encoding: EncodingKey::from_secret(secret.as_bytes())?,
+            decoding: DecodingKey::from_secret(secret.as_bytes())?,
+        })
+    }
+}
+
+/// Claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// User id.
+    sub: String,
+    /// Session id: revoking the session ends the token.
+    sid: String,
+    iat: i64,
+    exp: i64,
+    typ: String,
+}
+
+/// Hashes a password (bcrypt, on a blocking thread).
+pub(crate) async fn hash_password(password: String, cost: u32) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// Checks a password against a bcrypt hash (on a blocking thread); false for a malformed
+/// hash.
+pub(crate) async fn verify_password(password: String, hash: String) -> ApiResult<bool> {
+    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// Checks a new password against the policy.
+pub(crate) fn check_password(password: &str, min_length: usize) -> ApiResult<()> {
+    if password.chars().count() < min_length {
+        return Err(ApiError::bad_request(format!(
+            "the password must have at least {min_length} characters"
+        )));
+    }
+    // bcrypt reads 72 bytes; longer passwords would be silently cut.
+    if password.len() > 72 {
+        return Err(ApiError::bad_request(
+            "the password must have at most 72 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// How a caller authenticated.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// An access token of this session.
+    Session(String),
+    /// This API key.
+    ApiKey(ApiKeyInfo),
+}
+
+/// An authenticated caller: the user (as stored now: role changes and disabling apply at
+/// once) and how they authenticated.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user, or the API key's owner.
+    pub user: User,
+    /// Token or key.
+    pub via: Via,
+    /// Client address.
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    /// 403 unless the caller's role is at least `role`.
+    pub fn require(&self, role: Role) -> ApiResult<()> {
+        if self.user.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {role} role; you are {}",
+                self.user.role
+            )))
+        }
+    }
+
+    /// 403 for API keys: managing accounts and credentials needs a login.
+    pub fn require_login(&self) -> ApiResult<()> {
+        match self.via {
+            Via::Session(_) => Ok(()),
+            Via::ApiKey(_) => Err(ApiError::forbidden(
+                "API keys cannot manage accounts or credentials; log in",
+            )),
+        }
+    }
+
+    /// How the audit log names the caller.
+    pub fn actor(&self) -> String {
+        match &self.via {
+            Via::Session(_) => self.user.email.clone(),
+            Via::ApiKey(key) => format!("api-key {} ({})", key.name, self.user.email),
+        }
+    }
+
+    /// An audit entry by this caller.
+    pub fn audit(
+        &self,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> NewAuditEntry {
+        NewAuditEntry {
+            user_id: Some(self.user.id),
+            actor: self.actor(),
+            action: action.to_owned(),
+            target,
+            ip: self.ip.clone(),
+            detail,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
+        let ip = ClientIp::of(parts, state).0;
+        if let Some(key) = parts.headers.get("x-api-key") {
+            let key = key
+                .to_str()
+                .map_err(|_| ApiError::unauthorized("invalid API key"))?;
+            let found = state.store.api_key_user(&sha256_hex(key.trim())).await?;
+            return match found {
+                Some((key, user)) if key.revoked_at.is_none() && !user.disabled => Ok(Caller {
+                    user,
+                    via: Via::ApiKey(key),
+                    ip,
+                }),
+                _ => Err(ApiError::unauthorized("invalid or revoked API key")),
+            };
+        }
+        let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "log in: send `Authorization: Bearer <access token>` or `X-API-Key`",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
+        let claims = state.decode_access(token.trim())?;
+        match state.store.session_user(&claims.sid).await? {
+            Some((user, true)) if user.id.to_string() == claims.sub => Ok(Caller {
+                user,
+                via: Via::Session(claims.sid),
+                ip,
+            }),
+            _ => Err(ApiError::unauthorized(
+                "the session has ended; log in again",
+            )),
+        }
+    }
+}
+
+impl AppState {
+    fn issue_access(&self, user_id: i64, session_id: &str) -> ApiResult<(String, i64)> {
+        let iat = now();
+        let ttl = seconds(self.config.auth.access_token_ttl);
+        let claims = Claims {
+            sub: user_id.to_string(),
+            sid: session_id.to_owned(),
+            iat,
+            exp: iat.saturating_add(ttl),
+            typ: "access".into(),
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
+                .map_err(|e| ApiError::internal(&e))?;
+        Ok((token, ttl))
+    }
+
+    fn decode_access(&self, token: &str) -> ApiResult<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("the access token has expired; refresh it")
+                }
+                _ => ApiError::unauthorized("invalid access token"),
+            })?;
+        if data.claims.typ != "access" {
+            return Err(ApiError::unauthorized("invalid access token"));
+        }
+        Ok(data.claims)
+    }
+
+    /// A new access token and refresh token for a session (new or rotated).
+    fn token_pair(&self, user_id: i64, session_id: &str, refresh: String) -> ApiResult<TokenPair> {
+        let (access_token, expires_in) = self.issue_access(user_id, session_id)?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token: refresh,
+            token_type: "bearer",
+            expires_in,
+        })
+    }
+
+    fn refresh_expiry(&self) -> i64 {
+        now().saturating_add(seconds(self.config.auth.refresh_token_ttl))
+    }
+
+    pub(crate) async fn audit(&self, entry: NewAuditEntry) {
+        if let Err(e) = self.store.audit(&entry).await {
+            tracing::error!(error = %e, action = %entry.action, "cannot write the audit log");
+        }
+    }
+}
+
+/// `POST /auth/login` body.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// Tokens answered by login and refresh.
+#[derive(Debug, Serialize)]
+pub struct TokenPair {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    /// Seconds the access token is valid.
+    expires_in: i64,
+}
+
+/// `POST /auth/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Json(request): Json<LoginRequest>,
+) -> ApiResult<Json<TokenPair>> {
+    let email = dmarc_store::normalize_email(&request.email);
+    let limit = state.config.auth.login_attempts_per_minute;
+    let address = ip.0.clone().unwrap_or_default();
+    for key in [
+        format!("login-ip:{address}"),
+        format!("login-email:{email}"),
+    ] {
+        if let Err(wait) = state.limiter.check(&key, limit) {
+            state
+                .audit(anonymous(&ip, "login.rate_limited", &email))
+                .await;
+            return Err(ApiError::rate_limited(wait));
+        }
+    }
+    let found = state.store.credentials(&email).await?;
+    // Unknown addresses cost a bcrypt check too, so timing does not tell which exist.
+    let hash = found
+        .as_ref()
+        .map_or_else(|| state.dummy_hash.clone(), |(_, hash)| hash.clone());
+    let matches = verify_password(request.password, hash).await?;
+    let user = match found {
+        Some((user, _)) if matches && !user.disabled => user,
+        _ => {
+            state.audit(anonymous(&ip, "login.failure", &email)).await;
+            return Err(ApiError::unauthorized("invalid e-mail or password"));
+        }
+    };
+    let session_id = hex::encode({
+        let mut id = [0u8; 16];
+        rand::rng().fill_bytes(&mut id);
+        id
+    });
+    let refresh = random_token(REFRESH_PREFIX);
+    state
+        .store
+        .start_session(
+            user.id,
+            &session_id,
+            &sha256_hex(&refresh),
+            state.refresh_expiry(),
+        )
+        .await?;
+    state.store.record_login(user.id).await?;
+    state
+        .audit(NewAuditEntry {
+            user_id: Some(user.id),
+            actor: user.email.clone(),
+            action: "login.success".into(),
+            target: None,
+            ip: ip.0,
+            detail: serde_json::json!({}),
+        })
+        .await;
+    Ok(Json(state.token_pair(user.id, &session_id, refresh)?))
+}
+
+fn anonymous(ip: &ClientIp, action: &str, email: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        user_id: None,
+        actor: "anonymous".into(),
+        action: action.into(),
+        target: Some(email.to_owned()),
+        ip: ip.0.clone(),
+        detail: serde_json::json!({}),
+    }
+}
+
+/// `POST /auth/refresh` body.
+#[derive(Debug, Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// `POST /auth/refresh`: rotates the refresh token. Presenting one that was already
+/// rotated revokes the whole session (someone replays a stolen token).
+pub async fn refresh(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Json(request): Json<RefreshRequest>,
+) -> ApiResult<Json<TokenPair>> {
+    let next = random_token(REFRESH_PREFIX);
+    let outcome = state
+        .store
+        .refresh(
+            &sha256_hex(request.refresh_token.trim()),
+            &sha256_hex(&next),
+            state.refresh_expiry(),
+        )
+        .await?;
+    match outcome {
+        Refresh::Rotated { user, session_id } => {
+            Ok(Json(state.token_pair(user.id, &session_id, next)?))
+        }
+        Refresh::Reused {
+            session_id,
+            user_id,
+        } => {
+            state
+                .audit(NewAuditEntry {
+                    user_id: Some(user_id),
+                    actor: "anonymous".into(),
+                    action: "session.refresh_reuse".into(),
+                    target: Some(session_id),
+                    ip: ip.0,
+                    detail: serde_json::json!({ "revoked": "session" }),
+                })
+                .await;
+            Err(ApiError::unauthorized(
+                "this refresh token was already used; the session is revoked, log in again",
+            ))
+        }
+        Refresh::Refused | Refresh::Unknown => Err(ApiError::unauthorized(
+            "invalid or expired refresh token; log in again",
+        )),
+    }
+}
+
+/// `POST /auth/logout`: ends the caller's session (its refresh and access tokens).
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    caller.require_login()?;
+    let Via::Session(session_id) = &caller.via else {
+        return Err(ApiError::forbidden("API keys have no session"));
+    };
+    state.store.revoke_session(session_id, "logout").await?;
+    state
+        .audit(caller.audit("logout", None, serde_json::json!({})))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new API key: the key in clear (shown once) and its SHA-256 and shown prefix.
+pub(crate) fn new_api_key() -> (String, String, String) {
+    let key = random_token(API_KEY_PREFIX);
+    let hash = sha256_hex(&key);
+    let prefix = key[..API_KEY_SHOWN].to_owned();
+    (key, hash, prefix)
+}

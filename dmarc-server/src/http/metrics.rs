@@ -1,0 +1,146 @@
+//! Prometheus metrics in the text exposition format: requests by route and status, request
+//! latency histograms by route, and ingest outcomes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Histogram bucket bounds in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
+    ingest: BTreeMap<&'static str, u64>,
+    ingest_records: u64,
+}
+
+/// The process's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One answered request; `route` is the matched route pattern (never the raw path,
+    /// which would make a label per id).
+    pub fn request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let mut inner = self.lock();
+        *inner
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        let h = inner.latency.entry(route.to_owned()).or_default();
+        let seconds = elapsed.as_secs_f64();
+        for (count, bound) in h.counts.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *count += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// Ingest outcomes (`accepted`, `duplicate`, `rejected`) and accepted records.
+    pub fn ingested(&self, status: &'static str, records: u64) {
+        let mut inner = self.lock();
+        *inner.ingest.entry(status).or_default() += 1;
+        inner.ingest_records += records;
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        out.push_str("# HELP dmarc_http_requests_total HTTP requests answered.\n");
+        out.push_str("# TYPE dmarc_http_requests_total counter\n");
+        for ((method, route, status), n) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "dmarc_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape(method),
+                escape(route)
+            );
+        }
+        out.push_str("# HELP dmarc_http_request_duration_seconds Time to answer a request.\n");
+        out.push_str("# TYPE dmarc_http_request_duration_seconds histogram\n");
+        for (route, h) in &inner.latency {
+            let route = escape(route);
+            for (count, bound) in h.counts.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "dmarc_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "dmarc_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
+                 dmarc_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
+                 dmarc_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count, h.sum, h.count
+            );
+        }
+        out.push_str("# HELP dmarc_ingest_outcomes_total Report payloads ingested, by outcome.\n");
+        out.push_str("# TYPE dmarc_ingest_outcomes_total counter\n");
+        for status in ["accepted", "duplicate", "rejected"] {
+            let n = inner.ingest.get(status).copied().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "dmarc_ingest_outcomes_total{{outcome=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP dmarc_ingest_records_total Records of accepted reports.\n");
+        out.push_str("# TYPE dmarc_ingest_records_total counter\n");
+        let _ = writeln!(out, "dmarc_ingest_records_total {}", inner.ingest_records);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.request("GET", "/api/reports/{id}", 200, Duration::from_millis(3));
+        m.request("GET", "/api/reports/{id}", 404, Duration::from_millis(30));
+        m.ingested("accepted", 12);
+        let text = m.render();
+        assert!(text.contains(
+            "dmarc_http_requests_total{method=\"GET\",route=\"/api/reports/{id}\",status=\"404\"} 1"
+        ));
+        assert!(text.contains(
+            "dmarc_http_request_duration_seconds_bucket{route=\"/api/reports/{id}\",le=\"0.005\"} 1"
+        ));
+        assert!(text.contains(
+            "dmarc_http_request_duration_seconds_bucket{route=\"/api/reports/{id}\",le=\"0.05\"} 2"
+        ));
+        assert!(text.contains("dmarc_ingest_outcomes_total{outcome=\"accepted\"} 1"));
+        assert!(text.contains("dmarc_ingest_records_total 12"));
+    }
+}

@@ -1,0 +1,321 @@
+//! The common query parameters of lists and rollups: the filter set, pagination, and the
+//! trend window. Unknown parameters are refused, so a typo never silently widens a query.
+//!
+//! | parameter | values |
+//! |---|---|
+//! | `domain` | a policy domain; repeat it or separate with commas for several |
+//! | `from`, `to` | `YYYY-MM-DD` (a whole UTC day: `to` includes it), RFC 3339 time, or epoch seconds |
+//! | `preset` | `24h`, `7d`, `30d`, `90d`, `365d` (ending now), `today`, `yesterday`, `all` |
+//! | `source_ip` | an address or CIDR network, IPv4 or IPv6 |
+//! | `dkim`, `spf` | `pass` or `fail` (aligned verdicts) |
+//! | `disposition` | `none`, `quarantine`, `reject` |
+//! | `org` | reporting organisation |
+//! | `limit`, `offset` | pagination (lists) |
+//! | `window` | moving-average days (failure trend) |
+
+use axum::extract::{FromRequestParts, RawQuery};
+use axum::http::request::Parts;
+use dmarc_core::{Disposition, Filter};
+use dmarc_store::Page;
+
+use super::error::{ApiError, ApiResult};
+
+/// Parsed query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    /// The filter.
+    pub filter: Filter,
+    /// Pagination.
+    pub page: Page,
+    /// Moving-average window in days (failure trend), 1..=90.
+    pub window: usize,
+}
+
+/// Largest page a client may ask for.
+pub const MAX_PAGE: u32 = 1000;
+/// Longest domain list in one filter.
+const MAX_DOMAINS: usize = 100;
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Params> {
+        let RawQuery(query) = RawQuery::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        parse(query.as_deref().unwrap_or(""), now())
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn bad(name: &str, value: &str, expected: &str) -> ApiError {
+    let shown: String = value.chars().take(64).collect();
+    ApiError::bad_request(format!("{name}={shown:?}: expected {expected}"))
+}
+
+/// Parses a query string; `now` anchors presets.
+pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let mut params = Params {
+        window: 7,
+        ..Params::default()
+    };
+    let mut limit = None;
+    for (name, value) in &pairs {
+        let value = value.trim();
+        let filter = &mut params.filter;
+        match name.as_str() {
+            "domain" => {
+                for domain in value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                    filter.domains.push(domain.to_ascii_lowercase());
+                }
+                if filter.domains.len() > MAX_DOMAINS {
+                    return Err(ApiError::bad_request(format!(
+                        "at most {MAX_DOMAINS} domains per query"
+                    )));
+                }
+            }
+            "from" => {
+                filter.from = Some(timestamp(value, false).ok_or_else(|| bad(name, value, TIME))?)
+            }
+            "to" => filter.to = Some(timestamp(value, true).ok_or_else(|| bad(name, value, TIME))?),
+            "preset" => {
+                let (from, to) = preset(value, now).ok_or_else(|| {
+                    bad(
+                        name,
+                        value,
+                        "24h, 7d, 30d, 90d, 365d, today, yesterday or all",
+                    )
+                })?;
+                filter.from = from;
+                filter.to = to;
+            }
+            "source_ip" => {
+                filter.source_ip = Some(
+                    value
+                        .parse()
+                        .map_err(|_| bad(name, value, "an IP address or CIDR network"))?,
+                );
+            }
+            "dkim" | "spf" => {
+                let verdict = value
+                    .parse()
+                    .map_err(|_| bad(name, value, "pass or fail"))?;
+                if name == "dkim" {
+                    filter.dkim = Some(verdict);
+                } else {
+                    filter.spf = Some(verdict);
+                }
+            }
+            "disposition" => {
+                filter.disposition = Some(match value.to_ascii_lowercase().as_str() {
+                    "none" => Disposition::None,
+                    "quarantine" => Disposition::Quarantine,
+                    "reject" => Disposition::Reject,
+                    _ => return Err(bad(name, value, "none, quarantine or reject")),
+                });
+            }
+            "org" => filter.org = Some(value.to_owned()).filter(|o| !o.is_empty()),
+            "limit" => {
+                limit = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=MAX_PAGE).contains(n))
+                        .ok_or_else(|| bad(name, value, "a number from 1 to 1000"))?,
+                );
+            }
+            "offset" => {
+                params.page.offset = value
+                    .parse()
+                    .map_err(|_| bad(name, value, "a non-negative number"))?;
+            }
+            "window" => {
+                params.window = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=90).contains(n))
+                    .ok_or_else(|| bad(name, value, "a number of days from 1 to 90"))?;
+            }
+            other => {
+                let shown: String = other.chars().take(64).collect();
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {shown:?}; parameters are domain, from, to, preset, \
+                     source_ip, dkim, spf, disposition, org, limit, offset, window"
+                )));
+            }
+        }
+    }
+    params.page.limit = limit.unwrap_or(50);
+    if let (Some(from), Some(to)) = (params.filter.from, params.filter.to)
+        && from >= to
+    {
+        return Err(ApiError::bad_request("`from` must be before `to`"));
+    }
+    Ok(params)
+}
+
+const TIME: &str = "YYYY-MM-DD, an RFC 3339 time or epoch seconds";
+const DAY: i64 = 86_400;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn number(text: &str, digits: usize) -> Option<i64> {
+    (text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// `YYYY-MM-DD` as its first second; `end_of_day` gives the first second of the next day
+/// (so `to=2024-05-01` includes that day).
+fn date(text: &str, end_of_day: bool) -> Option<i64> {
+    let mut parts = text.split('-');
+    let (y, m, d) = (
+        number(parts.next()?, 4)?,
+        number(parts.next()?, 2)?,
+        number(parts.next()?, 2)?,
+    );
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let day = days_from_civil(y, m, d);
+    // 2024-02-31 would silently become March: check it reads back.
+    if dmarc_core::rollup::format_day(day) != text {
+        return None;
+    }
+    Some((day + i64::from(end_of_day)) * DAY)
+}
+
+/// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)` or epoch seconds.
+fn timestamp(text: &str, end_of_day: bool) -> Option<i64> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Some(seconds);
+    }
+    if text.len() == 10 {
+        return date(text, end_of_day);
+    }
+    let (day, time) = text.split_once(['T', 't', ' '])?;
+    let day = date(day, false)?;
+    let (clock, offset) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let split = time.rfind(['+', '-'])?;
+        let (clock, zone) = time.split_at(split);
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let (h, m) = zone[1..].split_once(':')?;
+        (clock, sign * (number(h, 2)? * 3600 + number(m, 2)? * 60))
+    };
+    let clock = clock.split_once('.').map_or(clock, |(whole, _)| whole);
+    let mut hms = clock.split(':');
+    let (h, m, s) = (
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+    );
+    if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some(day + h * 3600 + m * 60 + s - offset)
+}
+
+/// The period of a preset: `(from, to)`.
+fn preset(name: &str, now: i64) -> Option<(Option<i64>, Option<i64>)> {
+    let today = now.div_euclid(DAY) * DAY;
+    Some(match name {
+        "24h" => (Some(now - DAY), None),
+        "7d" => (Some(now - 7 * DAY), None),
+        "30d" => (Some(now - 30 * DAY), None),
+        "90d" => (Some(now - 90 * DAY), None),
+        "365d" => (Some(now - 365 * DAY), None),
+        "today" => (Some(today), None),
+        "yesterday" => (Some(today - DAY), Some(today)),
+        "all" => (None, None),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmarc_core::Verdict;
+
+    #[test]
+    fn every_filter_parameter() {
+        let p = parse(
+            "domain=Example.com,example.org&domain=x.net&from=2024-05-01&to=2024-05-02\
+             &source_ip=2001:db8::/32&dkim=pass&spf=fail&disposition=reject&org=google.com\
+             &limit=20&offset=40&window=14",
+            0,
+        )
+        .unwrap();
+        assert_eq!(p.filter.domains, ["example.com", "example.org", "x.net"]);
+        assert_eq!(p.filter.from, Some(1_714_521_600));
+        assert_eq!(p.filter.to, Some(1_714_694_400), "to includes its day");
+        assert_eq!(p.filter.source_ip.unwrap().to_string(), "2001:db8::/32");
+        assert_eq!(
+            (p.filter.dkim, p.filter.spf),
+            (Some(Verdict::Pass), Some(Verdict::Fail))
+        );
+        assert_eq!(p.filter.disposition, Some(Disposition::Reject));
+        assert_eq!(p.filter.org.as_deref(), Some("google.com"));
+        assert_eq!((p.page.limit, p.page.offset, p.window), (20, 40, 14));
+    }
+
+    #[test]
+    fn times_and_presets() {
+        assert_eq!(timestamp("1714521600", false), Some(1_714_521_600));
+        assert_eq!(
+            timestamp("2024-05-01T02:00:00Z", false),
+            Some(1_714_528_800)
+        );
+        assert_eq!(
+            timestamp("2024-05-01T04:00:00.5+02:00", false),
+            Some(1_714_528_800)
+        );
+        assert_eq!(timestamp("2024-02-30", false), None);
+        assert_eq!(timestamp("2024-05-01T25:00:00Z", false), None);
+        let now = 1_714_528_800; // 2024-05-01 02:00 UTC
+        let p = parse("preset=yesterday", now).unwrap();
+        assert_eq!(
+            (p.filter.from, p.filter.to),
+            (Some(1_714_435_200), Some(1_714_521_600))
+        );
+        let p = parse("preset=7d", now).unwrap();
+        assert_eq!((p.filter.from, p.filter.to), (Some(now - 7 * DAY), None));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (query, expected) in [
+            ("dkim=maybe", "dkim=\"maybe\": expected pass or fail"),
+            ("source_ip=300.1.1.1", "source_ip=\"300.1.1.1\""),
+            ("limit=0", "limit=\"0\""),
+            ("limit=5000", "limit=\"5000\""),
+            ("from=yesterday", "from=\"yesterday\""),
+            ("domian=x", "unknown parameter \"domian\""),
+            (
+                "from=2024-05-02&to=2024-05-01",
+                "`from` must be before `to`",
+            ),
+        ] {
+            let e = parse(query, 0).unwrap_err();
+            assert!(e.message.contains(expected), "{query}: {}", e.message);
+            assert_eq!(e.status, 400);
+        }
+    }
+}

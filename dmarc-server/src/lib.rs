@@ -1,0 +1,7 @@
+//! The `dmarc` server as a library: configuration and the HTTP API, so tests (and embedders)
+//! build the same application the binary serves.
+
+pub mod config;
+pub mod http;
+
+pub use http::{AppState, build_app, serve};

@@ -1,0 +1,746 @@
+//! The HTTP API over a real socket: token lifecycle, API keys, the RBAC matrix, upload of
+//! the corpus, rate limits and body limits. The server runs in this process on
+//! 127.0.0.1:0 over a real SQLite file (and PostgreSQL where noted).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dmarc_core::{ParseOptions, Report};
+use dmarc_server::config::Config;
+use dmarc_server::{AppState, build_app, serve};
+use dmarc_store::testing::{self, TestDb};
+use dmarc_store::{Role, SqlStore, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Server {
+    base: String,
+    store: Arc<SqlStore>,
+    http: reqwest::Client,
+    _db: TestDb,
+}
+
+async fn start(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Server {
+    let mut config = Config::default();
+    config.auth.bcrypt_cost = 4;
+    tweak(&mut config);
+    let store = Arc::new(SqlStore::connect(&db.url).await.expect("connect"));
+    let state = AppState::new(store.clone(), config).await.expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(serve(listener, build_app(state)));
+    Server {
+        base,
+        store,
+        http: reqwest::Client::new(),
+        _db: db,
+    }
+}
+
+async fn sqlite_server() -> Server {
+    start(testing::sqlite(), |_| {}).await
+}
+
+/// A response's status and JSON body (`null` when empty or not JSON).
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+/// How a request authenticates.
+#[derive(Clone)]
+enum Auth {
+    None,
+    Bearer(String),
+    Key(String),
+}
+
+impl Server {
+    async fn user(&self, email: &str, role: Role) -> i64 {
+        let hash = bcrypt::hash(PASSWORD, 4).expect("hash");
+        self.store
+            .create_user(email, &hash, role)
+            .await
+            .expect("create")
+            .expect("new")
+            .id
+    }
+
+    async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        request = match auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Key(key) => request.header("X-API-Key", key),
+        };
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("send");
+        answer(response).await
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Answer {
+        self.call(
+            Method::POST,
+            "/auth/login",
+            &Auth::None,
+            Some(json!({ "email": email, "password": password })),
+        )
+        .await
+    }
+
+    /// Logs in and gives `(access, refresh)`.
+    async fn tokens(&self, email: &str) -> (String, String) {
+        let a = self.login(email, PASSWORD).await;
+        assert_eq!(a.status, StatusCode::OK, "login {email}: {}", a.body);
+        (
+            a.body["access_token"].as_str().expect("access").to_owned(),
+            a.body["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+        )
+    }
+
+    async fn refresh(&self, token: &str) -> Answer {
+        self.call(
+            Method::POST,
+            "/auth/refresh",
+            &Auth::None,
+            Some(json!({ "refresh_token": token })),
+        )
+        .await
+    }
+
+    async fn upload(&self, auth: &Auth, files: &[PathBuf]) -> Answer {
+        let mut form = reqwest::multipart::Form::new();
+        for path in files {
+            let bytes = std::fs::read(path).expect("read");
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            form = form.part(
+                "files",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
+        }
+        let mut request = self
+            .http
+            .post(format!("{}/api/upload", self.base))
+            .multipart(form);
+        request = match auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Key(key) => request.header("X-API-Key", key),
+        };
+        answer(request.send().await.expect("send")).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/corpus")
+}
+
+/// Every file of the corpus but the expected values (`reference/`).
+fn corpus_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![corpus()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read corpus") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "reference") {
+                    stack.push(path);
+                }
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn one_report() -> PathBuf {
+    corpus().join("aggregate/dmarcrua__0afe822aaa48402b8f6cf763e9396405.xml")
+}
+
+#[tokio::test]
+async fn token_lifecycle() {
+    let server = sqlite_server().await;
+    server.user("ana@example.com", Role::Analyst).await;
+
+    // Wrong password and unknown address: the same answer.
+    let wrong = server.login("ana@example.com", "not the password").await;
+    let unknown = server.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(wrong.body["error"]["code"], "unauthorized");
+
+    let login = server.login(" ANA@example.com ", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert_eq!(login.body["token_type"], "bearer");
+    assert_eq!(login.body["expires_in"], 900);
+    let access = Auth::Bearer(login.body["access_token"].as_str().unwrap().to_owned());
+    let refresh1 = login.body["refresh_token"].as_str().unwrap().to_owned();
+    let me = server.call(Method::GET, "/users/me", &access, None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["email"], "ana@example.com");
+    assert_eq!(me.body["role"], "analyst");
+    assert!(me.body.get("password_hash").is_none());
+
+    // Refresh rotates: a new pair; the old refresh token is spent.
+    let rotated = server.refresh(&refresh1).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let refresh2 = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    let access2 = Auth::Bearer(rotated.body["access_token"].as_str().unwrap().to_owned());
+    assert_ne!(refresh1, refresh2);
+    assert_eq!(
+        server
+            .call(Method::GET, "/users/me", &access2, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Replaying the rotated token revokes the family: the newest refresh token and every
+    // access token of the session stop working.
+    let replay = server.refresh(&refresh1).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        replay.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+    assert_eq!(
+        server.refresh(&refresh2).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    for token in [&access, &access2] {
+        assert_eq!(
+            server
+                .call(Method::GET, "/users/me", token, None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    // Logout ends the session's access and refresh tokens.
+    let (access3, refresh3) = server.tokens("ana@example.com").await;
+    let access3 = Auth::Bearer(access3);
+    let logout = server
+        .call(Method::POST, "/auth/logout", &access3, None)
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        server
+            .call(Method::GET, "/users/me", &access3, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.refresh(&refresh3).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Garbage and tampered tokens.
+    let garbage = server
+        .call(
+            Method::GET,
+            "/users/me",
+            &Auth::Bearer("x.y.z".into()),
+            None,
+        )
+        .await;
+    assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
+    assert!(garbage.headers.contains_key("www-authenticate"));
+
+    // The audit log saw it all.
+    let actions: Vec<String> = server
+        .store
+        .audit_entries(None, dmarc_store::Page::first(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for action in [
+        "login.failure",
+        "login.success",
+        "session.refresh_reuse",
+        "logout",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn access_tokens_expire() {
+    let server = start(testing::sqlite(), |c| c.auth.access_token_ttl = 1).await;
+    server.user("v@example.com", Role::Viewer).await;
+    let (access, refresh) = server.tokens("v@example.com").await;
+    let access = Auth::Bearer(access);
+    assert_eq!(
+        server
+            .call(Method::GET, "/users/me", &access, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let expired = server.call(Method::GET, "/users/me", &access, None).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        expired.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+    // The refresh token still gives a new access token.
+    assert_eq!(server.refresh(&refresh).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_used_and_revoked() {
+    let server = sqlite_server().await;
+    server.user("ci@example.com", Role::Analyst).await;
+    let (access, _) = server.tokens("ci@example.com").await;
+    let access = Auth::Bearer(access);
+    let created = server
+        .call(
+            Method::POST,
+            "/users/api-keys",
+            &access,
+            Some(json!({ "name": "nightly import" })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    let id = created.body["id"].as_i64().unwrap();
+    assert!(key.starts_with("dmk_") && key.len() == 68, "{key}");
+    assert_eq!(created.body["prefix"], key[..12]);
+
+    let with_key = Auth::Key(key.clone());
+    let me = server.call(Method::GET, "/users/me", &with_key, None).await;
+    assert_eq!(me.body["email"], "ci@example.com");
+    let upload = server.upload(&with_key, &[one_report()]).await;
+    assert_eq!(upload.status, StatusCode::OK, "{}", upload.body);
+
+    let listed = server
+        .call(Method::GET, "/users/api-keys", &access, None)
+        .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert!(
+        listed.body[0].get("key").is_none(),
+        "the key is never shown again"
+    );
+    assert!(listed.body[0]["last_used_at"].is_i64(), "use recorded");
+
+    // A key cannot mint keys or manage accounts.
+    let minted = server
+        .call(
+            Method::POST,
+            "/users/api-keys",
+            &with_key,
+            Some(json!({ "name": "x" })),
+        )
+        .await;
+    assert_eq!(minted.status, StatusCode::FORBIDDEN);
+
+    let revoke = server
+        .call(
+            Method::DELETE,
+            &format!("/users/api-keys/{id}"),
+            &access,
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT);
+    let refused = server
+        .call(Method::GET, "/api/domains", &with_key, None)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let wrong = server
+        .call(
+            Method::GET,
+            "/api/domains",
+            &Auth::Key("dmk_nope".into()),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+}
+
+/// One row of the RBAC matrix: statuses for anonymous, viewer, analyst, admin, and an
+/// analyst's API key.
+struct Row {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    expect: [u16; 5],
+}
+
+fn row(method: Method, path: &str, body: Option<Value>, expect: [u16; 5]) -> Row {
+    Row {
+        method,
+        path: path.to_owned(),
+        body,
+        expect,
+    }
+}
+
+#[tokio::test]
+async fn rbac_matrix_over_every_endpoint() {
+    let server = sqlite_server().await;
+    server.user("viewer@example.com", Role::Viewer).await;
+    server.user("analyst@example.com", Role::Analyst).await;
+    let admin_id = server.user("admin@example.com", Role::Admin).await;
+    let target = server.user("target@example.com", Role::Viewer).await;
+    let ingested = server
+        .store
+        .ingest(&[dmarc_store::prepare(
+            "seed.xml",
+            &std::fs::read(one_report()).unwrap(),
+            &ParseOptions::default(),
+        )])
+        .await
+        .unwrap();
+    let report_id = ingested[0][0].report.as_ref().unwrap().id;
+
+    let viewer = Auth::Bearer(server.tokens("viewer@example.com").await.0);
+    let analyst = Auth::Bearer(server.tokens("analyst@example.com").await.0);
+    let admin = Auth::Bearer(server.tokens("admin@example.com").await.0);
+    let key = server
+        .call(
+            Method::POST,
+            "/users/api-keys",
+            &analyst,
+            Some(json!({ "name": "matrix" })),
+        )
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let callers = [Auth::None, viewer, analyst, admin, Auth::Key(key)];
+    assert_ne!(admin_id, target);
+
+    let get = |path: &str, expect| row(Method::GET, path, None, expect);
+    let read = [401, 200, 200, 200, 200];
+    let admin_only = [401, 403, 403, 200, 403];
+    let own_account = [401, 200, 200, 200, 403];
+    let mut matrix = vec![
+        row(
+            Method::POST,
+            "/auth/login",
+            Some(json!({ "email": "x@example.com", "password": "wrong password" })),
+            [401; 5],
+        ),
+        row(
+            Method::POST,
+            "/auth/refresh",
+            Some(json!({ "refresh_token": "dmr_unknown" })),
+            [401; 5],
+        ),
+        get("/users/me", read),
+        row(
+            Method::POST,
+            "/users/me/password",
+            Some(json!({ "current_password": "x", "new_password": "short" })),
+            [401, 400, 400, 400, 403],
+        ),
+        get("/users", admin_only),
+        row(
+            Method::PATCH,
+            &format!("/users/{target}"),
+            Some(json!({ "role": "viewer" })),
+            admin_only,
+        ),
+        row(
+            Method::DELETE,
+            "/users/999999",
+            None,
+            [401, 403, 403, 404, 403],
+        ),
+        get("/users/api-keys", own_account),
+        row(
+            Method::POST,
+            "/users/api-keys",
+            Some(json!({ "name": "k" })),
+            [401, 201, 201, 201, 403],
+        ),
+        row(
+            Method::DELETE,
+            "/users/api-keys/999999",
+            None,
+            [401, 404, 404, 404, 403],
+        ),
+        get("/audit", admin_only),
+        get("/api/domains", read),
+        get("/api/reports", read),
+        get(&format!("/api/reports/{report_id}"), read),
+        get("/api/reports/999999", [401, 404, 404, 404, 404]),
+        get("/health", [200; 5]),
+        get("/metrics", admin_only),
+    ];
+    for rollup in [
+        "summary",
+        "sources",
+        "by-domain",
+        "organizations",
+        "disposition",
+        "alignment",
+        "compliance",
+        "timeline",
+        "failure-trend",
+    ] {
+        matrix.push(get(&format!("/api/rollup/{rollup}?preset=all"), read));
+    }
+    // Users created with a distinct address per caller, so each answer is the first.
+    let mut failures = Vec::new();
+    for (i, caller) in callers.iter().enumerate() {
+        let email = format!("new{i}@example.com");
+        let mut rows: Vec<Row> = matrix
+            .iter()
+            .map(|r| row(r.method.clone(), &r.path, r.body.clone(), r.expect))
+            .collect();
+        rows.push(row(
+            Method::POST,
+            "/users",
+            Some(json!({ "email": email, "password": PASSWORD, "role": "viewer" })),
+            [401, 403, 403, 201, 403],
+        ));
+        for r in rows {
+            let got = server
+                .call(r.method.clone(), &r.path, caller, r.body.clone())
+                .await;
+            if got.status.as_u16() != r.expect[i] {
+                failures.push(format!(
+                    "{} {} as caller {i}: {} (expected {}) {}",
+                    r.method, r.path, got.status, r.expect[i], got.body
+                ));
+            }
+        }
+        let upload = server.upload(caller, &[one_report()]).await;
+        let expected = [401, 403, 200, 200, 200][i];
+        if upload.status.as_u16() != expected {
+            failures.push(format!(
+                "upload as caller {i}: {} (expected {expected})",
+                upload.status
+            ));
+        }
+    }
+    // Logout last: it ends the sessions used above.
+    for (i, caller) in callers.iter().enumerate() {
+        let got = server
+            .call(Method::POST, "/auth/logout", caller, None)
+            .await;
+        let expected = [401, 204, 204, 204, 403][i];
+        if got.status.as_u16() != expected {
+            failures.push(format!(
+                "logout as caller {i}: {} (expected {expected})",
+                got.status
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The reports the store should keep: one per duplicate key and per XML digest.
+fn distinct(reports: Vec<Report>) -> Vec<Report> {
+    let mut keys = HashSet::new();
+    let mut digests = HashSet::new();
+    reports
+        .into_iter()
+        .filter(|r| {
+            let range = r.report_metadata.date_range;
+            let key = (r.identity(), range.begin, range.end);
+            let new = !digests.contains(&r.xml_sha256) && !keys.contains(&key);
+            digests.insert(r.xml_sha256.clone());
+            keys.insert(key);
+            new
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn uploading_the_corpus_in_one_request() {
+    let mut dbs = vec![testing::sqlite()];
+    dbs.extend(testing::postgres().await);
+    for db in dbs {
+        let server = start(db, |_| {}).await;
+        server.user("up@example.com", Role::Analyst).await;
+        let access = Auth::Bearer(server.tokens("up@example.com").await.0);
+        let files = corpus_files();
+        assert!(
+            files.len() > 100 && files.len() <= 200,
+            "{} files",
+            files.len()
+        );
+        let upload = server.upload(&access, &files).await;
+        assert_eq!(upload.status, StatusCode::OK, "{}", upload.body);
+        let outcomes = upload.body["files"].as_array().unwrap();
+        assert_eq!(outcomes.len(), files.len(), "one entry per file");
+        for (entry, path) in outcomes.iter().zip(&files) {
+            assert_eq!(
+                entry["file"],
+                path.file_name().unwrap().to_string_lossy().as_ref()
+            );
+            let each = entry["outcomes"].as_array().unwrap();
+            assert!(!each.is_empty(), "{}: no outcome", entry["file"]);
+            for o in each {
+                let status = o["outcome"].as_str().unwrap();
+                assert!(["accepted", "duplicate", "rejected"].contains(&status));
+                if status == "rejected" {
+                    assert!(o["error"]["message"].is_string(), "a reason: {o}");
+                }
+            }
+        }
+
+        // The summary rollup equals the sum of `count` over the distinct reports.
+        let parsed: Vec<Report> = files
+            .iter()
+            .flat_map(|f| {
+                dmarc_core::parse_input(&std::fs::read(f).unwrap(), &ParseOptions::default())
+            })
+            .filter_map(|p| p.result.ok())
+            .collect();
+        let payloads = parsed.len();
+        let expected = distinct(parsed);
+        let messages: u64 = expected.iter().map(Report::message_count).sum();
+        let summary = server
+            .call(Method::GET, "/api/rollup/summary", &access, None)
+            .await;
+        assert_eq!(summary.status, StatusCode::OK);
+        assert_eq!(summary.body["messages"], messages, "{}", summary.body);
+        assert_eq!(summary.body["reports"], expected.len());
+        assert_eq!(upload.body["summary"]["accepted"], expected.len());
+        assert_eq!(upload.body["summary"]["messages"], messages);
+
+        // Again: every report payload is a duplicate, nothing new.
+        let again = server.upload(&access, &files).await;
+        assert_eq!(again.body["summary"]["accepted"], 0);
+        assert_eq!(again.body["summary"]["duplicate"], payloads);
+    }
+}
+
+#[tokio::test]
+async fn limits_answer_with_clear_statuses() {
+    let server = start(testing::sqlite(), |c| {
+        c.auth.login_attempts_per_minute = 3;
+        c.limits.upload_max_files = 2;
+        c.limits.upload_max_file_bytes = 4096;
+        c.limits.json_max_bytes = 1024;
+        c.limits.uploads_per_minute = 100;
+    })
+    .await;
+    server.user("l@example.com", Role::Analyst).await;
+    let access = Auth::Bearer(server.tokens("l@example.com").await.0);
+    // Login: 3 per minute per address (one used above).
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(server.login("l@example.com", "wrong password!").await);
+    }
+    assert_eq!(statuses[0].status, StatusCode::UNAUTHORIZED);
+    let limited = statuses.last().unwrap();
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+
+    // Too many files; one file over the size limit is rejected alone.
+    let big = corpus().join("aggregate").join(
+        std::fs::read_dir(corpus().join("aggregate"))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.metadata().unwrap().len() > 4096)
+            .expect("a file over 4 KiB")
+            .file_name(),
+    );
+    let three = server
+        .upload(&access, &[one_report(), big.clone(), one_report()])
+        .await;
+    assert_eq!(three.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let two = server.upload(&access, &[one_report(), big]).await;
+    assert_eq!(two.status, StatusCode::OK);
+    assert_eq!(two.body["files"][0]["outcomes"][0]["outcome"], "accepted");
+    let refused = &two.body["files"][1]["outcomes"][0];
+    assert_eq!(refused["outcome"], "rejected");
+    assert_eq!(refused["error"]["kind"], "limit_exceeded");
+
+    // JSON bodies over the limit.
+    let huge = json!({ "name": "x".repeat(2000) });
+    let too_big = server
+        .call(Method::POST, "/users/api-keys", &access, Some(huge))
+        .await;
+    assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Bad filters name the parameter.
+    let bad = server
+        .call(
+            Method::GET,
+            "/api/reports?source_ip=1.2.3.999",
+            &access,
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("source_ip")
+    );
+}
+
+#[tokio::test]
+async fn responses_carry_request_ids_and_security_headers() {
+    let server = sqlite_server().await;
+    let health = server.call(Method::GET, "/health", &Auth::None, None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["database"], "ok");
+    for header in [
+        "x-request-id",
+        "x-content-type-options",
+        "x-frame-options",
+        "content-security-policy",
+        "referrer-policy",
+    ] {
+        assert!(health.headers.contains_key(header), "{header}");
+    }
+    let missing = server.call(Method::GET, "/nope", &Auth::None, None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.body["error"]["code"], "not_found");
+}
