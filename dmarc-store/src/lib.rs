@@ -48,8 +48,8 @@ pub use error::StoreError;
 pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use sql::{Backend, PgStore, SqlStore, SqliteStore, connect};
 pub use types::{
-    DomainInfo, Outcome, OutcomeStatus, Page, Paged, ReportRef, ReportSummary, ReprocessSummary,
-    StoredReport, Totals,
+    DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
+    ReprocessSummary, StoredReport, Totals,
 };
 
 /// Result of store operations.
@@ -129,6 +129,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// What each source address did (the input of anomaly scoring).
     async fn source_activity(&self, filter: &Filter) -> Result<Vec<SourceActivity>>;
+
+    /// Records matching the filter with their report's columns, ordered by report and
+    /// position, starting after `after` (a `(report, ord)` key from the previous call), at
+    /// most `limit`: pages through any number of records at constant cost.
+    async fn export_records(
+        &self,
+        filter: &Filter,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<RecordExport>>;
 
     /// Recent ingest outcomes, newest first.
     async fn outcomes(&self, page: Page) -> Result<Paged<Outcome>>;

@@ -28,8 +28,8 @@ use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use crate::prepare::{Prepared, RecordColumns, ReportRows, disposition_class, record_from_columns};
 use crate::types::{
-    DomainInfo, Outcome, OutcomeStatus, Page, Paged, ReportRef, ReportSummary, ReprocessSummary,
-    StoredReport, Totals,
+    DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
+    ReprocessSummary, StoredReport, Totals,
 };
 use crate::{Result, Store, StoreError};
 
@@ -1604,6 +1604,55 @@ impl Store for SqlStore {
         let reports = self.load_selected(filter).await?;
         // Always from the records: it needs addresses and header_from domains.
         Ok(rollup::source_activity(&reports, &Filter::default()))
+    }
+
+    async fn export_records(
+        &self,
+        filter: &Filter,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<RecordExport>> {
+        let mut sql = Sql::new(
+            "SELECT r.id, x.ord, r.organization, r.report_id, r.policy_domain, r.begin_ts, \
+             r.end_ts, x.source_ip, x.count, x.disposition, x.dkim, x.spf, x.dkim_pass, \
+             x.spf_pass, x.header_from, x.envelope_from, x.envelope_to \
+             FROM records x JOIN reports r ON r.id = x.report_pk WHERE 1 = 1",
+        );
+        push_conditions(&mut sql, filter, Target::Records);
+        if let Some((report, ord)) = after {
+            sql.push(" AND (x.report_pk > ")
+                .arg(Arg::Int(report))
+                .push(" OR (x.report_pk = ")
+                .arg(Arg::Int(report))
+                .push(" AND x.ord > ")
+                .arg(Arg::Int(ord))
+                .push("))");
+        }
+        sql.push(" ORDER BY x.report_pk, x.ord LIMIT ")
+            .arg(Arg::Int(i64::from(limit.clamp(1, Page::MAX_LIMIT))));
+        let mut out = Vec::new();
+        for row in sql.fetch_all(self.backend, &self.pool).await? {
+            out.push(RecordExport {
+                report: row.try_get(0)?,
+                ord: row.try_get(1)?,
+                org_name: row.try_get(2)?,
+                report_id: row.try_get(3)?,
+                domain: row.try_get(4)?,
+                begin: row.try_get(5)?,
+                end: row.try_get(6)?,
+                source_ip: row.try_get(7)?,
+                count: unsigned(row.try_get(8)?),
+                disposition: row.try_get(9)?,
+                dkim: row.try_get(10)?,
+                spf: row.try_get(11)?,
+                dkim_aligned: row.try_get::<i64, _>(12)? == 1,
+                spf_aligned: row.try_get::<i64, _>(13)? == 1,
+                header_from: row.try_get(14)?,
+                envelope_from: row.try_get(15)?,
+                envelope_to: row.try_get(16)?,
+            });
+        }
+        Ok(out)
     }
 
     async fn outcomes(&self, page: Page) -> Result<Paged<Outcome>> {

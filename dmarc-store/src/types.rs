@@ -207,3 +207,42 @@ pub struct DomainInfo {
     /// Latest period end.
     pub last_end: i64,
 }
+
+/// One record with its report's columns, for exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordExport {
+    /// The report's database id.
+    pub report: i64,
+    /// Position of the record in its report.
+    pub ord: i64,
+    /// Reporting organisation.
+    pub org_name: String,
+    /// The report id (normalised).
+    pub report_id: String,
+    /// The policy domain.
+    pub domain: String,
+    /// Start of the report's period (UTC seconds).
+    pub begin: i64,
+    /// End of the report's period (UTC seconds).
+    pub end: i64,
+    /// The sending address as reported.
+    pub source_ip: Option<String>,
+    /// Messages.
+    pub count: u64,
+    /// Applied disposition.
+    pub disposition: Option<String>,
+    /// DKIM verdict of the policy evaluation.
+    pub dkim: Option<String>,
+    /// SPF verdict of the policy evaluation.
+    pub spf: Option<String>,
+    /// Aligned DKIM passed.
+    pub dkim_aligned: bool,
+    /// Aligned SPF passed.
+    pub spf_aligned: bool,
+    /// RFC 5322 From domain.
+    pub header_from: Option<String>,
+    /// RFC 5321 MAIL FROM domain.
+    pub envelope_from: Option<String>,
+    /// RFC 5321 RCPT TO domain.
+    pub envelope_to: Option<String>,
+}

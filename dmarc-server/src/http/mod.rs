@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod limit;
 pub mod metrics;
 pub mod query;
@@ -218,6 +219,9 @@ pub fn build_app(state: AppState) -> Router {
         .route("/api/rollup/compliance", get(api::compliance))
         .route("/api/rollup/timeline", get(api::timeline))
         .route("/api/rollup/failure-trend", get(api::failure_trend))
+        .route("/api/export/reports/csv", get(export::reports))
+        .route("/api/export/records/csv", get(export::records))
+        .route("/api/export/sources/csv", get(export::sources))
         .route("/health", get(api::health))
         .route("/metrics", get(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))
