@@ -2,6 +2,7 @@
 //! build the same application the binary serves.
 
 pub mod config;
+pub mod demo;
 pub mod http;
 
 pub use http::{AppState, build_app, serve};

@@ -877,3 +877,27 @@ async fn csv_exports_neutralise_formulas_and_follow_filters() {
         "{sources}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_loads_sample_reports_and_an_admin() {
+    let server = sqlite_server().await;
+    let demo = dmarc_server::demo::load(&server.store, 4)
+        .await
+        .expect("demo");
+    assert!(demo.reports > 100, "{} reports", demo.reports);
+    let login = server.login(demo.email, &demo.password).await;
+    assert_eq!(login.status, StatusCode::OK);
+    let access = Auth::Bearer(login.body["access_token"].as_str().unwrap().to_owned());
+    let summary = server
+        .call(Method::GET, "/api/rollup/summary", &access, None)
+        .await;
+    assert_eq!(summary.body["reports"], demo.reports);
+    let me = server.call(Method::GET, "/users/me", &access, None).await;
+    assert_eq!(me.body["role"], "admin");
+    // A second load on the same database refuses (the admin exists), storing nothing twice.
+    assert!(dmarc_server::demo::load(&server.store, 4).await.is_err());
+    let again = server
+        .call(Method::GET, "/api/rollup/summary", &access, None)
+        .await;
+    assert_eq!(again.body["reports"], demo.reports);
+}

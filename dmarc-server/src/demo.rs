@@ -1,0 +1,55 @@
+//! `dmarc serve --demo`: sample reports (the test corpus's aggregate reports, embedded in
+//! the binary) and an admin with a random password, so a newcomer sees real data at once.
+
+use dmarc_core::ParseOptions;
+use dmarc_store::{OutcomeStatus, Role, SqlStore, Store};
+
+use crate::http::auth::random_password;
+
+include!(concat!(env!("OUT_DIR"), "/demo_reports.rs"));
+
+/// The demo administrator's login.
+pub const DEMO_ADMIN: &str = "admin@example.com";
+
+/// What the demo loaded.
+#[derive(Debug)]
+pub struct Demo {
+    /// Reports stored.
+    pub reports: usize,
+    /// The admin's login e-mail.
+    pub email: &'static str,
+    /// The admin's generated password.
+    pub password: String,
+}
+
+/// Stores the sample reports and creates the admin (with `bcrypt_cost`).
+pub async fn load(store: &SqlStore, bcrypt_cost: u32) -> anyhow::Result<Demo> {
+    let prepared = tokio::task::spawn_blocking(|| {
+        let options = ParseOptions::default();
+        DEMO_REPORTS
+            .iter()
+            .map(|(name, bytes)| dmarc_store::prepare(*name, bytes, &options))
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    let outcomes = store.ingest(&prepared).await?;
+    let reports = outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.outcome == OutcomeStatus::Accepted)
+        .count();
+    let password = random_password();
+    let to_hash = password.clone();
+    let hash = tokio::task::spawn_blocking(move || bcrypt::hash(to_hash, bcrypt_cost)).await??;
+    store
+        .create_user(DEMO_ADMIN, &hash, Role::Admin)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!("{DEMO_ADMIN} exists already: the demo needs a fresh database")
+        })?;
+    Ok(Demo {
+        reports,
+        email: DEMO_ADMIN,
+        password,
+    })
+}
