@@ -901,3 +901,111 @@ async fn the_demo_loads_sample_reports_and_an_admin() {
         .await;
     assert_eq!(again.body["reports"], demo.reports);
 }
+
+/// Checks that `value` has exactly the properties `schema` documents (recursively).
+fn conforms(value: &Value, schema: &Value, doc: &Value, at: &str, problems: &mut Vec<String>) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().expect("a reference name");
+        let target = &doc["components"]["schemas"][name];
+        assert!(!target.is_null(), "{at}: no schema {name}");
+        return conforms(value, target, doc, at, problems);
+    }
+    if let (Some(props), Some(object)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        if schema.get("required").is_some() {
+            let documented: HashSet<&String> = props.keys().collect();
+            let actual: HashSet<&String> = object.keys().collect();
+            if documented != actual {
+                problems.push(format!(
+                    "{at}: documented {documented:?}, answered {actual:?}"
+                ));
+            }
+        }
+        for (key, sub) in props {
+            if let Some(v) = object.get(key) {
+                conforms(v, sub, doc, &format!("{at}.{key}"), problems);
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().take(3).enumerate() {
+            conforms(item, items, doc, &format!("{at}[{i}]"), problems);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_description_matches_the_router_and_the_answers() {
+    use dmarc_server::http::openapi::ENDPOINTS;
+    // Every route the router registers is described, and nothing else.
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/mod.rs"))
+            .unwrap();
+    let mut routed = HashSet::new();
+    for chunk in source.split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).unwrap().to_owned();
+        let call: String = chunk
+            .split(".route(")
+            .next()
+            .unwrap()
+            .chars()
+            .take(200)
+            .collect();
+        for method in ["get", "post", "patch", "delete"] {
+            if call.contains(&format!("{method}(")) {
+                routed.insert(format!("{method} {path}"));
+            }
+        }
+    }
+    let described: HashSet<String> = ENDPOINTS
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert_eq!(routed, described, "router and description differ");
+
+    // Answers have the documented shape.
+    let server = sqlite_server().await;
+    server.user("doc@example.com", Role::Admin).await;
+    let access = Auth::Bearer(server.tokens("doc@example.com").await.0);
+    server.upload(&access, &corpus_files()[..40]).await;
+    let doc = server
+        .call(Method::GET, "/openapi.json", &Auth::None, None)
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let report = server
+        .call(Method::GET, "/api/reports?limit=1", &access, None)
+        .await;
+    let id = report.body["items"][0]["id"].as_i64().unwrap();
+    let mut problems = Vec::new();
+    for endpoint in ENDPOINTS.iter().filter(|e| e.method == "get") {
+        let path = endpoint.path.replace("{id}", &id.to_string());
+        let got = server.call(Method::GET, &path, &access, None).await;
+        assert_eq!(got.status.as_u16(), endpoint.status, "{path}: {}", got.body);
+        let schema = &doc.body["paths"][endpoint.path]["get"]["responses"]
+            [endpoint.status.to_string()]["content"]["application/json"]["schema"];
+        if !schema.is_null() {
+            conforms(&got.body, schema, &doc.body, &path, &mut problems);
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // Swagger UI is served from the binary.
+    let page = server
+        .http
+        .get(format!("{}/docs/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("swagger"));
+    let bundle = server
+        .http
+        .get(format!("{}/docs/swagger-ui-bundle.js", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), StatusCode::OK);
+}

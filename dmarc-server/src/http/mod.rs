@@ -7,6 +7,7 @@ pub mod error;
 pub mod export;
 pub mod limit;
 pub mod metrics;
+pub mod openapi;
 pub mod query;
 pub mod users;
 
@@ -230,7 +231,18 @@ pub fn build_app(state: AppState) -> Router {
             "/api/upload",
             post(api::upload).layer(DefaultBodyLimit::max(upload_limit)),
         );
+    // Swagger UI (assets shipped in the binary) and the description it shows; public.
+    let docs: Router<AppState> = Router::from(
+        utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::document()),
+    )
+    .layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    ));
     let mut app = api
+        .merge(docs)
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
