@@ -73,12 +73,10 @@ impl Server {
     }
 
     async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Answer {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        request = match auth {
-            Auth::None => request,
-            Auth::Bearer(token) => request.bearer_auth(token),
-            Auth::Key(key) => request.header("X-API-Key", key),
-        };
+        let mut request = authed(
+            self.http.request(method, format!("{}{path}", self.base)),
+            auth,
+        );
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -133,16 +131,19 @@ impl Server {
                 reqwest::multipart::Part::bytes(bytes).file_name(name),
             );
         }
-        let mut request = self
+        let request = self
             .http
             .post(format!("{}/api/upload", self.base))
             .multipart(form);
-        request = match auth {
-            Auth::None => request,
-            Auth::Bearer(token) => request.bearer_auth(token),
-            Auth::Key(key) => request.header("X-API-Key", key),
-        };
-        answer(request.send().await.expect("send")).await
+        answer(authed(request, auth).send().await.expect("send")).await
+    }
+}
+
+fn authed(request: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
+    match auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Key(key) => request.header("X-API-Key", key),
     }
 }
 
@@ -577,23 +578,6 @@ async fn rbac_matrix_over_every_endpoint() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The reports the store should keep: one per duplicate key and per XML digest.
-fn distinct(reports: Vec<Report>) -> Vec<Report> {
-    let mut keys = HashSet::new();
-    let mut digests = HashSet::new();
-    reports
-        .into_iter()
-        .filter(|r| {
-            let range = r.report_metadata.date_range;
-            let key = (r.identity(), range.begin, range.end);
-            let new = !digests.contains(&r.xml_sha256) && !keys.contains(&key);
-            digests.insert(r.xml_sha256.clone());
-            keys.insert(key);
-            new
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn uploading_the_corpus_in_one_request() {
     let mut dbs = vec![testing::sqlite()];
@@ -637,7 +621,7 @@ async fn uploading_the_corpus_in_one_request() {
             .filter_map(|p| p.result.ok())
             .collect();
         let payloads = parsed.len();
-        let expected = distinct(parsed);
+        let expected = testing::distinct(&parsed);
         let messages: u64 = expected.iter().map(Report::message_count).sum();
         let summary = server
             .call(Method::GET, "/api/rollup/summary", &access, None)
@@ -782,16 +766,8 @@ const CRAFTED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </feedback>"#;
 
 async fn csv_text(server: &Server, auth: &Auth, path: &str) -> (Answer, String) {
-    let response = server
-        .http
-        .get(format!("{}{path}", server.base))
-        .bearer_auth(match auth {
-            Auth::Bearer(t) => t.clone(),
-            _ => String::new(),
-        })
-        .send()
-        .await
-        .expect("send");
+    let request = server.http.get(format!("{}{path}", server.base));
+    let response = authed(request, auth).send().await.expect("send");
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");

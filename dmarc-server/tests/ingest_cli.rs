@@ -1,7 +1,6 @@
 //! `dmarc ingest` end to end: the real binary, real SQLite files and a real PostgreSQL
 //! (see `dmarc_store::testing`).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -50,24 +49,6 @@ async fn databases() -> Vec<TestDb> {
     let mut dbs = vec![testing::sqlite()];
     dbs.extend(testing::postgres().await);
     dbs
-}
-
-/// What the store must hold after ingesting `reports`: one report per duplicate key and
-/// per XML digest.
-fn distinct(reports: Vec<Report>) -> Vec<Report> {
-    let mut keys = HashSet::new();
-    let mut digests = HashSet::new();
-    reports
-        .into_iter()
-        .filter(|r| {
-            let range = r.report_metadata.date_range;
-            let fresh = !digests.contains(&r.xml_sha256)
-                && !keys.contains(&(r.identity(), range.begin, range.end));
-            digests.insert(r.xml_sha256.clone());
-            keys.insert((r.identity(), range.begin, range.end));
-            fresh
-        })
-        .collect()
 }
 
 fn parse_tree(dir: &Path) -> Vec<Report> {
@@ -125,7 +106,7 @@ async fn assert_whole(store: &dyn Store) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corpus_once_then_all_duplicates() {
-    let expected = distinct(parse_tree(&corpus()));
+    let expected = testing::distinct(&parse_tree(&corpus()));
     let messages: u64 = expected.iter().map(Report::message_count).sum();
     let records: usize = expected.iter().map(|r| r.records.len()).sum();
     for db in databases().await {
@@ -228,7 +209,7 @@ async fn one_report_in_every_container_is_one_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_batch_then_rerun_gives_exact_totals() {
     let dir = tempfile::tempdir().expect("dir");
-    let expected = distinct(generate(dir.path(), 31, 200, 100));
+    let expected = testing::distinct(&generate(dir.path(), 31, 200, 100));
     let records: u64 = expected.iter().map(|r| r.records.len() as u64).sum();
     let messages: u64 = expected.iter().map(Report::message_count).sum();
     for db in databases().await {
@@ -288,7 +269,7 @@ async fn two_processes_on_postgres_store_each_report_once() {
         return;
     };
     let dir = tempfile::tempdir().expect("dir");
-    let expected = distinct(generate(dir.path(), 41, 240, 60));
+    let expected = testing::distinct(&generate(dir.path(), 41, 240, 60));
     // Two overlapping selections: the first two thirds and the last two thirds.
     let mut files = walk(dir.path());
     files.sort();

@@ -35,6 +35,25 @@ pub fn sqlite() -> TestDb {
     }
 }
 
+/// The reports a store keeps from `reports` ingested in order: the first of each duplicate
+/// key (identity and period) and of each XML digest (dmarc-format.md 3.6).
+pub fn distinct(reports: &[dmarc_core::Report]) -> Vec<dmarc_core::Report> {
+    let mut keys = std::collections::HashSet::new();
+    let mut digests = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for report in reports {
+        let range = report.report_metadata.date_range;
+        let key = (report.identity(), range.begin, range.end);
+        if digests.contains(&report.xml_sha256) || keys.contains(&key) {
+            continue;
+        }
+        digests.insert(report.xml_sha256.clone());
+        keys.insert(key);
+        out.push(report.clone());
+    }
+    out
+}
+
 /// True when CI demands that service-backed tests run.
 pub fn services_required() -> bool {
     std::env::var("DMARC_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")

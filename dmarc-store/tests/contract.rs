@@ -76,25 +76,6 @@ fn count(outcomes: &[Vec<dmarc_store::Outcome>], status: OutcomeStatus) -> usize
         .count()
 }
 
-/// The reports the store should keep from parsed reports: one per duplicate key
-/// (identity and period) and per XML digest, in input order.
-fn distinct(reports: &[Report]) -> Vec<Report> {
-    let mut keys = HashSet::new();
-    let mut digests = HashSet::new();
-    let mut out = Vec::new();
-    for report in reports {
-        let range = report.report_metadata.date_range;
-        let key = (report.identity(), range.begin, range.end);
-        if digests.contains(&report.xml_sha256) || keys.contains(&key) {
-            continue;
-        }
-        digests.insert(report.xml_sha256.clone());
-        keys.insert(key);
-        out.push(report.clone());
-    }
-    out
-}
-
 fn reports_of(batch: &[Prepared]) -> Vec<Report> {
     batch
         .iter()
@@ -110,7 +91,7 @@ contract!(
         let files = files_under(&corpus_dir());
         let batch = prepare_files(&files);
         let parsed = reports_of(&batch);
-        let expected = distinct(&parsed);
+        let expected = testing::distinct(&parsed);
         let first = store.ingest(&batch).await.expect("ingest");
         assert_eq!(count(&first, OutcomeStatus::Accepted), expected.len());
         assert_eq!(
@@ -564,7 +545,7 @@ contract!(concurrent_writers_store_each_report_once, |store| {
         .enumerate()
         .map(|(i, g)| prepare_bytes(&format!("c{i}.xml"), g.xml.as_bytes()))
         .collect();
-    let expected = distinct(&reports_of(&batch));
+    let expected = testing::distinct(&reports_of(&batch));
     let mut tasks = Vec::new();
     for writer in 0..4 {
         let store = Arc::clone(&store);
