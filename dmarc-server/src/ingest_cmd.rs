@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dmarc_core::ParseOptions;
-use dmarc_store::{Outcome, OutcomeStatus, Prepared, Store};
+use dmarc_store::{Outcome, OutcomeStatus, OutcomeTally, Prepared, Store};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -50,16 +50,7 @@ pub(crate) struct IngestArgs {
 }
 
 /// Totals printed at the end.
-#[derive(Debug, Default, Serialize)]
-struct Summary {
-    accepted: u64,
-    duplicate: u64,
-    rejected: u64,
-    /// Records of accepted reports.
-    records: u64,
-    /// Messages (sum of `count`) of accepted reports.
-    messages: u64,
-}
+type Summary = OutcomeTally;
 
 #[derive(Serialize)]
 struct JsonOutcome<'a> {
@@ -187,20 +178,6 @@ async fn ingest(
     let _ = write_summary(&mut out, &summary, format);
     let _ = out.flush();
     Ok(summary)
-}
-
-impl Summary {
-    fn add(&mut self, outcome: &Outcome) {
-        match outcome.outcome {
-            OutcomeStatus::Accepted => {
-                self.accepted += 1;
-                self.records += outcome.records;
-                self.messages = self.messages.saturating_add(outcome.messages);
-            }
-            OutcomeStatus::Duplicate => self.duplicate += 1,
-            OutcomeStatus::Rejected => self.rejected += 1,
-        }
-    }
 }
 
 fn write_outcome(out: &mut impl Write, outcome: &Outcome, format: Format) -> io::Result<()> {

@@ -48,8 +48,8 @@ pub use error::StoreError;
 pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use sql::{Backend, PgStore, SqlStore, SqliteStore, connect};
 pub use types::{
-    DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
-    ReprocessSummary, StoredReport, Totals,
+    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RecordExport, ReportRef,
+    ReportSummary, ReprocessSummary, StoredReport, Totals,
 };
 
 /// Result of store operations.

@@ -106,6 +106,36 @@ pub struct Outcome {
     pub error: Option<Error>,
 }
 
+/// Counts of outcomes, and the records and messages of the accepted reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeTally {
+    /// New reports stored.
+    pub accepted: u64,
+    /// Reports already stored.
+    pub duplicate: u64,
+    /// Payload parts without a report.
+    pub rejected: u64,
+    /// Records of accepted reports.
+    pub records: u64,
+    /// Messages (sum of `count`) of accepted reports.
+    pub messages: u64,
+}
+
+impl OutcomeTally {
+    /// Counts one outcome.
+    pub fn add(&mut self, outcome: &Outcome) {
+        match outcome.outcome {
+            OutcomeStatus::Accepted => {
+                self.accepted += 1;
+                self.records += outcome.records;
+                self.messages = self.messages.saturating_add(outcome.messages);
+            }
+            OutcomeStatus::Duplicate => self.duplicate += 1,
+            OutcomeStatus::Rejected => self.rejected += 1,
+        }
+    }
+}
+
 /// A stored report, by id and identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRef {

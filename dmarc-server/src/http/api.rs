@@ -10,7 +10,7 @@ use dmarc_core::rollup::{
 };
 use dmarc_core::{Error as ParseError, ErrorKind, ParseOptions};
 use dmarc_store::{
-    DomainInfo, Outcome, OutcomeStatus, Paged, Prepared, ReportSummary, Role, Store, StoredReport,
+    DomainInfo, Outcome, OutcomeTally, Paged, Prepared, ReportSummary, Role, Store, StoredReport,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -72,13 +72,8 @@ pub struct FileOutcome {
 #[derive(Debug, Default, Serialize)]
 pub struct UploadSummary {
     files: usize,
-    accepted: u64,
-    duplicate: u64,
-    rejected: u64,
-    /// Records of accepted reports.
-    records: u64,
-    /// Messages of accepted reports.
-    messages: u64,
+    #[serde(flatten)]
+    outcomes: OutcomeTally,
 }
 
 /// `POST /api/upload` answer.
@@ -192,31 +187,11 @@ pub async fn upload(
     }
     let mut summary = UploadSummary {
         files: names.len(),
-        ..UploadSummary::default()
+        outcomes: OutcomeTally::default(),
     };
     for outcome in outcomes.iter().flatten() {
-        let status = match outcome.outcome {
-            OutcomeStatus::Accepted => {
-                summary.accepted += 1;
-                summary.records += outcome.records;
-                summary.messages += outcome.messages;
-                "accepted"
-            }
-            OutcomeStatus::Duplicate => {
-                summary.duplicate += 1;
-                "duplicate"
-            }
-            OutcomeStatus::Rejected => {
-                summary.rejected += 1;
-                "rejected"
-            }
-        };
-        let records = if status == "accepted" {
-            outcome.records
-        } else {
-            0
-        };
-        state.metrics.ingested(status, records);
+        summary.outcomes.add(outcome);
+        state.metrics.ingested(outcome);
     }
     state
         .audit(caller.audit(
@@ -224,9 +199,9 @@ pub async fn upload(
             None,
             json!({
                 "files": summary.files,
-                "accepted": summary.accepted,
-                "duplicate": summary.duplicate,
-                "rejected": summary.rejected,
+                "accepted": summary.outcomes.accepted,
+                "duplicate": summary.outcomes.duplicate,
+                "rejected": summary.outcomes.rejected,
             }),
         ))
         .await;

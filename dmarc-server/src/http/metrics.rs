@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use dmarc_store::{Outcome, OutcomeStatus};
+
 /// Histogram bucket bounds in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -65,11 +67,18 @@ impl Metrics {
         h.sum += seconds;
     }
 
-    /// Ingest outcomes (`accepted`, `duplicate`, `rejected`) and accepted records.
-    pub fn ingested(&self, status: &'static str, records: u64) {
+    /// One ingest outcome (and the records of an accepted report).
+    pub fn ingested(&self, outcome: &Outcome) {
+        let status = match outcome.outcome {
+            OutcomeStatus::Accepted => "accepted",
+            OutcomeStatus::Duplicate => "duplicate",
+            OutcomeStatus::Rejected => "rejected",
+        };
         let mut inner = self.lock();
         *inner.ingest.entry(status).or_default() += 1;
-        inner.ingest_records += records;
+        if outcome.outcome == OutcomeStatus::Accepted {
+            inner.ingest_records += outcome.records;
+        }
     }
 
     /// The exposition text.
@@ -129,7 +138,16 @@ mod tests {
         let m = Metrics::default();
         m.request("GET", "/api/reports/{id}", 200, Duration::from_millis(3));
         m.request("GET", "/api/reports/{id}", 404, Duration::from_millis(30));
-        m.ingested("accepted", 12);
+        m.ingested(&Outcome {
+            input: "a.xml".into(),
+            part: None,
+            outcome: OutcomeStatus::Accepted,
+            report: None,
+            conflict_with: None,
+            records: 12,
+            messages: 40,
+            error: None,
+        });
         let text = m.render();
         assert!(text.contains(
             "dmarc_http_requests_total{method=\"GET\",route=\"/api/reports/{id}\",status=\"404\"} 1"
