@@ -4,7 +4,7 @@
 use dmarc_core::ParseOptions;
 use dmarc_store::{OutcomeStatus, Role, SqlStore, Store};
 
-use crate::http::auth::random_password;
+use crate::http::auth::{hash_password, random_password};
 
 include!(concat!(env!("OUT_DIR"), "/demo_reports.rs"));
 
@@ -39,8 +39,7 @@ pub async fn load(store: &SqlStore, bcrypt_cost: u32) -> anyhow::Result<Demo> {
         .filter(|o| o.outcome == OutcomeStatus::Accepted)
         .count();
     let password = random_password();
-    let to_hash = password.clone();
-    let hash = tokio::task::spawn_blocking(move || bcrypt::hash(to_hash, bcrypt_cost)).await??;
+    let hash = hash_password(password.clone(), bcrypt_cost).await?;
     store
         .create_user(DEMO_ADMIN, &hash, Role::Admin)
         .await?

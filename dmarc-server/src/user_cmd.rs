@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use dmarc_server::http::auth::random_password;
+use dmarc_server::http::auth::{hash_password, random_password};
 use dmarc_server::http::users::{check_email, check_new_password};
 use dmarc_store::{Role, SqlStore, UserChange};
 
@@ -114,9 +114,8 @@ pub(crate) fn run(args: &UserArgs) -> ExitCode {
 }
 
 async fn hash(password: String, cost: u32) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
+    hash_password(password, cost)
         .await
-        .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())
 }
 

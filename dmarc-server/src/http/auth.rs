@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
-use super::{AppState, ClientIp};
+use super::{AppState, ClientIp, now};
 
 /// Prefix of refresh tokens and API keys, so leaked ones are recognisable (secret scanners).
 const REFRESH_PREFIX: &str = "dmr_";
@@ -41,12 +41,6 @@ pub fn random_password() -> String {
 
 pub(crate) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn seconds(value: u64) -> i64 {
@@ -87,12 +81,10 @@ struct Claims {
     typ: String,
 }
 
-/// Hashes a password (bcrypt, on a blocking thread).
-pub(crate) async fn hash_password(password: String, cost: u32) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))
+/// Hashes a password (bcrypt, on a blocking thread): for handlers, the command line and
+/// the demo alike.
+pub async fn hash_password(password: String, cost: u32) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await??)
 }
 
 /// Checks a password against a bcrypt hash (on a blocking thread); false for a malformed

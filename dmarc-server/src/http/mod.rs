@@ -67,6 +67,13 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// UTC seconds now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Name of the setting holding the generated JWT key.
 const JWT_SETTING: &str = "jwt_secret";
 

@@ -756,8 +756,13 @@ fn operation(endpoint: &Endpoint) -> Value {
     if matches!(endpoint.path, "/auth/login" | "/api/upload") || endpoint.response == "csv" {
         errors.push((429, "Rate limited; see Retry-After"));
     }
-    if matches!(endpoint.method, "post" | "patch" | "delete") && endpoint.path.starts_with("/users")
-    {
+    // Taken addresses, the last admin, oneself, a key already revoked.
+    if matches!(
+        (endpoint.method, endpoint.path),
+        ("post", "/users")
+            | ("patch" | "delete", "/users/{id}")
+            | ("delete", "/users/api-keys/{id}")
+    ) {
         errors.push((409, "Conflicts with what is stored"));
     }
     if endpoint.path == "/health" {

@@ -19,6 +19,7 @@ use dmarc_core::{Disposition, Filter};
 use dmarc_store::Page;
 
 use super::error::{ApiError, ApiResult};
+use super::now;
 
 /// Parsed query parameters.
 #[derive(Debug, Clone, Default)]
@@ -45,12 +46,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         parse(query.as_deref().unwrap_or(""), now())
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn bad(name: &str, value: &str, expected: &str) -> ApiError {
