@@ -83,6 +83,8 @@ pub struct LimitsConfig {
     pub uploads_per_minute: u32,
     /// CSV exports per minute per user.
     pub csv_exports_per_minute: u32,
+    /// PDF summaries per minute per user.
+    pub pdf_exports_per_minute: u32,
 }
 
 impl Default for Config {
@@ -120,6 +122,7 @@ impl Default for LimitsConfig {
             json_max_bytes: 64 << 10,
             uploads_per_minute: 30,
             csv_exports_per_minute: 10,
+            pdf_exports_per_minute: 5,
         }
     }
 }

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod pdf;
 
 pub use http::{AppState, build_app, serve};

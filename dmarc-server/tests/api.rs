@@ -512,6 +512,7 @@ async fn rbac_matrix_over_every_endpoint() {
         get("/api/export/reports/csv", [401, 403, 200, 200, 200]),
         get("/api/export/records/csv", [401, 403, 200, 200, 200]),
         get("/api/export/sources/csv", [401, 403, 200, 200, 200]),
+        get("/api/export/report/pdf", [401, 403, 200, 200, 200]),
         get("/health", [200; 5]),
         get("/metrics", admin_only),
     ];
@@ -643,6 +644,7 @@ async fn uploading_the_corpus_in_one_request() {
 async fn limits_answer_with_clear_statuses() {
     let server = start(testing::sqlite(), |c| {
         c.limits.csv_exports_per_minute = 2;
+        c.limits.pdf_exports_per_minute = 1;
         c.auth.login_attempts_per_minute = 3;
         c.limits.upload_max_files = 2;
         c.limits.upload_max_file_bytes = 4096;
@@ -699,6 +701,17 @@ async fn limits_answer_with_clear_statuses() {
     for expected in [200, 200, 429] {
         let got = server
             .call(Method::GET, "/api/export/sources/csv", &access, None)
+            .await;
+        assert_eq!(got.status.as_u16(), expected);
+        if expected == 429 {
+            assert!(got.headers.contains_key("retry-after"));
+        }
+    }
+
+    // PDF summaries: 1 per minute here.
+    for expected in [200, 429] {
+        let got = server
+            .call(Method::GET, "/api/export/report/pdf", &access, None)
             .await;
         assert_eq!(got.status.as_u16(), expected);
         if expected == 429 {
@@ -852,6 +865,140 @@ async fn csv_exports_neutralise_formulas_and_follow_filters() {
         sources.lines().any(|l| l.starts_with("192.0.2.1,7,0,7,")),
         "{sources}"
     );
+}
+
+/// Reporters whose names are not Latin: Cyrillic is drawn, CJK becomes `?`.
+const NON_LATIN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<feedback>
+  <report_metadata>
+    <org_name>{org}</org_name>
+    <email>dmarc@example.net</email>
+    <report_id>{id}</report_id>
+    <date_range><begin>1714521600</begin><end>1714607999</end></date_range>
+  </report_metadata>
+  <policy_published><domain>xn--e1afmkfd.example</domain><p>quarantine</p></policy_published>
+  <record>
+    <row>
+      <source_ip>198.51.100.77</source_ip>
+      <count>{count}</count>
+      <policy_evaluated><disposition>quarantine</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated>
+    </row>
+    <identifiers><header_from>xn--e1afmkfd.example</header_from></identifiers>
+    <auth_results><spf><domain>xn--e1afmkfd.example</domain><result>fail</result></spf></auth_results>
+  </record>
+</feedback>"#;
+
+/// `1234567` as `1,234,567`, as the PDF writes figures.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The PDF at `path` and the text of all its pages, read back with lopdf.
+async fn pdf_text(server: &Server, auth: &Auth, path: &str) -> String {
+    let request = server.http.get(format!("{}{path}", server.base));
+    let response = authed(request, auth).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .expect("ASCII")
+            .contains("dmarc-summary.pdf")
+    );
+    let bytes = response.bytes().await.expect("body");
+    let doc = lopdf::Document::load_mem(&bytes).expect("the PDF opens");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    assert!(pages.len() >= 2, "{} pages", pages.len());
+    doc.extract_text(&pages).expect("text")
+}
+
+#[tokio::test]
+async fn the_pdf_summary_holds_the_expected_figures() {
+    let server = sqlite_server().await;
+    server.user("pdf@example.com", Role::Analyst).await;
+    let access = Auth::Bearer(server.tokens("pdf@example.com").await.0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = corpus_files()[..60].to_vec();
+    for (org, id, count) in [("Яндекс Почта", "ru-1", 900), ("网易 NetEase", "cn-1", 40)]
+    {
+        let path = dir.path().join(format!("{id}.xml"));
+        let xml = NON_LATIN
+            .replace("{org}", org)
+            .replace("{id}", id)
+            .replace("{count}", &count.to_string());
+        std::fs::write(&path, xml).unwrap();
+        files.push(path);
+    }
+    let upload = server.upload(&access, &files).await;
+    assert_eq!(upload.status, StatusCode::OK, "{}", upload.body);
+
+    let text = pdf_text(&server, &access, "/api/export/report/pdf").await;
+    let get = |path: &'static str| server.call(Method::GET, path, &access, None);
+    let summary = get("/api/rollup/summary").await.body;
+    let figure = |v: &Value| thousands(v.as_u64().unwrap());
+    let messages = summary["messages"].as_u64().unwrap();
+    let pass = summary["dmarc_pass"].as_u64().unwrap();
+    for expected in [
+        "DMARC aggregate report summary",
+        "Period (UTC): all time",
+        "Filters: none",
+        &figure(&summary["messages"]),
+        &format!("{:.1} %", pass as f64 * 100.0 / messages as f64),
+        &figure(&summary["dmarc_fail"]),
+        &figure(&summary["reports"]),
+        &figure(&summary["domains"]),
+        &figure(&summary["organizations"]),
+        "Яндекс Почта",
+        "?? NetEase",
+        "198.51.100.77",
+        "page 2 of 2",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    // The top row of each table, with its figures.
+    let domain = &get("/api/rollup/by-domain").await.body[0];
+    let source = &get("/api/rollup/sources?limit=1").await.body["items"][0];
+    let disposition = get("/api/rollup/disposition").await.body;
+    for expected in [
+        domain["key"].as_str().unwrap().to_owned(),
+        figure(&domain["messages"]),
+        source["source_ip"].as_str().unwrap().to_owned(),
+        figure(&source["messages"]),
+        format!("{} · ", figure(&disposition["quarantine"])),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} missing");
+    }
+
+    // Filters narrow every figure and are printed.
+    let text = pdf_text(
+        &server,
+        &access,
+        "/api/export/report/pdf?org=%D0%AF%D0%BD%D0%B4%D0%B5%D0%BA%D1%81%20%D0%9F%D0%BE%D1%87%D1%82%D0%B0&from=2024-05-01&to=2024-05-01",
+    )
+    .await;
+    for expected in [
+        "Period (UTC): 2024-05-01 to 2024-05-01",
+        "Filters: organisation = Яндекс Почта",
+        "900 · 100.0 %",
+        "0.0 %",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(!text.contains("NetEase"), "{text}");
 }
 
 #[tokio::test]

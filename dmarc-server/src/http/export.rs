@@ -12,6 +12,8 @@ use dmarc_core::Filter;
 use dmarc_core::rollup::format_day;
 use dmarc_store::{Page, Role, Store};
 
+use crate::pdf;
+
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
@@ -328,6 +330,67 @@ pub async fn sources(
     params: Params,
 ) -> ApiResult<Response> {
     export(state, &caller, params, Kind::Sources).await
+}
+
+/// `GET /api/export/report/pdf` (analyst): the PDF summary of the filtered data.
+pub async fn report_pdf(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Response> {
+    caller.require(Role::Analyst)?;
+    state
+        .limiter
+        .check(
+            &format!("pdf:{}", caller.user.id),
+            state.config.limits.pdf_exports_per_minute,
+        )
+        .map_err(ApiError::rate_limited)?;
+    let filter = params.filter;
+    let store = state.store.as_ref();
+    let top = Page::first(pdf::TOP_ROWS);
+    let (summary, timeline, disposition, alignment, compliance, domains, organizations, sources) =
+        tokio::try_join!(
+            store.summary(&filter),
+            store.timeline(&filter),
+            store.disposition_breakdown(&filter),
+            store.alignment_breakdown(&filter),
+            store.policy_compliance(&filter),
+            store.by_domain(&filter),
+            store.by_organization(&filter),
+            store.by_source(&filter, top),
+        )?;
+    state
+        .audit(caller.audit("export.pdf", None, serde_json::json!({ "filter": &filter })))
+        .await;
+    let data = pdf::ReportData {
+        filter,
+        generated_at: super::now(),
+        summary,
+        timeline,
+        disposition,
+        alignment,
+        compliance,
+        domains,
+        organizations,
+        source_count: sources.total,
+        sources: sources.items,
+    };
+    let document = tokio::task::spawn_blocking(move || pdf::render(&data))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"dmarc-summary.pdf\"",
+            ),
+        ],
+        document,
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/api/export/reports/csv", get(export::reports))
         .route("/api/export/records/csv", get(export::records))
         .route("/api/export/sources/csv", get(export::sources))
+        .route("/api/export/report/pdf", get(export::report_pdf))
         .route("/health", get(api::health))
         .route("/metrics", get(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))

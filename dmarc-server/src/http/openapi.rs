@@ -57,7 +57,7 @@ pub struct Endpoint {
     /// Success status.
     pub status: u16,
     /// Success body schema (a component name, `[Name]` for an array, `Page<Name>` for a
-    /// page), `csv`, `text`, or `` for none.
+    /// page), `csv`, `pdf`, `text`, or `` for none.
     pub response: &'static str,
 }
 
@@ -347,6 +347,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Q::Filters,
         None,
         (200, "csv"),
+    ),
+    ep(
+        "get",
+        "/api/export/report/pdf",
+        "PDF summary: headline figures, charts, top domains, organisations and sources (5 per minute)",
+        A::Analyst,
+        Q::Filters,
+        None,
+        (200, "pdf"),
     ),
     ep(
         "get",
@@ -726,6 +735,9 @@ fn operation(endpoint: &Endpoint) -> Value {
         "csv" => {
             json!({ "description": "CSV, streamed", "content": { "text/csv": { "schema": string() } } })
         }
+        "pdf" => {
+            json!({ "description": "A PDF document", "content": { "application/pdf": { "schema": { "type": "string", "format": "binary" } } } })
+        }
         "text" => {
             json!({ "description": "Prometheus text format", "content": { "text/plain": { "schema": string() } } })
         }
@@ -753,7 +765,9 @@ fn operation(endpoint: &Endpoint) -> Value {
     if endpoint.body.is_some() {
         errors.push((413, "The body is larger than its limit"));
     }
-    if matches!(endpoint.path, "/auth/login" | "/api/upload") || endpoint.response == "csv" {
+    if matches!(endpoint.path, "/auth/login" | "/api/upload")
+        || matches!(endpoint.response, "csv" | "pdf")
+    {
         errors.push((429, "Rate limited; see Retry-After"));
     }
     // Taken addresses, the last admin, oneself, a key already revoked.
