@@ -6,7 +6,8 @@
 # Prints one JSON line per measurement: requests/s and latency percentiles of
 # /api/rollup/summary, /api/rollup/timeline and /api/reports (all time, no filter, and the
 # last 30 days of data), each for DURATION seconds (default 30) with CONNECTIONS (default 8)
-# connections on 2 wrk threads.
+# connections on 2 wrk threads. Then the wall time and size of PDF summaries (sequential,
+# all time and the last 30 days) and of one 200-file upload of new reports.
 #
 # Usage: WORK=/big/disk benches/api-load.sh   (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -35,7 +36,7 @@ password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   <<<"$password" >/dev/null
 
 # Upload limits and rates opened up for the measurement.
-DMARC_LIMITS_UPLOADS_PER_MINUTE=1000 "$bin/dmarc" serve --database-url "$db" --listen "127.0.0.1:$port" \
+DMARC_LIMITS_UPLOADS_PER_MINUTE=1000 DMARC_LIMITS_PDF_EXPORTS_PER_MINUTE=1000 "$bin/dmarc" serve --database-url "$db" --listen "127.0.0.1:$port" \
   >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
@@ -76,8 +77,24 @@ for path in /api/rollup/summary /api/rollup/timeline /api/reports; do
   done
 done
 
-# One upload of 200 new files (a fresh seed, so every report is new).
-rm -rf "$work/upload" && "$bin/gen-reports" "$work/upload" --reports 200 --records 20000 --domains 5 --seed 99 >&2
+# PDF summaries, PDF_RUNS (default 3) of each window, one after the other.
+for window in all 30d; do
+  query=""
+  [ "$window" = 30d ] && query="?from=$since"
+  for _ in $(seq 1 "${PDF_RUNS:-3}"); do
+    curl -sf -o "$work/summary.pdf" -w '%{time_total} %{size_download}\n' \
+      -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/export/report/pdf$query"
+  done | python3 -c '
+import json, statistics, sys
+runs = [line.split() for line in sys.stdin]
+times = sorted(float(t) for t, _ in runs)
+print(json.dumps({"endpoint": "/api/export/report/pdf", "window": sys.argv[1], "runs": len(runs),
+                  "median_s": round(statistics.median(times), 3), "max_s": round(times[-1], 3),
+                  "bytes": int(runs[-1][1])}))' "$window"
+done
+
+# One upload of 200 new files (a fresh seed each run, so every report is new).
+rm -rf "$work/upload" && "$bin/gen-reports" "$work/upload" --reports 200 --records 20000 --domains 5 --seed "$(date +%s)" >&2
 args=()
 for f in "$work"/upload/*; do args+=(-F "files=@$f"); done
 start=$(date +%s.%N)
