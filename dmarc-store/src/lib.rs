@@ -27,6 +27,7 @@
 
 mod accounts;
 mod error;
+mod jobs;
 mod prepare;
 mod sql;
 mod types;
@@ -45,6 +46,7 @@ pub use accounts::{
     ApiKeyInfo, AuditEntry, NewAuditEntry, Refresh, Role, User, UserChange, normalize_email,
 };
 pub use error::StoreError;
+pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
 pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use sql::{Backend, PgStore, SqlStore, SqliteStore, connect};
 pub use types::{
