@@ -561,18 +561,37 @@ pub fn zip_one(name: &str, bytes: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// An e-mail message in the shape reporters send: a text part and the report attached.
+/// An e-mail message in the shape reporters send: a text part and the report attached
+/// (gzip).
 pub fn email(name: &str, attachment: &[u8]) -> Vec<u8> {
+    email_with(name, "application/gzip", attachment)
+}
+
+/// An e-mail message with a text part and `attachment` as `content_type`, base64.
+pub fn email_with(name: &str, content_type: &str, attachment: &[u8]) -> Vec<u8> {
     let mut m = format!(
         "Return-Path: <dmarc@reporter.example>\r\nFrom: dmarc@reporter.example\r\nTo: rua@example.com\r\n\
          Subject: Report Domain: example.com Submitter: reporter.example Report-ID: {name}\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n\
          --=_b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThis is an aggregate report.\r\n\
-         --=_b\r\nContent-Type: application/gzip; name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\
+         --=_b\r\nContent-Type: {content_type}; name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\
          Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n"
     );
     base64_lines(attachment, &mut m);
     m.push_str("--=_b--\r\n");
+    m.into_bytes()
+}
+
+/// `message` forwarded by a person: a note and the original as a `message/rfc822` part.
+pub fn forwarded(message: &[u8]) -> Vec<u8> {
+    let mut m = String::from(
+        "From: postmaster@example.com\r\nTo: dmarc@example.com\r\nSubject: Fwd: DMARC report\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_fwd\"\r\n\r\n\
+         --=_fwd\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nSee the report below.\r\n\
+         --=_fwd\r\nContent-Type: message/rfc822\r\n\r\n",
+    );
+    m.push_str(&String::from_utf8_lossy(message));
+    m.push_str("\r\n--=_fwd--\r\n");
     m.into_bytes()
 }
 

@@ -36,6 +36,14 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Sizes and rates.
     pub limits: LimitsConfig,
+    /// Background jobs and workers.
+    pub jobs: JobsConfig,
+    /// When the scheduler queues each kind of job (cron expressions, UTC).
+    pub schedules: SchedulesConfig,
+    /// The mailbox DMARC reports arrive in (none while `host` is empty).
+    pub imap: MailboxConfig,
+    /// Further mailboxes, with the same keys as `[imap]` (`[[mailboxes]]` in the file).
+    pub mailboxes: Vec<MailboxConfig>,
 }
 
 /// Log line format.
@@ -67,6 +75,107 @@ pub struct AuthConfig {
     pub login_attempts_per_minute: u32,
 }
 
+/// Background jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Worker tasks in this process (`dmarc serve` and `dmarc worker`); 0 runs none.
+    pub workers: usize,
+    /// Run the scheduler in `dmarc serve` (several processes may: each slot fires once).
+    pub scheduler: bool,
+    /// Runs of a job before it fails for good.
+    pub max_attempts: u32,
+    /// Wait before the first retry, milliseconds; doubled for each further retry (at most
+    /// an hour).
+    pub retry_backoff_ms: u64,
+    /// How long a worker holds a job before another may take it, milliseconds; renewed
+    /// while the job runs, so it only expires when the process died.
+    pub lease_ms: u64,
+    /// How often idle workers look for due jobs, milliseconds.
+    pub poll_interval_ms: u64,
+    /// Days finished jobs are kept.
+    pub retention_days: u64,
+}
+
+/// Cron expressions (UTC; five fields, or six with seconds first); empty turns a schedule
+/// off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulesConfig {
+    /// Fetch reports from the mailboxes.
+    pub email_ingestion: String,
+    /// Parse stored inputs that were never parsed.
+    pub process_reports: String,
+    /// Evaluate alert rules.
+    pub alert_evaluation: String,
+    /// Train the anomaly model.
+    pub ml_training: String,
+    /// Score sources for anomalies.
+    pub anomaly_detection: String,
+}
+
+/// How to reach an IMAP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapTls {
+    /// TLS from the first byte (port 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (port 143).
+    Starttls,
+    /// No encryption (tests, or a server on the same host).
+    None,
+}
+
+/// One mailbox to fetch reports from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// Server name or address; empty: no mailbox.
+    pub host: String,
+    /// Port; 0 means 993 with `tls`, 143 otherwise.
+    pub port: u16,
+    /// Login name.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+    /// `tls`, `starttls` or `none`.
+    pub tls: ImapTls,
+    /// Where reports arrive.
+    pub folder: String,
+    /// Where messages go once their reports are stored (created when missing).
+    pub processed_folder: String,
+    /// Where messages without a report go (created when missing).
+    pub failed_folder: String,
+    /// A PEM file of further CAs to trust (besides the public web roots).
+    pub ca_file: String,
+    /// Messages fetched per round trip (memory is bounded by this times the input limit).
+    pub batch_size: usize,
+    /// Seconds before a connection, login or command is given up.
+    pub timeout_seconds: u64,
+}
+
+impl MailboxConfig {
+    /// The port, defaulted from the TLS mode.
+    pub fn port(&self) -> u16 {
+        match (self.port, self.tls) {
+            (0, ImapTls::Tls) => 993,
+            (0, _) => 143,
+            (port, _) => port,
+        }
+    }
+
+    /// `user@host:port/folder`, how logs and results name the mailbox.
+    pub fn name(&self) -> String {
+        format!(
+            "{}@{}:{}/{}",
+            self.user,
+            self.host,
+            self.port(),
+            self.folder
+        )
+    }
+}
+
 /// Sizes and rates of inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -96,6 +205,54 @@ impl Default for Config {
             trust_forwarded_for: false,
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            jobs: JobsConfig::default(),
+            schedules: SchedulesConfig::default(),
+            imap: MailboxConfig::default(),
+            mailboxes: Vec::new(),
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            workers: 2,
+            scheduler: true,
+            max_attempts: 3,
+            retry_backoff_ms: 30_000,
+            lease_ms: 300_000,
+            poll_interval_ms: 1_000,
+            retention_days: 30,
+        }
+    }
+}
+
+impl Default for SchedulesConfig {
+    fn default() -> Self {
+        SchedulesConfig {
+            email_ingestion: "*/15 * * * *".into(),
+            process_reports: "*/5 * * * *".into(),
+            alert_evaluation: "0 * * * *".into(),
+            ml_training: "0 2 * * 0".into(),
+            anomaly_detection: "0 3 * * *".into(),
+        }
+    }
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        MailboxConfig {
+            host: String::new(),
+            port: 0,
+            user: String::new(),
+            password: Secret::default(),
+            tls: ImapTls::Tls,
+            folder: "INBOX".into(),
+            processed_folder: "Processed".into(),
+            failed_folder: "Failed".into(),
+            ca_file: String::new(),
+            batch_size: 50,
+            timeout_seconds: 60,
         }
     }
 }
@@ -194,7 +351,55 @@ impl Config {
         if self.limits.upload_max_files == 0 {
             return Err(invalid("limits.upload_max_files", "must be positive"));
         }
+        if self.jobs.max_attempts == 0 || self.jobs.lease_ms == 0 || self.jobs.poll_interval_ms == 0
+        {
+            return Err(invalid(
+                "jobs",
+                "max_attempts, lease_ms and poll_interval_ms must be positive",
+            ));
+        }
+        for (name, expression) in self.schedules.all() {
+            crate::jobs::scheduler::parse(expression)
+                .map_err(|e| invalid(format!("schedules.{}", name.replace('-', "_")), e))?;
+        }
+        let named = std::iter::once(("imap".to_owned(), &self.imap)).chain(
+            self.mailboxes
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (format!("mailboxes[{i}]"), m)),
+        );
+        for (origin, mailbox) in named.filter(|(_, m)| !m.host.is_empty()) {
+            if mailbox.user.is_empty() {
+                return Err(invalid(origin, "a mailbox needs a user"));
+            }
+            if mailbox.batch_size == 0 || mailbox.timeout_seconds == 0 {
+                return Err(invalid(
+                    origin,
+                    "batch_size and timeout_seconds must be positive",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The mailboxes to fetch: `[imap]` when it names a host, then `[[mailboxes]]`.
+    pub fn mailboxes(&self) -> impl Iterator<Item = &MailboxConfig> {
+        std::iter::once(&self.imap)
+            .chain(&self.mailboxes)
+            .filter(|m| !m.host.is_empty())
+    }
+}
+
+impl SchedulesConfig {
+    /// `(job kind, expression)` of every schedule, in a fixed order.
+    pub fn all(&self) -> [(&'static str, &str); 5] {
+        [
+            ("email-ingestion", &self.email_ingestion),
+            ("process-reports", &self.process_reports),
+            ("alert-evaluation", &self.alert_evaluation),
+            ("ml-training", &self.ml_training),
+            ("anomaly-detection", &self.anomaly_detection),
+        ]
     }
 }
 
@@ -313,6 +518,47 @@ mod tests {
         std::fs::write(&file, "[auth]\nbcrypt_costs = 10\n").unwrap();
         let e = Config::load(Some(&file), env(&[])).unwrap_err();
         assert!(e.to_string().contains("bcrypt_costs"), "{e}");
+    }
+
+    #[test]
+    fn mailboxes_jobs_and_schedules_come_from_the_environment() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("DMARC_IMAP_HOST", "imap.example.com"),
+                ("DMARC_IMAP_USER", "dmarc@example.com"),
+                ("DMARC_IMAP_PASSWORD", "hunter2-imap"),
+                ("DMARC_IMAP_TLS", "starttls"),
+                ("DMARC_IMAP_FAILED_FOLDER", "Reports/Failed"),
+                ("DMARC_JOBS_WORKERS", "4"),
+                ("DMARC_SCHEDULES_EMAIL_INGESTION", "*/5 * * * *"),
+                ("DMARC_SCHEDULES_ML_TRAINING", ""),
+            ]),
+        )
+        .unwrap();
+        let mailboxes: Vec<&MailboxConfig> = config.mailboxes().collect();
+        assert_eq!(mailboxes.len(), 1);
+        let m = mailboxes[0];
+        assert_eq!((m.tls, m.port()), (ImapTls::Starttls, 143));
+        assert_eq!(m.failed_folder, "Reports/Failed");
+        assert_eq!(m.folder, "INBOX", "default kept");
+        assert_eq!(m.name(), "dmarc@example.com@imap.example.com:143/INBOX");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(config.jobs.workers, 4);
+        assert_eq!(config.schedules.email_ingestion, "*/5 * * * *");
+        assert_eq!(config.schedules.ml_training, "", "turned off");
+        assert_eq!(Config::default().mailboxes().count(), 0, "no host: no mailbox");
+
+        let e = Config::load(None, env(&[("DMARC_SCHEDULES_PROCESS_REPORTS", "every hour")]))
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("schedules.process_reports: "),
+            "{e}"
+        );
+        let e = Config::load(None, env(&[("DMARC_IMAP_TLS", "ssl")])).unwrap_err();
+        assert!(e.to_string().contains("ssl"), "{e}");
+        let e = Config::load(None, env(&[("DMARC_IMAP_HOST", "imap.example.com")])).unwrap_err();
+        assert_eq!(e.to_string(), "imap: a mailbox needs a user");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod imap;
+pub mod jobs;
 pub mod pdf;
 
 pub use http::{AppState, build_app, serve};

@@ -5,11 +5,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod db_cmd;
+mod imap_cmd;
 mod ingest_cmd;
 mod inputs;
 mod parse_cmd;
 mod serve_cmd;
 mod user_cmd;
+mod worker_cmd;
 
 /// DMARC aggregate report analytics.
 #[derive(Debug, Parser)]
@@ -30,8 +32,12 @@ enum Command {
     Migrate(db_cmd::MigrateArgs),
     /// Parse stored raw inputs again (after a parser upgrade) without creating duplicates.
     Reprocess(db_cmd::ReprocessArgs),
-    /// Serve the HTTP API.
+    /// Serve the HTTP API, with the scheduler and workers.
     Serve(serve_cmd::ServeArgs),
+    /// Run queued jobs only (scale-out on a shared database).
+    Worker(worker_cmd::WorkerArgs),
+    /// Mailbox ingestion.
+    Imap(imap_cmd::ImapArgs),
     /// Manage user accounts.
     User(user_cmd::UserArgs),
 }
@@ -83,5 +89,7 @@ fn main() -> ExitCode {
         Command::Reprocess(args) => db_cmd::reprocess(&args),
         Command::Serve(args) => serve_cmd::run(&args),
         Command::User(args) => user_cmd::run(&args),
+        Command::Worker(args) => worker_cmd::run(&args),
+        Command::Imap(args) => imap_cmd::run(&args),
     }
 }

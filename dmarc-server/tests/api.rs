@@ -435,6 +435,21 @@ async fn rbac_matrix_over_every_endpoint() {
         .await
         .unwrap();
     let report_id = ingested[0][0].report.as_ref().unwrap().id;
+    let task_id = server
+        .store
+        .enqueue(
+            &dmarc_store::NewJob {
+                kind: "process-reports".into(),
+                payload: json!({}),
+                max_attempts: 3,
+                run_at: 0,
+                created_by: "test".into(),
+            },
+            0,
+        )
+        .await
+        .unwrap()
+        .id;
 
     let viewer = Auth::Bearer(server.tokens("viewer@example.com").await.0);
     let analyst = Auth::Bearer(server.tokens("analyst@example.com").await.0);
@@ -515,6 +530,23 @@ async fn rbac_matrix_over_every_endpoint() {
         get("/api/export/report/pdf", [401, 403, 200, 200, 200]),
         get("/health", [200; 5]),
         get("/metrics", admin_only),
+        get("/tasks", read),
+        get("/tasks/schedules", read),
+        get(&format!("/tasks/status/{task_id}"), read),
+        get("/tasks/status/999999", [401, 404, 404, 404, 404]),
+        row(
+            Method::POST,
+            "/tasks/trigger/process-reports",
+            None,
+            [401, 403, 202, 202, 202],
+        ),
+        // No mailbox is configured here.
+        row(
+            Method::POST,
+            "/tasks/trigger/email-ingestion",
+            None,
+            [401, 403, 409, 409, 409],
+        ),
     ];
     for rollup in [
         "summary",
@@ -1103,7 +1135,26 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
         .await;
     let id = report.body["items"][0]["id"].as_i64().unwrap();
     let mut problems = Vec::new();
+    // A task, whose answer is checked too.
+    let task = server
+        .call(
+            Method::POST,
+            "/tasks/trigger/process-reports",
+            &access,
+            None,
+        )
+        .await;
+    assert_eq!(task.status, StatusCode::ACCEPTED, "{}", task.body);
+    let task_schema = &doc.body["paths"]["/tasks/trigger/process-reports"]["post"]["responses"]["202"]
+        ["content"]["application/json"]["schema"];
+    conforms(&task.body, task_schema, &doc.body, "trigger", &mut problems);
+    let task_id = task.body["task_id"].as_i64().unwrap();
     for endpoint in ENDPOINTS.iter().filter(|e| e.method == "get") {
+        let id = if endpoint.path.starts_with("/tasks/") {
+            task_id
+        } else {
+            id
+        };
         let path = endpoint.path.replace("{id}", &id.to_string());
         let got = server.call(Method::GET, &path, &access, None).await;
         assert_eq!(got.status.as_u16(), endpoint.status, "{path}: {}", got.body);

@@ -338,12 +338,13 @@ pub async fn health(State(state): State<AppState>) -> Response {
 /// `GET /metrics` (admin, or an admin's API key): Prometheus text.
 pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
+    let jobs = state.store.job_counts().await?;
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render(&jobs),
     )
         .into_response())
 }

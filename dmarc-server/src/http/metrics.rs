@@ -1,12 +1,13 @@
 //! Prometheus metrics in the text exposition format: requests by route and status, request
-//! latency histograms by route, and ingest outcomes.
+//! latency histograms by route, ingest outcomes, job runs of this process, and the jobs of
+//! the queue by kind and state (read from the database at each scrape).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dmarc_store::{Outcome, OutcomeStatus};
+use dmarc_store::{JobCount, Outcome, OutcomeStatus};
 
 /// Histogram bucket bounds in seconds.
 const BUCKETS: [f64; 12] = [
@@ -26,6 +27,8 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     ingest: BTreeMap<&'static str, u64>,
     ingest_records: u64,
+    job_runs: BTreeMap<(String, &'static str), u64>,
+    job_seconds: BTreeMap<String, (u64, f64)>,
 }
 
 /// The process's metrics.
@@ -81,8 +84,20 @@ impl Metrics {
         }
     }
 
-    /// The exposition text.
-    pub fn render(&self) -> String {
+    /// One job run by this process: its kind, how it ended, how long it took.
+    pub fn job_run(&self, kind: &str, outcome: &'static str, elapsed: Duration) {
+        let mut inner = self.lock();
+        *inner
+            .job_runs
+            .entry((kind.to_owned(), outcome))
+            .or_default() += 1;
+        let (count, sum) = inner.job_seconds.entry(kind.to_owned()).or_default();
+        *count += 1;
+        *sum += elapsed.as_secs_f64();
+    }
+
+    /// The exposition text, with the queue's `jobs` by kind and state.
+    pub fn render(&self, jobs: &[JobCount]) -> String {
         let inner = self.lock();
         let mut out = String::new();
         out.push_str("# HELP dmarc_http_requests_total HTTP requests answered.\n");
@@ -125,6 +140,38 @@ impl Metrics {
         out.push_str("# HELP dmarc_ingest_records_total Records of accepted reports.\n");
         out.push_str("# TYPE dmarc_ingest_records_total counter\n");
         let _ = writeln!(out, "dmarc_ingest_records_total {}", inner.ingest_records);
+        out.push_str(
+            "# HELP dmarc_job_runs_total Job runs by this process, by kind and outcome.\n",
+        );
+        out.push_str("# TYPE dmarc_job_runs_total counter\n");
+        for ((kind, outcome), n) in &inner.job_runs {
+            let _ = writeln!(
+                out,
+                "dmarc_job_runs_total{{kind=\"{}\",outcome=\"{outcome}\"}} {n}",
+                escape(kind)
+            );
+        }
+        out.push_str("# HELP dmarc_job_run_seconds Time spent running jobs, by kind.\n");
+        out.push_str("# TYPE dmarc_job_run_seconds summary\n");
+        for (kind, (count, sum)) in &inner.job_seconds {
+            let kind = escape(kind);
+            let _ = writeln!(
+                out,
+                "dmarc_job_run_seconds_sum{{kind=\"{kind}\"}} {sum}\n\
+                 dmarc_job_run_seconds_count{{kind=\"{kind}\"}} {count}"
+            );
+        }
+        out.push_str("# HELP dmarc_jobs Jobs in the queue (all processes), by kind and state.\n");
+        out.push_str("# TYPE dmarc_jobs gauge\n");
+        for count in jobs {
+            let _ = writeln!(
+                out,
+                "dmarc_jobs{{kind=\"{}\",state=\"{}\"}} {}",
+                escape(&count.kind),
+                count.state.as_str(),
+                count.jobs
+            );
+        }
         out
     }
 }
@@ -148,7 +195,12 @@ mod tests {
             messages: 40,
             error: None,
         });
-        let text = m.render();
+        m.job_run("email-ingestion", "retried", Duration::from_millis(1500));
+        let text = m.render(&[JobCount {
+            kind: "email-ingestion".into(),
+            state: dmarc_store::JobState::Queued,
+            jobs: 2,
+        }]);
         assert!(text.contains(
             "dmarc_http_requests_total{method=\"GET\",route=\"/api/reports/{id}\",status=\"404\"} 1"
         ));
@@ -160,5 +212,10 @@ mod tests {
         ));
         assert!(text.contains("dmarc_ingest_outcomes_total{outcome=\"accepted\"} 1"));
         assert!(text.contains("dmarc_ingest_records_total 12"));
+        assert!(
+            text.contains("dmarc_job_runs_total{kind=\"email-ingestion\",outcome=\"retried\"} 1")
+        );
+        assert!(text.contains("dmarc_job_run_seconds_sum{kind=\"email-ingestion\"} 1.5"));
+        assert!(text.contains("dmarc_jobs{kind=\"email-ingestion\",state=\"queued\"} 2"));
     }
 }

@@ -9,6 +9,7 @@ pub mod limit;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
+pub mod tasks;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::config::Config;
+use crate::jobs::Jobs;
 use auth::TokenKeys;
 use error::ApiError;
 use limit::RateLimiter;
@@ -48,12 +50,14 @@ pub struct Inner {
     /// The database.
     pub store: Arc<SqlStore>,
     /// The configuration in force.
-    pub config: Config,
+    pub config: Arc<Config>,
     keys: TokenKeys,
     /// Rate limits.
     pub limiter: RateLimiter,
     /// Prometheus counters.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// The job queue and what jobs run with.
+    pub jobs: Jobs,
     /// A bcrypt hash of a random password, checked when a login names an unknown address
     /// so that it takes as long as a known one.
     dummy_hash: String,
@@ -95,13 +99,16 @@ impl AppState {
         let dummy_hash =
             tokio::task::spawn_blocking(move || bcrypt::hash(auth::random_token(""), cost))
                 .await??;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
         Ok(AppState {
             inner: Arc::new(Inner {
+                jobs: Jobs::new(store.clone(), config.clone(), metrics.clone()),
                 store,
                 keys: TokenKeys::new(&secret)?,
                 config,
                 limiter: RateLimiter::default(),
-                metrics: Metrics::default(),
+                metrics,
                 dummy_hash,
             }),
         })
@@ -231,6 +238,17 @@ pub fn build_app(state: AppState) -> Router {
         .route("/api/export/records/csv", get(export::records))
         .route("/api/export/sources/csv", get(export::sources))
         .route("/api/export/report/pdf", get(export::report_pdf))
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/schedules", get(tasks::schedules))
+        .route("/tasks/status/{id}", get(tasks::status))
+        .route(
+            "/tasks/trigger/email-ingestion",
+            post(tasks::trigger_email_ingestion),
+        )
+        .route(
+            "/tasks/trigger/process-reports",
+            post(tasks::trigger_process_reports),
+        )
         .route("/health", get(api::health))
         .route("/metrics", get(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))
@@ -280,15 +298,25 @@ pub fn build_app(state: AppState) -> Router {
 
 /// Serves `app` on `listener` until Ctrl-C or SIGTERM; requests in flight finish.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    serve_until(listener, app, shutdown_signal()).await
+}
+
+/// Serves `app` on `listener` until `stop` completes; requests in flight finish.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(stop)
     .await
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -307,5 +335,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: finishing requests and jobs in flight");
 }

@@ -37,6 +37,8 @@ pub enum Query {
     FiltersWindow,
     /// `limit` and `offset`.
     Paged,
+    /// `state`, `kind`, `limit` and `offset` of jobs.
+    Tasks,
 }
 
 /// One documented operation.
@@ -359,6 +361,51 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     ep(
         "get",
+        "/tasks",
+        "Recent background jobs, newest first",
+        A::Any,
+        Q::Tasks,
+        None,
+        (200, "Page<Task>"),
+    ),
+    ep(
+        "get",
+        "/tasks/schedules",
+        "The schedules (cron, UTC) with their next and last run",
+        A::Any,
+        Q::None,
+        None,
+        (200, "[Schedule]"),
+    ),
+    ep(
+        "get",
+        "/tasks/status/{id}",
+        "A job's state, attempts, and result or error",
+        A::Any,
+        Q::None,
+        None,
+        (200, "Task"),
+    ),
+    ep(
+        "post",
+        "/tasks/trigger/email-ingestion",
+        "Queue a fetch of the configured mailboxes now (409 when none is configured)",
+        A::Analyst,
+        Q::None,
+        None,
+        (202, "Task"),
+    ),
+    ep(
+        "post",
+        "/tasks/trigger/process-reports",
+        "Queue the parsing of stored, never parsed inputs now",
+        A::Analyst,
+        Q::None,
+        None,
+        (202, "Task"),
+    ),
+    ep(
+        "get",
         "/health",
         "200 when the database answers, else 503",
         A::Public,
@@ -631,7 +678,37 @@ pub fn schemas() -> Map<String, Value> {
         "Health",
         object(&[("status", string()), ("database", string())]),
     );
-    for item in ["AuditEntry", "ReportSummary", "SourceGroup"] {
+    add(
+        "Task",
+        object(&[
+            ("task_id", int()),
+            ("kind", string()),
+            (
+                "state",
+                json!({ "enum": ["queued", "running", "succeeded", "failed"] }),
+            ),
+            ("attempts", int()),
+            ("max_attempts", int()),
+            ("result", json!({ "type": ["object", "null"] })),
+            ("error", nullable("string")),
+            ("created_by", nullable("string")),
+            ("created_at", int()),
+            ("run_at", int()),
+            ("started_at", nullable("integer")),
+            ("finished_at", nullable("integer")),
+            ("worker", nullable("string")),
+        ]),
+    );
+    add(
+        "Schedule",
+        object(&[
+            ("kind", string()),
+            ("expression", string()),
+            ("next_run", nullable("integer")),
+            ("last_run", nullable("integer")),
+        ]),
+    );
+    for item in ["AuditEntry", "ReportSummary", "SourceGroup", "Task"] {
         add(&format!("{item}Page"), page_of(item));
     }
     out
@@ -721,6 +798,22 @@ fn query_parameters(query: Query) -> Vec<Value> {
             all
         }
         Query::Paged => paged(),
+        Query::Tasks => {
+            let mut all = vec![
+                parameter(
+                    "state",
+                    "Job state",
+                    json!({ "enum": ["queued", "running", "succeeded", "failed"] }),
+                ),
+                parameter(
+                    "kind",
+                    "Job kind",
+                    json!({ "enum": crate::jobs::JobKind::ALL.map(crate::jobs::JobKind::as_str) }),
+                ),
+            ];
+            all.extend(paged());
+            all
+        }
     }
 }
 
@@ -773,7 +866,7 @@ fn operation(endpoint: &Endpoint) -> Value {
     // Taken addresses, the last admin, oneself, a key already revoked.
     if matches!(
         (endpoint.method, endpoint.path),
-        ("post", "/users")
+        ("post", "/users" | "/tasks/trigger/email-ingestion")
             | ("patch" | "delete", "/users/{id}")
             | ("delete", "/users/api-keys/{id}")
     ) {

@@ -1,0 +1,213 @@
+//! Background tasks (`/tasks/...`): trigger a job, follow it, list recent jobs and the
+//! schedules. Times are UTC seconds, like the rest of the API.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use dmarc_store::{Job, JobFilter, JobState, Page, Paged, Role};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::query::MAX_PAGE;
+use crate::jobs::JobKind;
+use crate::jobs::scheduler::{self, ScheduleInfo};
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    /// The id to follow it with.
+    pub task_id: i64,
+    /// What it does.
+    pub kind: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub state: JobState,
+    /// Runs started.
+    pub attempts: u32,
+    /// Runs allowed.
+    pub max_attempts: u32,
+    /// What it did (when succeeded).
+    pub result: Option<Value>,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// `scheduler`, or who triggered it.
+    pub created_by: Option<String>,
+    /// When it was queued.
+    pub created_at: i64,
+    /// Not run before.
+    pub run_at: i64,
+    /// When the last attempt started.
+    pub started_at: Option<i64>,
+    /// When it succeeded or finally failed.
+    pub finished_at: Option<i64>,
+    /// The worker running it (or that ran it last).
+    pub worker: Option<String>,
+}
+
+fn seconds(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+impl From<Job> for Task {
+    fn from(job: Job) -> Task {
+        Task {
+            task_id: job.id,
+            kind: job.kind,
+            state: job.state,
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            result: job.result,
+            error: job.last_error,
+            created_by: job.created_by,
+            created_at: seconds(job.created_at),
+            run_at: seconds(job.run_at),
+            started_at: job.started_at.map(seconds),
+            finished_at: job.finished_at.map(seconds),
+            worker: job.worker,
+        }
+    }
+}
+
+async fn trigger(
+    state: &AppState,
+    caller: &Caller,
+    kind: JobKind,
+) -> ApiResult<(StatusCode, Json<Task>)> {
+    caller.require(Role::Analyst)?;
+    if kind == JobKind::EmailIngestion && state.config.mailboxes().next().is_none() {
+        return Err(ApiError::conflict(
+            "no mailbox is configured: set [imap] in the configuration file or DMARC_IMAP_HOST, DMARC_IMAP_USER and DMARC_IMAP_PASSWORD",
+        ));
+    }
+    let job = state.jobs.enqueue(kind, &caller.actor()).await?;
+    state
+        .audit(caller.audit(
+            "task.trigger",
+            Some(job.id.to_string()),
+            json!({ "kind": kind.as_str() }),
+        ))
+        .await;
+    Ok((StatusCode::ACCEPTED, Json(Task::from(job))))
+}
+
+/// `POST /tasks/trigger/email-ingestion` (analyst): fetch the mailboxes now.
+pub async fn trigger_email_ingestion(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<(StatusCode, Json<Task>)> {
+    trigger(&state, &caller, JobKind::EmailIngestion).await
+}
+
+/// `POST /tasks/trigger/process-reports` (analyst): parse stored, unparsed inputs now.
+pub async fn trigger_process_reports(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<(StatusCode, Json<Task>)> {
+    trigger(&state, &caller, JobKind::ProcessReports).await
+}
+
+/// `GET /tasks/status/{task_id}` (any role).
+pub async fn status(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Task>> {
+    state
+        .store
+        .job(id)
+        .await?
+        .map(|job| Json(Task::from(job)))
+        .ok_or_else(|| ApiError::not_found(format!("no task {id}")))
+}
+
+/// `state`, `kind`, `limit` and `offset` of `GET /tasks`.
+fn task_query(query: &str) -> ApiResult<(JobFilter, Page)> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let mut filter = JobFilter::default();
+    let mut page = Page::first(50);
+    for (name, value) in pairs {
+        let value = value.trim();
+        let number = || {
+            value.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("{name}={value:?}: expected a whole number"))
+            })
+        };
+        match name.as_str() {
+            "state" => filter.state = Some(value.parse().map_err(ApiError::bad_request)?),
+            "kind" => {
+                let kind = JobKind::parse(value).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "kind={value:?}: expected one of {}",
+                        JobKind::ALL.map(JobKind::as_str).join(", ")
+                    ))
+                })?;
+                filter.kind = Some(kind.as_str().to_owned());
+            }
+            "limit" => {
+                page.limit = u32::try_from(number()?)
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("limit: expected 1 to {MAX_PAGE}"))
+                    })?;
+            }
+            "offset" => page.offset = number()?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {other:?}: /tasks takes state, kind, limit and offset"
+                )));
+            }
+        }
+    }
+    Ok((filter, page))
+}
+
+/// `GET /tasks` (any role): recent jobs, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Paged<Task>>> {
+    let (filter, page) = task_query(query.as_deref().unwrap_or(""))?;
+    let jobs = state.store.jobs(&filter, page).await?;
+    Ok(Json(Paged {
+        items: jobs.items.into_iter().map(Task::from).collect(),
+        total: jobs.total,
+        limit: jobs.limit,
+        offset: jobs.offset,
+    }))
+}
+
+/// `GET /tasks/schedules` (any role): every schedule with its next and last run.
+pub async fn schedules(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<Json<Vec<ScheduleInfo>>> {
+    Ok(Json(scheduler::describe(&state.jobs).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_queries_are_checked() {
+        let (filter, page) =
+            task_query("state=failed&kind=email-ingestion&limit=5&offset=10").unwrap();
+        assert_eq!(filter.state, Some(JobState::Failed));
+        assert_eq!(filter.kind.as_deref(), Some("email-ingestion"));
+        assert_eq!((page.limit, page.offset), (5, 10));
+        for bad in [
+            "state=done",
+            "kind=mail",
+            "limit=0",
+            "limit=x",
+            "domain=example.com",
+        ] {
+            assert!(task_query(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Mailbox ingestion over IMAP (async-imap over tokio-rustls with ring; TLS, STARTTLS, or
+//! plain for tests and local servers).
+//!
+//! One pass over a mailbox: every message in the folder is fetched (in batches bounded by
+//! count and bytes, without setting `\Seen`), goes through the one ingestion pipeline
+//! ([`dmarc_store::prepare`] then [`dmarc_store::Store::ingest`], which keeps the raw
+//! message and logs an outcome per payload), and only after that transaction has committed
+//! is it moved: to the processed folder when it held a report (new or already stored), to
+//! the failed folder when it held none (the reason is in the ingest log). A connection lost
+//! mid-pass loses nothing: messages not yet moved are fetched again next time and their
+//! reports are recognised as duplicates.
+//!
+//! All messages of the folder are taken, read or not: a person opening a report in a mail
+//! client must not hide it from ingestion.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_imap::{Client, Session};
+use dmarc_core::ParseOptions;
+use dmarc_store::{OutcomeStatus, OutcomeTally, Prepared, SqlStore, Store};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::config::{Config, ImapTls, MailboxConfig};
+use crate::http::metrics::Metrics;
+
+/// Bytes of messages held in memory at once (besides one message over it, which is
+/// fetched alone).
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// What one pass over one mailbox did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MailboxSummary {
+    /// `user@host:port/folder`.
+    pub mailbox: String,
+    /// Messages found in the folder.
+    pub messages: u64,
+    /// Messages moved to the processed folder.
+    pub processed: u64,
+    /// Messages moved to the failed folder.
+    pub failed: u64,
+    /// Outcomes of the reports found.
+    pub outcomes: OutcomeTally,
+}
+
+/// What one ingestion pass over every mailbox did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FetchSummary {
+    /// One entry per mailbox.
+    pub mailboxes: Vec<MailboxSummary>,
+}
+
+/// A byte stream IMAP runs over: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+type Stream = Box<dyn Io>;
+
+/// Runs `future` with the mailbox's timeout; the error names `what` timed out.
+async fn timed<T, E>(
+    mailbox: &MailboxConfig,
+    what: &str,
+    future: impl Future<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(Duration::from_secs(mailbox.timeout_seconds), future).await {
+        Ok(result) => result.with_context(|| what.to_owned()),
+        Err(_) => bail!("{what}: no answer within {} s", mailbox.timeout_seconds),
+    }
+}
+
+fn tls_config(mailbox: &MailboxConfig) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if !mailbox.ca_file.is_empty() {
+        let pem = std::fs::read(&mailbox.ca_file)
+            .with_context(|| format!("cannot read ca_file {}", mailbox.ca_file))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.with_context(|| format!("ca_file {}", mailbox.ca_file))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("ca_file {}", mailbox.ca_file))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+async fn tls(mailbox: &MailboxConfig, tcp: TcpStream) -> anyhow::Result<Stream> {
+    let name = rustls::pki_types::ServerName::try_from(mailbox.host.clone())
+        .with_context(|| format!("{:?} is not a host name", mailbox.host))?;
+    let connector = tokio_rustls::TlsConnector::from(tls_config(mailbox)?);
+    let stream = timed(mailbox, "TLS handshake", connector.connect(name, tcp)).await?;
+    Ok(Box::new(stream))
+}
+
+/// `client` once the server has greeted it.
+async fn greeted<T: Io>(
+    mailbox: &MailboxConfig,
+    mut client: Client<T>,
+) -> anyhow::Result<Client<T>> {
+    let greeting = timed(mailbox, "server greeting", client.read_response()).await?;
+    if greeting.is_none() {
+        bail!("the server closed the connection before its greeting");
+    }
+    Ok(client)
+}
+
+/// An unauthenticated client past the greeting (and STARTTLS).
+async fn connect(mailbox: &MailboxConfig) -> anyhow::Result<Client<Stream>> {
+    let address = (mailbox.host.as_str(), mailbox.port());
+    let what = format!("connect to {}:{}", mailbox.host, mailbox.port());
+    let tcp = timed(mailbox, &what, TcpStream::connect(address)).await?;
+    match mailbox.tls {
+        ImapTls::Tls => greeted(mailbox, Client::new(tls(mailbox, tcp).await?)).await,
+        ImapTls::None => greeted(mailbox, Client::new(Box::new(tcp) as Stream)).await,
+        ImapTls::Starttls => {
+            let mut client = greeted(mailbox, Client::new(tcp)).await?;
+            timed(
+                mailbox,
+                "STARTTLS",
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            // No greeting after STARTTLS.
+            Ok(Client::new(tls(mailbox, client.into_inner()).await?))
+        }
+    }
+}
+
+/// Logs in; the error says who was refused (never the password).
+async fn login(mailbox: &MailboxConfig) -> anyhow::Result<Session<Stream>> {
+    let client = connect(mailbox).await?;
+    let login = client.login(&mailbox.user, &mailbox.password.0);
+    match tokio::time::timeout(Duration::from_secs(mailbox.timeout_seconds), login).await {
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err((e, _))) => bail!("login as {} refused: {e}", mailbox.user),
+        Err(_) => bail!("login: no answer within {} s", mailbox.timeout_seconds),
+    }
+}
+
+/// Fetches every configured mailbox once. Mailboxes are independent: one that fails does
+/// not stop the others, and the error names each that failed.
+pub async fn fetch_all(
+    store: &SqlStore,
+    config: &Config,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<FetchSummary> {
+    let mut summary = FetchSummary::default();
+    let mut errors = Vec::new();
+    for mailbox in config.mailboxes() {
+        match fetch_mailbox(store, mailbox, metrics).await {
+            Ok(done) => summary.mailboxes.push(done),
+            Err(e) => {
+                tracing::warn!(mailbox = %mailbox.name(), error = %format!("{e:#}"), "mailbox not fetched");
+                errors.push(format!("{}: {e:#}", mailbox.name()));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(summary)
+    } else {
+        bail!("{}", errors.join("; "))
+    }
+}
+
+/// One pass over one mailbox.
+pub async fn fetch_mailbox(
+    store: &SqlStore,
+    mailbox: &MailboxConfig,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<MailboxSummary> {
+    let mut session = login(mailbox).await?;
+    let result = pass(store, mailbox, metrics, &mut session).await;
+    // A failed logout changes nothing that was committed.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(mailbox.timeout_seconds),
+        session.logout(),
+    )
+    .await;
+    result
+}
+
+async fn pass(
+    store: &SqlStore,
+    mailbox: &MailboxConfig,
+    metrics: Option<&Metrics>,
+    session: &mut Session<Stream>,
+) -> anyhow::Result<MailboxSummary> {
+    for folder in [&mailbox.processed_folder, &mailbox.failed_folder] {
+        // Creating a folder that exists answers NO, which is fine; a folder that cannot be
+        // created makes the move below fail with the server's reason.
+        match timed(mailbox, "CREATE", session.create(folder)).await {
+            Ok(()) => tracing::info!(mailbox = %mailbox.name(), folder, "folder created"),
+            Err(e) => tracing::debug!(folder, error = %format!("{e:#}"), "folder not created"),
+        }
+    }
+    let can_move = timed(mailbox, "CAPABILITY", session.capabilities())
+        .await?
+        .has_str("MOVE");
+    timed(
+        mailbox,
+        &format!("SELECT {}", mailbox.folder),
+        session.select(&mailbox.folder),
+    )
+    .await?;
+    let sizes = message_sizes(mailbox, session).await?;
+    let mut summary = MailboxSummary {
+        mailbox: mailbox.name(),
+        messages: sizes.len() as u64,
+        ..MailboxSummary::default()
+    };
+    let limits = ParseOptions::default().limits;
+    let (too_big, sizes): (Vec<_>, Vec<_>) = sizes
+        .into_iter()
+        .partition(|(_, size)| u64::from(*size) > limits.max_input_bytes);
+    if !too_big.is_empty() {
+        let uids: Vec<u32> = too_big.iter().map(|(uid, _)| *uid).collect();
+        for (uid, size) in &too_big {
+            tracing::warn!(mailbox = %summary.mailbox, uid, size, limit = limits.max_input_bytes, "message larger than the input limit: moved to the failed folder unread");
+        }
+        move_messages(mailbox, session, can_move, &uids, &mailbox.failed_folder).await?;
+        summary.failed += uids.len() as u64;
+    }
+    for batch in batches(&sizes, mailbox.batch_size) {
+        let fetched = fetch_batch(mailbox, session, &batch).await?;
+        let (processed, failed, outcomes) = ingest(store, mailbox, fetched).await?;
+        for outcome in &outcomes {
+            summary.outcomes.add(outcome);
+            if let Some(metrics) = metrics {
+                metrics.ingested(outcome);
+            }
+        }
+        // Moved only now that the reports are committed.
+        move_messages(
+            mailbox,
+            session,
+            can_move,
+            &processed,
+            &mailbox.processed_folder,
+        )
+        .await?;
+        move_messages(mailbox, session, can_move, &failed, &mailbox.failed_folder).await?;
+        summary.processed += processed.len() as u64;
+        summary.failed += failed.len() as u64;
+        while session.unsolicited_responses.try_recv().is_ok() {}
+    }
+    tracing::info!(
+        mailbox = %summary.mailbox,
+        messages = summary.messages,
+        processed = summary.processed,
+        failed = summary.failed,
+        accepted = summary.outcomes.accepted,
+        duplicate = summary.outcomes.duplicate,
+        rejected = summary.outcomes.rejected,
+        "mailbox fetched"
+    );
+    Ok(summary)
+}
+
+/// `(uid, size)` of every message in the selected folder, oldest first.
+async fn message_sizes(
+    mailbox: &MailboxConfig,
+    session: &mut Session<Stream>,
+) -> anyhow::Result<Vec<(u32, u32)>> {
+    let uids = timed(mailbox, "UID SEARCH", session.uid_search("ALL")).await?;
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fetches: Vec<_> = timed(mailbox, "UID FETCH sizes", async {
+        session
+            .uid_fetch("1:*", "(UID RFC822.SIZE)")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    let mut sizes: Vec<(u32, u32)> = fetches
+        .iter()
+        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
+        .filter(|(uid, _)| uids.contains(uid))
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup_by_key(|(uid, _)| *uid);
+    Ok(sizes)
+}
+
+/// Groups of messages of at most `count` messages and [`BATCH_BYTES`] bytes (a larger
+/// message goes alone).
+fn batches(sizes: &[(u32, u32)], count: usize) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut bytes = 0u64;
+    for (uid, size) in sizes {
+        let size = u64::from(*size);
+        match out.last_mut() {
+            Some(batch) if batch.len() < count && bytes + size <= BATCH_BYTES => {
+                batch.push(*uid);
+                bytes += size;
+            }
+            _ => {
+                out.push(vec![*uid]);
+                bytes = size;
+            }
+        }
+    }
+    out
+}
+
+/// `1,4,7` for IMAP.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The raw messages of `uids` (`\Seen` is left alone).
+async fn fetch_batch(
+    mailbox: &MailboxConfig,
+    session: &mut Session<Stream>,
+    uids: &[u32],
+) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    let fetches: Vec<_> = timed(mailbox, "UID FETCH messages", async {
+        session
+            .uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    let mut messages: HashMap<u32, Vec<u8>> = HashMap::new();
+    for fetch in &fetches {
+        if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
+            messages.insert(uid, body.to_vec());
+        }
+    }
+    // A message deleted by someone else meanwhile is simply gone.
+    Ok(uids
+        .iter()
+        .filter_map(|uid| messages.remove(uid).map(|body| (*uid, body)))
+        .collect())
+}
+
+/// Parses and stores a batch of messages in one transaction; the uids to move to the
+/// processed and to the failed folder, and the outcomes.
+async fn ingest(
+    store: &SqlStore,
+    mailbox: &MailboxConfig,
+    messages: Vec<(u32, Vec<u8>)>,
+) -> anyhow::Result<(Vec<u32>, Vec<u32>, Vec<dmarc_store::Outcome>)> {
+    let base = format!(
+        "imap://{}@{}:{}/{}",
+        mailbox.user,
+        mailbox.host,
+        mailbox.port(),
+        mailbox.folder
+    );
+    let (uids, prepared): (Vec<u32>, Vec<Prepared>) = tokio::task::spawn_blocking(move || {
+        let options = ParseOptions::default();
+        messages
+            .into_iter()
+            .map(|(uid, bytes)| {
+                (
+                    uid,
+                    dmarc_store::prepare(format!("{base};UID={uid}"), &bytes, &options),
+                )
+            })
+            .unzip()
+    })
+    .await?;
+    let results = store.ingest(&prepared).await?;
+    let (mut processed, mut failed, mut all) = (Vec::new(), Vec::new(), Vec::new());
+    for (uid, outcomes) in uids.into_iter().zip(results) {
+        let holds_report = outcomes
+            .iter()
+            .any(|o| o.outcome != OutcomeStatus::Rejected);
+        if holds_report {
+            processed.push(uid);
+        } else {
+            let reasons: Vec<String> = outcomes
+                .iter()
+                .filter_map(|o| o.error.as_ref().map(|e| e.to_string()))
+                .collect();
+            tracing::warn!(mailbox = %mailbox.name(), uid, reasons = %reasons.join("; "), "message without a report: moved to the failed folder");
+            failed.push(uid);
+        }
+        all.extend(outcomes);
+    }
+    Ok((processed, failed, all))
+}
+
+/// Moves messages to `folder` (MOVE, or COPY + `\Deleted` + EXPUNGE without it).
+async fn move_messages(
+    mailbox: &MailboxConfig,
+    session: &mut Session<Stream>,
+    can_move: bool,
+    uids: &[u32],
+    folder: &str,
+) -> anyhow::Result<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let set = uid_set(uids);
+    let what = format!("moving {} messages to {folder}", uids.len());
+    if can_move {
+        timed(mailbox, &what, session.uid_mv(&set, folder)).await?;
+    } else {
+        timed(mailbox, &what, session.uid_copy(&set, folder)).await?;
+        timed(mailbox, &what, async {
+            session
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        timed(mailbox, &what, async {
+            session.expunge().await?.try_collect::<Vec<_>>().await
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes() {
+        let sizes: Vec<(u32, u32)> = (1..=7).map(|uid| (uid, 1000)).collect();
+        assert_eq!(
+            batches(&sizes, 3),
+            vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+        );
+        let big = (BATCH_BYTES / 2) as u32 + 1;
+        let sizes = [(1, big), (2, big), (3, 10), (4, u32::MAX)];
+        assert_eq!(
+            batches(&sizes, 50),
+            vec![vec![1], vec![2, 3], vec![4]],
+            "bytes bound the batch; an oversized message goes alone"
+        );
+        assert_eq!(uid_set(&[3, 9, 12]), "3,9,12");
+    }
+}

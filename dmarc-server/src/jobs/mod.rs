@@ -1,0 +1,317 @@
+//! Background work: the kinds of job, what each does, and the workers that run them from
+//! the durable queue in the database ([`dmarc_store::SqlStore::claim`]).
+//!
+//! A worker claims a due job, renews its lease while it runs, and records the result; a
+//! failed attempt is queued again after an exponential backoff until the job has used its
+//! attempts. A process that dies mid-job leaves a lease that expires, and another worker
+//! takes the job again. Jobs must therefore be safe to run twice: ingestion is idempotent
+//! (duplicates are recognised), and IMAP messages are moved only after their reports are
+//! committed.
+
+pub mod scheduler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dmarc_store::{Job, NewJob, SqlStore, Store};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+use crate::config::Config;
+use crate::http::metrics::Metrics;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Fetch reports from the configured mailboxes.
+    EmailIngestion,
+    /// Parse stored inputs that were never parsed.
+    ProcessReports,
+    /// Evaluate alert rules.
+    AlertEvaluation,
+    /// Train the anomaly model.
+    MlTraining,
+    /// Score sources for anomalies.
+    AnomalyDetection,
+}
+
+impl JobKind {
+    /// Every kind.
+    pub const ALL: [JobKind; 5] = [
+        JobKind::EmailIngestion,
+        JobKind::ProcessReports,
+        JobKind::AlertEvaluation,
+        JobKind::MlTraining,
+        JobKind::AnomalyDetection,
+    ];
+
+    /// The stored name (also the schedule's name and the trigger path).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::EmailIngestion => "email-ingestion",
+            JobKind::ProcessReports => "process-reports",
+            JobKind::AlertEvaluation => "alert-evaluation",
+            JobKind::MlTraining => "ml-training",
+            JobKind::AnomalyDetection => "anomaly-detection",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// UTC milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Longest wait between two attempts.
+const MAX_BACKOFF_MS: u64 = 3_600_000;
+
+/// Wait after failed attempt number `attempt` (from 1): the base, doubled per attempt.
+pub fn backoff_ms(base: u64, attempt: u32) -> u64 {
+    let doublings = attempt.saturating_sub(1).min(32);
+    base.saturating_mul(1 << doublings).min(MAX_BACKOFF_MS)
+}
+
+/// What jobs run with; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Jobs {
+    /// The database (and queue).
+    pub store: Arc<SqlStore>,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Counters of this process.
+    pub metrics: Arc<Metrics>,
+    /// Wakes this process's idle workers when a job is queued here.
+    wake: Arc<Notify>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The job succeeded.
+    Succeeded,
+    /// It failed and is queued again.
+    Retried,
+    /// It failed for good.
+    Failed,
+    /// Another worker holds it now (this one's lease had expired); nothing was recorded.
+    Lost,
+}
+
+impl RunOutcome {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Retried => "retried",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Lost => "lost",
+        }
+    }
+}
+
+impl Jobs {
+    /// The context over a store.
+    pub fn new(store: Arc<SqlStore>, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
+        Jobs {
+            store,
+            config,
+            metrics,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A job of `kind` for now, with the configured attempts.
+    pub fn new_job(&self, kind: JobKind, created_by: &str, run_at: i64) -> NewJob {
+        NewJob {
+            kind: kind.as_str().to_owned(),
+            payload: json!({}),
+            max_attempts: self.config.jobs.max_attempts,
+            run_at,
+            created_by: created_by.to_owned(),
+        }
+    }
+
+    /// Queues a job of `kind` to run now and wakes an idle worker of this process.
+    pub async fn enqueue(&self, kind: JobKind, created_by: &str) -> dmarc_store::Result<Job> {
+        let now = now_ms();
+        let job = self
+            .store
+            .enqueue(&self.new_job(kind, created_by, now), now)
+            .await?;
+        self.wake_workers();
+        Ok(job)
+    }
+
+    /// Wakes an idle worker of this process (or the next one to go idle).
+    pub fn wake_workers(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Does what `job` says; the result, or why it failed.
+    pub async fn execute(&self, job: &Job) -> anyhow::Result<Value> {
+        let Some(kind) = JobKind::parse(&job.kind) else {
+            anyhow::bail!("unknown job kind {:?}", job.kind);
+        };
+        match kind {
+            JobKind::EmailIngestion => {
+                let summary =
+                    crate::imap::fetch_all(&self.store, &self.config, Some(&self.metrics)).await?;
+                Ok(serde_json::to_value(summary)?)
+            }
+            JobKind::ProcessReports => {
+                let summary = self
+                    .store
+                    .reprocess(&dmarc_core::ParseOptions::default(), true)
+                    .await?;
+                Ok(serde_json::to_value(summary)?)
+            }
+            JobKind::AlertEvaluation | JobKind::MlTraining | JobKind::AnomalyDetection => {
+                Ok(json!({
+                    "skipped": format!("{} has nothing to do yet: this version has no alert rules or anomaly model", kind.as_str())
+                }))
+            }
+        }
+    }
+
+    /// Runs one claimed job to its end: the lease is renewed while it runs, a panic counts
+    /// as a failure, and the outcome is recorded (if this worker still holds the job).
+    pub async fn run_claimed(&self, worker: &str, job: Job) -> RunOutcome {
+        let lease = i64::try_from(self.config.jobs.lease_ms).unwrap_or(i64::MAX);
+        let renewer = {
+            let (store, worker, id) = (self.store.clone(), worker.to_owned(), job.id);
+            let every = Duration::from_millis((self.config.jobs.lease_ms / 3).max(1));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match store
+                        .renew_lease(id, &worker, now_ms().saturating_add(lease))
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!(job = id, error = %e, "cannot renew the lease"),
+                    }
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        let this = self.clone();
+        let running = job.clone();
+        let result = match tokio::spawn(async move { this.execute(&running).await }).await {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("the job panicked: {e}")),
+        };
+        renewer.abort();
+        let now = now_ms();
+        let recorded = match &result {
+            Ok(value) => self
+                .store
+                .complete(job.id, worker, value, now)
+                .await
+                .map(|held| (held, RunOutcome::Succeeded)),
+            Err(error) => {
+                let retry_at = (job.attempts < job.max_attempts).then(|| {
+                    let wait = backoff_ms(self.config.jobs.retry_backoff_ms, job.attempts);
+                    now.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX))
+                });
+                let outcome = if retry_at.is_some() {
+                    RunOutcome::Retried
+                } else {
+                    RunOutcome::Failed
+                };
+                self.store
+                    .fail(job.id, worker, &format!("{error:#}"), retry_at, now)
+                    .await
+                    .map(|held| (held, outcome))
+            }
+        };
+        let outcome = match recorded {
+            Ok((true, outcome)) => outcome,
+            Ok((false, _)) => RunOutcome::Lost,
+            Err(e) => {
+                // The lease runs out and another worker takes the job again.
+                tracing::error!(job = job.id, error = %e, "cannot record the job's outcome");
+                RunOutcome::Lost
+            }
+        };
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(_) => {
+                tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, ms = elapsed.as_millis() as u64, outcome = outcome.as_str(), "job done")
+            }
+            Err(e) => {
+                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, ms = elapsed.as_millis() as u64, outcome = outcome.as_str(), error = %format!("{e:#}"), "job failed")
+            }
+        }
+        self.metrics.job_run(&job.kind, outcome.as_str(), elapsed);
+        outcome
+    }
+
+    /// One worker: claims and runs due jobs until `shutdown` turns true (the job in hand is
+    /// finished first).
+    pub async fn work(self, name: String, mut shutdown: watch::Receiver<bool>) {
+        let lease = i64::try_from(self.config.jobs.lease_ms).unwrap_or(i64::MAX);
+        let poll = Duration::from_millis(self.config.jobs.poll_interval_ms);
+        tracing::debug!(worker = %name, "worker started");
+        while !*shutdown.borrow() {
+            match self.store.claim(&name, now_ms(), lease).await {
+                Ok(Some(job)) => {
+                    self.run_claimed(&name, job).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(worker = %name, error = %e, "cannot claim a job"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                () = self.wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::debug!(worker = %name, "worker stopped");
+    }
+
+    /// Starts `count` workers named after this host and process.
+    pub fn spawn_workers(
+        &self,
+        count: usize,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+        (0..count)
+            .map(|i| {
+                let name = format!("{host}:{}:{i}", std::process::id());
+                tokio::spawn(self.clone().work(name, shutdown.clone()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff_ms(30_000, 1), 30_000);
+        assert_eq!(backoff_ms(30_000, 2), 60_000);
+        assert_eq!(backoff_ms(30_000, 3), 120_000);
+        assert_eq!(backoff_ms(30_000, 40), 3_600_000);
+        assert_eq!(backoff_ms(u64::MAX, 2), 3_600_000);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for kind in JobKind::ALL {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(JobKind::parse("email_ingestion"), None);
+    }
+}

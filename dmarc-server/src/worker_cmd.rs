@@ -1,0 +1,56 @@
+//! `dmarc worker`: runs queued jobs, nothing else (scale-out next to `dmarc serve`, on the
+//! same database).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use dmarc_server::http::metrics::Metrics;
+use dmarc_server::http::shutdown_signal;
+use dmarc_server::jobs::Jobs;
+use dmarc_store::SqlStore;
+
+use crate::serve_cmd::{ConfigArgs, init_logs};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    common: ConfigArgs,
+    /// Worker tasks (overrides `jobs.workers`).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+pub(crate) fn run(args: &WorkerArgs) -> ExitCode {
+    let mut config = match args.common.load("worker") {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    if let Some(n) = args.workers {
+        config.jobs.workers = n;
+    }
+    if config.jobs.workers == 0 {
+        eprintln!("dmarc worker: no workers to run (jobs.workers is 0)");
+        return ExitCode::from(2);
+    }
+    init_logs(config.log_format);
+    crate::runtime().block_on(async move {
+        let store = match SqlStore::connect(&config.database_url.0).await {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                eprintln!("dmarc worker: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let workers = config.jobs.workers;
+        let jobs = Jobs::new(store, Arc::new(config), Arc::new(Metrics::default()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tasks = jobs.spawn_workers(workers, &stopped);
+        tracing::info!(workers, "dmarc worker running");
+        shutdown_signal().await;
+        let _ = stop.send(true);
+        for task in tasks {
+            let _ = task.await;
+        }
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,316 @@
+//! Mailbox ingestion against a real Dovecot started by the test (see `support/dovecot.rs`):
+//! plain, STARTTLS and TLS with a test CA; messages carrying corpus reports as gzip, zip,
+//! XML and forwarded messages; a message without a report; reruns; a `dmarc imap fetch`
+//! killed mid-batch; wrong credentials as a job that is retried with backoff.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dmarc_benches::{Generator, email, email_with, forwarded};
+use dmarc_core::{ParseOptions, Report};
+use dmarc_server::config::{Config, ImapTls, Secret};
+use dmarc_server::http::metrics::Metrics;
+use dmarc_server::imap;
+use dmarc_server::jobs::{JobKind, Jobs};
+use dmarc_store::testing::{self, TestDb};
+use dmarc_store::{JobState, SqlStore, Store};
+use support::dovecot::{self, Dovecot};
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dmarc-core/tests/data/corpus/aggregate")
+        .join(name)
+}
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(corpus(name)).expect("corpus file")
+}
+
+/// Real reports in the ways they arrive: gzip, zip and XML attachments, and a reporter's
+/// message forwarded by a person.
+fn corpus_messages() -> Vec<Vec<u8>> {
+    vec![
+        email_with(
+            "test.xml.gz",
+            "application/gzip",
+            &read("tierpod__test.xml.gz"),
+        ),
+        email_with(
+            "aol.zip",
+            "application/zip",
+            &read("dmarcgo__aol.com!georgestarcher.com!1342497600!1342584000.zip"),
+        ),
+        email_with(
+            "report.xml",
+            "text/xml",
+            &read("dmarcrua__0afe822aaa48402b8f6cf763e9396405.xml"),
+        ),
+        forwarded(&read("mailauth__100.eml")),
+    ]
+}
+
+/// The distinct reports in the corpus files the messages carry.
+fn corpus_reports() -> Vec<Report> {
+    let parsed: Vec<Report> = [
+        "tierpod__test.xml.gz",
+        "dmarcgo__aol.com!georgestarcher.com!1342497600!1342584000.zip",
+        "dmarcrua__0afe822aaa48402b8f6cf763e9396405.xml",
+        "mailauth__100.eml",
+    ]
+    .iter()
+    .flat_map(|name| dmarc_core::parse_input(&read(name), &ParseOptions::default()))
+    .filter_map(|p| p.result.ok())
+    .collect();
+    testing::distinct(&parsed)
+}
+
+const NO_REPORT: &str = "From: someone@example.net\r\nTo: dmarc@example.com\r\n\
+    Subject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nNo report here.\r\n";
+
+async fn store() -> (TestDb, SqlStore) {
+    let db = testing::sqlite();
+    let store = SqlStore::connect(&db.url).await.expect("connect");
+    (db, store)
+}
+
+#[tokio::test]
+async fn reports_are_ingested_and_messages_moved_once() {
+    let Some(server) = Dovecot::start() else {
+        return;
+    };
+    let (_db, store) = store().await;
+    let mut session = server.session().await;
+    let mut messages = corpus_messages();
+    messages.push(NO_REPORT.as_bytes().to_vec());
+    dovecot::append(&mut session, "INBOX", &messages).await;
+    let expected = corpus_reports();
+
+    let mailbox = server.mailbox(ImapTls::None);
+    let summary = imap::fetch_mailbox(&store, &mailbox, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", server.log()));
+    assert_eq!(summary.messages, 5);
+    assert_eq!((summary.processed, summary.failed), (4, 1));
+    assert_eq!(summary.outcomes.accepted as usize, expected.len());
+    let totals = store.totals().await.unwrap();
+    assert_eq!(totals.reports as usize, expected.len());
+    assert_eq!(
+        totals.messages,
+        expected.iter().map(Report::message_count).sum::<u64>()
+    );
+    assert_eq!(dovecot::count(&mut session, "INBOX").await, 0);
+    assert_eq!(dovecot::count(&mut session, "Processed").await, 4);
+    assert_eq!(dovecot::count(&mut session, "Failed").await, 1);
+    // The reason is in the ingest log, with the message's name.
+    let outcomes = store.outcomes(dmarc_store::Page::first(100)).await.unwrap();
+    let rejected = outcomes
+        .items
+        .iter()
+        .find(|o| o.outcome == dmarc_store::OutcomeStatus::Rejected)
+        .expect("the message without a report is logged");
+    assert!(
+        rejected.input.starts_with("imap://dmarc@127.0.0.1:"),
+        "{}",
+        rejected.input
+    );
+    assert!(rejected.error.is_some());
+
+    // A second pass finds nothing; the same messages again are duplicates, not new reports.
+    let again = imap::fetch_mailbox(&store, &mailbox, None).await.unwrap();
+    assert_eq!((again.messages, again.processed), (0, 0));
+    dovecot::append(&mut session, "INBOX", &corpus_messages()).await;
+    let resent = imap::fetch_mailbox(&store, &mailbox, None).await.unwrap();
+    assert_eq!(resent.processed, 4);
+    assert_eq!(resent.outcomes.accepted, 0);
+    assert_eq!(resent.outcomes.duplicate as usize, expected.len());
+    assert_eq!(
+        store.totals().await.unwrap().reports as usize,
+        expected.len()
+    );
+    assert_eq!(dovecot::count(&mut session, "Processed").await, 8);
+}
+
+#[tokio::test]
+async fn tls_and_starttls_verify_the_server_against_the_configured_ca() {
+    let Some(server) = Dovecot::start() else {
+        return;
+    };
+    let (_db, store) = store().await;
+    let mut session = server.session().await;
+    let mut generator = Generator::new(11);
+    for tls in [ImapTls::Tls, ImapTls::Starttls] {
+        let report = generator.report(
+            dmarc_benches::Reporter::Google,
+            "tls.example",
+            1_714_521_600,
+            3,
+        );
+        dovecot::append(
+            &mut session,
+            "INBOX",
+            &[email(
+                "r.xml.gz",
+                &dmarc_benches::gzip(report.xml.as_bytes()),
+            )],
+        )
+        .await;
+        let mailbox = server.mailbox(tls);
+        let summary = imap::fetch_mailbox(&store, &mailbox, None)
+            .await
+            .unwrap_or_else(|e| panic!("{tls:?}: {e:#}\n{}", server.log()));
+        assert_eq!(
+            (summary.processed, summary.outcomes.accepted),
+            (1, 1),
+            "{tls:?}"
+        );
+
+        // Without the test CA the certificate is refused and nothing is touched.
+        let untrusted = dmarc_server::config::MailboxConfig {
+            ca_file: String::new(),
+            ..mailbox
+        };
+        dovecot::append(&mut session, "INBOX", &[NO_REPORT.as_bytes().to_vec()]).await;
+        let e = imap::fetch_mailbox(&store, &untrusted, None)
+            .await
+            .expect_err("an unknown CA");
+        assert!(format!("{e:#}").contains("certificate"), "{tls:?}: {e:#}");
+        assert_eq!(dovecot::count(&mut session, "INBOX").await, 1);
+        imap::fetch_mailbox(&store, &server.mailbox(ImapTls::None), None)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_the_job_after_retries_with_backoff() {
+    let Some(server) = Dovecot::start() else {
+        return;
+    };
+    let (_db, store) = store().await;
+    let mut config = Config {
+        imap: server.mailbox(ImapTls::None),
+        ..Config::default()
+    };
+    config.imap.password = Secret("not-the-password".into());
+    config.jobs.retry_backoff_ms = 300;
+    config.jobs.poll_interval_ms = 50;
+    let jobs = Jobs::new(
+        Arc::new(store),
+        Arc::new(config),
+        Arc::new(Metrics::default()),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = jobs.spawn_workers(1, &stopped);
+    let queued = jobs.enqueue(JobKind::EmailIngestion, "test").await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let job = jobs.store.job(queued.id).await.unwrap().unwrap();
+        if job.state == JobState::Failed || Instant::now() > deadline {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _ = stop.send(true);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(job.state, JobState::Failed, "{job:?}");
+    assert_eq!(job.attempts, 3);
+    let error = job.last_error.unwrap();
+    assert!(error.contains("login as dmarc refused"), "{error}");
+    assert!(
+        !error.contains("not-the-password"),
+        "no password in errors: {error}"
+    );
+    // Retried after 300 ms, then 600 ms: at least 900 ms from the first start to the end.
+    let elapsed = job.finished_at.unwrap() - job.created_at;
+    assert!(elapsed >= 900, "{elapsed} ms");
+}
+
+/// `dmarc imap fetch` killed mid-pass, then run again: every report exactly once, every
+/// message moved.
+#[tokio::test]
+async fn a_killed_fetch_rerun_gives_exact_totals() {
+    let Some(server) = Dovecot::start() else {
+        return;
+    };
+    let db = testing::sqlite();
+    let mut generator = Generator::new(5);
+    let reports = generator.batch(200, 4, 1_714_521_600, 30_000);
+    let messages: Vec<Vec<u8>> = reports
+        .iter()
+        .map(|r| {
+            email(
+                &r.file_name(dmarc_benches::Container::Gzip),
+                &dmarc_benches::gzip(r.xml.as_bytes()),
+            )
+        })
+        .collect();
+    let mut session = server.session().await;
+    dovecot::append(&mut session, "INBOX", &messages).await;
+
+    let mailbox = server.mailbox(ImapTls::None);
+    let fetch = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dmarc"));
+        command
+            .args(["imap", "fetch", "--database-url", &db.url])
+            .env("DMARC_IMAP_HOST", &mailbox.host)
+            .env("DMARC_IMAP_PORT", mailbox.port.to_string())
+            .env("DMARC_IMAP_USER", &mailbox.user)
+            .env("DMARC_IMAP_PASSWORD", &mailbox.password.0)
+            .env("DMARC_IMAP_TLS", "none")
+            .env("DMARC_IMAP_BATCH_SIZE", "5")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let store = SqlStore::connect(&db.url).await.unwrap();
+    let mut child = fetch().spawn().expect("dmarc imap fetch");
+    // Kill it once some batches are committed and before it is done.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = store.totals().await.unwrap().reports;
+        if stored >= 20 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = store.totals().await.unwrap().reports;
+    assert!(
+        partial > 0 && (partial as usize) < reports.len(),
+        "killed mid-pass: {partial}"
+    );
+    let left = dovecot::count(&mut session, "INBOX").await;
+    assert!(left > 0, "messages were left");
+
+    let out = fetch().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let totals = store.totals().await.unwrap();
+    assert_eq!(totals.reports as usize, reports.len());
+    assert_eq!(
+        totals.records as usize,
+        reports.iter().map(|r| r.records).sum::<usize>()
+    );
+    assert_eq!(
+        totals.messages,
+        reports.iter().map(|r| r.messages).sum::<u64>()
+    );
+    assert_eq!(dovecot::count(&mut session, "INBOX").await, 0);
+    assert_eq!(
+        dovecot::count(&mut session, "Processed").await,
+        reports.len()
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(summary["messages"].as_u64().unwrap() as usize, left);
+}
