@@ -547,10 +547,17 @@ mod tests {
         assert_eq!(config.jobs.workers, 4);
         assert_eq!(config.schedules.email_ingestion, "*/5 * * * *");
         assert_eq!(config.schedules.ml_training, "", "turned off");
-        assert_eq!(Config::default().mailboxes().count(), 0, "no host: no mailbox");
+        assert_eq!(
+            Config::default().mailboxes().count(),
+            0,
+            "no host: no mailbox"
+        );
 
-        let e = Config::load(None, env(&[("DMARC_SCHEDULES_PROCESS_REPORTS", "every hour")]))
-            .unwrap_err();
+        let e = Config::load(
+            None,
+            env(&[("DMARC_SCHEDULES_PROCESS_REPORTS", "every hour")]),
+        )
+        .unwrap_err();
         assert!(
             e.to_string().starts_with("schedules.process_reports: "),
             "{e}"

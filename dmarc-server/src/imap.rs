@@ -24,6 +24,7 @@ use async_imap::{Client, Session};
 use dmarc_core::ParseOptions;
 use dmarc_store::{OutcomeStatus, OutcomeTally, Prepared, SqlStore, Store};
 use futures_util::TryStreamExt;
+use rayon::prelude::*;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -235,28 +236,27 @@ async fn pass(
         move_messages(mailbox, session, can_move, &uids, &mailbox.failed_folder).await?;
         summary.failed += uids.len() as u64;
     }
+    // Batch n is stored while batch n + 1 is fetched; a batch is moved once stored.
+    let mut storing: Option<tokio::task::JoinHandle<anyhow::Result<Stored>>> = None;
     for batch in batches(&sizes, mailbox.batch_size) {
-        let fetched = fetch_batch(mailbox, session, &batch).await?;
-        let (processed, failed, outcomes) = ingest(store, mailbox, fetched).await?;
-        for outcome in &outcomes {
-            summary.outcomes.add(outcome);
-            if let Some(metrics) = metrics {
-                metrics.ingested(outcome);
+        let fetched = match fetch_batch(mailbox, session, &batch).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                if let Some(task) = storing {
+                    let _ = task.await;
+                }
+                return Err(e);
             }
+        };
+        let next = tokio::spawn(ingest(store.clone(), mailbox.clone(), fetched));
+        if let Some(task) = storing.replace(next) {
+            let stored = task.await??;
+            file_away(mailbox, session, can_move, stored, &mut summary, metrics).await?;
         }
-        // Moved only now that the reports are committed.
-        move_messages(
-            mailbox,
-            session,
-            can_move,
-            &processed,
-            &mailbox.processed_folder,
-        )
-        .await?;
-        move_messages(mailbox, session, can_move, &failed, &mailbox.failed_folder).await?;
-        summary.processed += processed.len() as u64;
-        summary.failed += failed.len() as u64;
-        while session.unsolicited_responses.try_recv().is_ok() {}
+    }
+    if let Some(task) = storing {
+        let stored = task.await??;
+        file_away(mailbox, session, can_move, stored, &mut summary, metrics).await?;
     }
     tracing::info!(
         mailbox = %summary.mailbox,
@@ -354,13 +354,58 @@ async fn fetch_batch(
         .collect())
 }
 
-/// Parses and stores a batch of messages in one transaction; the uids to move to the
-/// processed and to the failed folder, and the outcomes.
-async fn ingest(
-    store: &SqlStore,
+/// A stored batch: the messages to move to the processed and to the failed folder, and
+/// the outcomes of their payloads.
+struct Stored {
+    processed: Vec<u32>,
+    failed: Vec<u32>,
+    outcomes: Vec<dmarc_store::Outcome>,
+}
+
+/// Counts a stored batch and moves its messages (only now that they are committed).
+async fn file_away(
     mailbox: &MailboxConfig,
+    session: &mut Session<Stream>,
+    can_move: bool,
+    stored: Stored,
+    summary: &mut MailboxSummary,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<()> {
+    for outcome in &stored.outcomes {
+        summary.outcomes.add(outcome);
+        if let Some(metrics) = metrics {
+            metrics.ingested(outcome);
+        }
+    }
+    let processed_folder = &mailbox.processed_folder;
+    move_messages(
+        mailbox,
+        session,
+        can_move,
+        &stored.processed,
+        processed_folder,
+    )
+    .await?;
+    move_messages(
+        mailbox,
+        session,
+        can_move,
+        &stored.failed,
+        &mailbox.failed_folder,
+    )
+    .await?;
+    summary.processed += stored.processed.len() as u64;
+    summary.failed += stored.failed.len() as u64;
+    while session.unsolicited_responses.try_recv().is_ok() {}
+    Ok(())
+}
+
+/// Parses and stores a batch of messages in one transaction.
+async fn ingest(
+    store: SqlStore,
+    mailbox: MailboxConfig,
     messages: Vec<(u32, Vec<u8>)>,
-) -> anyhow::Result<(Vec<u32>, Vec<u32>, Vec<dmarc_store::Outcome>)> {
+) -> anyhow::Result<Stored> {
     let base = format!(
         "imap://{}@{}:{}/{}",
         mailbox.user,
@@ -371,7 +416,7 @@ async fn ingest(
     let (uids, prepared): (Vec<u32>, Vec<Prepared>) = tokio::task::spawn_blocking(move || {
         let options = ParseOptions::default();
         messages
-            .into_iter()
+            .into_par_iter()
             .map(|(uid, bytes)| {
                 (
                     uid,
@@ -382,24 +427,28 @@ async fn ingest(
     })
     .await?;
     let results = store.ingest(&prepared).await?;
-    let (mut processed, mut failed, mut all) = (Vec::new(), Vec::new(), Vec::new());
+    let mut stored = Stored {
+        processed: Vec::new(),
+        failed: Vec::new(),
+        outcomes: Vec::new(),
+    };
     for (uid, outcomes) in uids.into_iter().zip(results) {
         let holds_report = outcomes
             .iter()
             .any(|o| o.outcome != OutcomeStatus::Rejected);
         if holds_report {
-            processed.push(uid);
+            stored.processed.push(uid);
         } else {
             let reasons: Vec<String> = outcomes
                 .iter()
                 .filter_map(|o| o.error.as_ref().map(|e| e.to_string()))
                 .collect();
             tracing::warn!(mailbox = %mailbox.name(), uid, reasons = %reasons.join("; "), "message without a report: moved to the failed folder");
-            failed.push(uid);
+            stored.failed.push(uid);
         }
-        all.extend(outcomes);
+        stored.outcomes.extend(outcomes);
     }
-    Ok((processed, failed, all))
+    Ok(stored)
 }
 
 /// Moves messages to `folder` (MOVE, or COPY + `\Deleted` + EXPUNGE without it).
