@@ -613,9 +613,7 @@ async fn rbac_matrix_over_every_endpoint() {
 
 #[tokio::test]
 async fn uploading_the_corpus_in_one_request() {
-    let mut dbs = vec![testing::sqlite()];
-    dbs.extend(testing::postgres().await);
-    for db in dbs {
+    for db in testing::databases().await {
         let server = start(db, |_| {}).await;
         server.user("up@example.com", Role::Analyst).await;
         let access = Auth::Bearer(server.tokens("up@example.com").await.0);

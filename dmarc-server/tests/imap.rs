@@ -206,14 +206,13 @@ async fn wrong_credentials_fail_the_job_after_retries_with_backoff() {
     let workers = jobs.spawn_workers(1, &stopped);
     let queued = jobs.enqueue(JobKind::EmailIngestion, "test").await.unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let job = loop {
-        let job = jobs.store.job(queued.id).await.unwrap().unwrap();
-        if job.state == JobState::Failed || Instant::now() > deadline {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let job = support::wait_for_job(
+        &jobs.store,
+        queued.id,
+        JobState::Failed,
+        Duration::from_secs(30),
+    )
+    .await;
     let _ = stop.send(true);
     for w in workers {
         w.await.unwrap();

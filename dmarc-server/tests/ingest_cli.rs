@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use dmarc_benches::{Container, Generator};
 use dmarc_core::{Filter, ParseOptions, Report};
-use dmarc_store::testing::{self, TestDb};
+use dmarc_store::testing;
 use dmarc_store::{Page, Store, connect};
 use serde_json::Value;
 
@@ -43,12 +43,6 @@ fn statuses(output: &Output) -> Vec<String> {
         .iter()
         .filter_map(|l| l["outcome"].as_str().map(str::to_owned))
         .collect()
-}
-
-async fn databases() -> Vec<TestDb> {
-    let mut dbs = vec![testing::sqlite()];
-    dbs.extend(testing::postgres().await);
-    dbs
 }
 
 fn parse_tree(dir: &Path) -> Vec<Report> {
@@ -109,7 +103,7 @@ async fn corpus_once_then_all_duplicates() {
     let expected = testing::distinct(&parse_tree(&corpus()));
     let messages: u64 = expected.iter().map(Report::message_count).sum();
     let records: usize = expected.iter().map(|r| r.records.len()).sum();
-    for db in databases().await {
+    for db in testing::databases().await {
         let first = ingest(&db.url, &[&corpus()]);
         assert_eq!(first.status.code(), Some(1), "the corpus holds non-reports");
         let s = summary(&first);
@@ -195,7 +189,7 @@ async fn one_report_in_every_container_is_one_report() {
         )
         .expect("write");
     }
-    for db in databases().await {
+    for db in testing::databases().await {
         let out = ingest(&db.url, &[dir.path()]);
         assert_eq!(out.status.code(), Some(0));
         let mut got = statuses(&out);
@@ -212,7 +206,7 @@ async fn killed_mid_batch_then_rerun_gives_exact_totals() {
     let expected = testing::distinct(&generate(dir.path(), 31, 200, 100));
     let records: u64 = expected.iter().map(|r| r.records.len() as u64).sum();
     let messages: u64 = expected.iter().map(Report::message_count).sum();
-    for db in databases().await {
+    for db in testing::databases().await {
         let store = connect(&db.url).await.expect("connect");
         let mut child = dmarc()
             .args([

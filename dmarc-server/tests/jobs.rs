@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dmarc_server::config::{Config, SchedulesConfig};
 use dmarc_server::http::metrics::Metrics;
 use dmarc_server::jobs::{JobKind, Jobs, scheduler};
 use dmarc_store::testing;
 use dmarc_store::{JobFilter, JobState, Page, SqlStore, Store};
+
+mod support;
 
 async fn jobs_on(url: &str, config: Config) -> Jobs {
     let store = SqlStore::connect(url).await.expect("connect");
@@ -23,9 +25,7 @@ async fn jobs_on(url: &str, config: Config) -> Jobs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_schedulers_fire_each_slot_once() {
-    let mut dbs = vec![testing::sqlite()];
-    dbs.extend(testing::postgres().await);
-    for db in dbs {
+    for db in testing::databases().await {
         let config = Config {
             schedules: SchedulesConfig {
                 process_reports: "* * * * * *".into(),
@@ -92,14 +92,13 @@ async fn a_worker_runs_a_triggered_job() {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = jobs.spawn_workers(2, &stopped);
     let queued = jobs.enqueue(JobKind::ProcessReports, "test").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let job = loop {
-        let job = jobs.store.job(queued.id).await.unwrap().unwrap();
-        if job.state == JobState::Succeeded || Instant::now() > deadline {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let job = support::wait_for_job(
+        &jobs.store,
+        queued.id,
+        JobState::Succeeded,
+        Duration::from_secs(20),
+    )
+    .await;
     let _ = stop.send(true);
     for w in workers {
         w.await.unwrap();

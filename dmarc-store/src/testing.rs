@@ -54,6 +54,26 @@ pub fn distinct(reports: &[dmarc_core::Report]) -> Vec<dmarc_core::Report> {
     out
 }
 
+/// A fresh database on each backend: SQLite, and PostgreSQL unless it is unavailable (see
+/// [`postgres`]).
+pub async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite()];
+    dbs.extend(postgres().await);
+    dbs
+}
+
+/// A connected store over each of [`databases`].
+pub async fn stores() -> Vec<(TestDb, crate::SqlStore)> {
+    let mut out = Vec::new();
+    for db in databases().await {
+        let store = crate::SqlStore::connect(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", db.url));
+        out.push((db, store));
+    }
+    out
+}
+
 /// True when CI demands that service-backed tests run.
 pub fn services_required() -> bool {
     std::env::var("DMARC_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")

@@ -2,19 +2,8 @@
 //! rules as the contract suite: PostgreSQL is skipped with a message when unavailable, a
 //! failure when `DMARC_TEST_REQUIRE_SERVICES=1`).
 
-use dmarc_store::testing::{self, TestDb};
-use dmarc_store::{NewAuditEntry, Page, Refresh, Role, SqlStore, UserChange};
-
-async fn stores() -> Vec<(TestDb, SqlStore)> {
-    let mut dbs = vec![testing::sqlite()];
-    dbs.extend(testing::postgres().await);
-    let mut out = Vec::new();
-    for db in dbs {
-        let store = SqlStore::connect(&db.url).await.expect("connect");
-        out.push((db, store));
-    }
-    out
-}
+use dmarc_store::testing;
+use dmarc_store::{NewAuditEntry, Page, Refresh, Role, UserChange};
 
 fn far_future() -> i64 {
     4_000_000_000
@@ -22,7 +11,7 @@ fn far_future() -> i64 {
 
 #[tokio::test]
 async fn users_are_unique_by_normalised_email_and_change_in_place() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         let alice = store
             .create_user(" Alice@Example.COM ", "hash-a", Role::Analyst)
             .await
@@ -107,7 +96,7 @@ async fn users_are_unique_by_normalised_email_and_change_in_place() {
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reuse_revokes_the_session() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         let user = store
             .create_user("a@example.com", "h", Role::Viewer)
             .await
@@ -194,7 +183,7 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_session() {
 
 #[tokio::test]
 async fn api_keys_are_found_by_hash_record_use_and_revoke() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         let owner = store
             .create_user("k@example.com", "h", Role::Analyst)
             .await
@@ -233,7 +222,7 @@ async fn api_keys_are_found_by_hash_record_use_and_revoke() {
 
 #[tokio::test]
 async fn audit_log_pages_newest_first_and_outlives_its_users() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         let user = store
             .create_user("a@example.com", "h", Role::Admin)
             .await
@@ -278,7 +267,7 @@ async fn audit_log_pages_newest_first_and_outlives_its_users() {
 
 #[tokio::test]
 async fn the_first_value_of_a_setting_wins() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         assert_eq!(store.setting_or_init("jwt", "one").await.unwrap(), "one");
         assert_eq!(store.setting_or_init("jwt", "two").await.unwrap(), "one");
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use dmarc_benches::{Container, Generator, Reporter};
 use dmarc_core::rollup;
 use dmarc_core::{Disposition, Filter, ParseOptions, Report, Verdict};
-use dmarc_store::testing::{self, TestDb};
+use dmarc_store::testing;
 use dmarc_store::{OutcomeStatus, Page, Prepared, Store, connect, prepare};
 
 /// Runs `body` against each available backend, each on a fresh database.
@@ -17,7 +17,7 @@ macro_rules! contract {
     ($name:ident, |$store:ident| $body:block) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            for db in databases().await {
+            for db in testing::databases().await {
                 let $store: Arc<dyn Store> = connect(&db.url).await.expect("connect");
                 let backend = $store.backend();
                 eprintln!("{} on {backend:?}", stringify!($name));
@@ -25,12 +25,6 @@ macro_rules! contract {
             }
         }
     };
-}
-
-async fn databases() -> Vec<TestDb> {
-    let mut dbs = vec![testing::sqlite()];
-    dbs.extend(testing::postgres().await);
-    dbs
 }
 
 fn corpus_dir() -> PathBuf {

@@ -5,20 +5,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use dmarc_store::testing::{self, TestDb};
+use dmarc_store::testing;
 use dmarc_store::{JobFilter, JobState, NewJob, Page, SqlStore};
 use serde_json::json;
-
-async fn stores() -> Vec<(TestDb, SqlStore)> {
-    let mut dbs = vec![testing::sqlite()];
-    dbs.extend(testing::postgres().await);
-    let mut out = Vec::new();
-    for db in dbs {
-        let store = SqlStore::connect(&db.url).await.expect("connect");
-        out.push((db, store));
-    }
-    out
-}
 
 fn new_job(kind: &str, max_attempts: u32, run_at: i64) -> NewJob {
     NewJob {
@@ -32,7 +21,7 @@ fn new_job(kind: &str, max_attempts: u32, run_at: i64) -> NewJob {
 
 #[tokio::test]
 async fn failed_attempts_are_retried_until_they_run_out() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         let job = store
             .enqueue(&new_job("email-ingestion", 3, 1_000), 900)
             .await
@@ -132,7 +121,7 @@ async fn failed_attempts_are_retried_until_they_run_out() {
 
 #[tokio::test]
 async fn a_job_whose_worker_died_is_taken_again_after_its_lease() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         let job = store
             .enqueue(&new_job("email-ingestion", 2, 0), 0)
             .await
@@ -190,7 +179,7 @@ async fn a_job_whose_worker_died_is_taken_again_after_its_lease() {
 
 #[tokio::test]
 async fn each_schedule_slot_is_queued_once() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         let job = new_job("process-reports", 3, 5_000);
         let first = store
             .enqueue_slot(&job, "process-reports", 5_000, 1)
@@ -250,7 +239,7 @@ async fn each_schedule_slot_is_queued_once() {
 
 #[tokio::test]
 async fn finished_jobs_are_pruned() {
-    for (_db, store) in stores().await {
+    for (_db, store) in testing::stores().await {
         for kind in ["a", "b", "c"] {
             store.enqueue(&new_job(kind, 1, 0), 0).await.unwrap();
         }
@@ -277,7 +266,7 @@ async fn finished_jobs_are_pruned() {
 /// concurrently: every job runs exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_workers_never_run_the_same_job() {
-    for (db, store) in stores().await {
+    for (db, store) in testing::stores().await {
         const JOBS: usize = 300;
         for i in 0..JOBS {
             store

@@ -242,20 +242,27 @@ fn encode<S: AsRef<str>>(rows: &[Vec<S>]) -> Result<Vec<u8>, csv::Error> {
         .map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// Exports need the analyst role and stay within `per_minute` per user for each `format`.
+fn allow_export(state: &AppState, caller: &Caller, format: &str, per_minute: u32) -> ApiResult<()> {
+    caller.require(Role::Analyst)?;
+    state
+        .limiter
+        .check(&format!("{format}:{}", caller.user.id), per_minute)
+        .map_err(ApiError::rate_limited)
+}
+
 async fn export(
     state: AppState,
     caller: &Caller,
     params: Params,
     kind: Kind,
 ) -> ApiResult<Response> {
-    caller.require(Role::Analyst)?;
-    state
-        .limiter
-        .check(
-            &format!("csv:{}", caller.user.id),
-            state.config.limits.csv_exports_per_minute,
-        )
-        .map_err(ApiError::rate_limited)?;
+    allow_export(
+        &state,
+        caller,
+        "csv",
+        state.config.limits.csv_exports_per_minute,
+    )?;
     let header = encode(&[kind.header().to_vec()]).map_err(|e| ApiError::internal(&e))?;
     let start = match kind {
         Kind::Records => Cursor::After(None),
@@ -338,14 +345,12 @@ pub async fn report_pdf(
     caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
-    caller.require(Role::Analyst)?;
-    state
-        .limiter
-        .check(
-            &format!("pdf:{}", caller.user.id),
-            state.config.limits.pdf_exports_per_minute,
-        )
-        .map_err(ApiError::rate_limited)?;
+    allow_export(
+        &state,
+        &caller,
+        "pdf",
+        state.config.limits.pdf_exports_per_minute,
+    )?;
     let filter = params.filter;
     let store = state.store.as_ref();
     let top = Page::first(pdf::TOP_ROWS);

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::{JobKind, Jobs, now_ms};
+use crate::config::Config;
 
 /// The parsed expression, or `None` for an empty one (the schedule is off).
 pub fn parse(expression: &str) -> Result<Option<Cron>, String> {
@@ -48,11 +49,15 @@ impl Schedule {
     }
 }
 
-/// The schedules of the configuration that are on.
-pub fn schedules(config: &crate::config::SchedulesConfig) -> Result<Vec<Schedule>, String> {
+/// The schedules of the configuration that are on. E-mail ingestion is off while no
+/// mailbox is configured (it would have nothing to do).
+pub fn schedules(config: &Config) -> Result<Vec<Schedule>, String> {
     let mut out = Vec::new();
-    for (name, expression) in config.all() {
+    for (name, expression) in config.schedules.all() {
         let kind = JobKind::parse(name).ok_or_else(|| format!("no job kind {name}"))?;
+        if kind == JobKind::EmailIngestion && config.mailboxes().next().is_none() {
+            continue;
+        }
         if let Some(cron) = parse(expression)? {
             out.push(Schedule {
                 kind,
@@ -81,7 +86,7 @@ pub struct ScheduleInfo {
 pub async fn describe(jobs: &Jobs) -> anyhow::Result<Vec<ScheduleInfo>> {
     let last = jobs.store.last_slots().await?;
     let now = now_ms();
-    Ok(schedules(&jobs.config.schedules)
+    Ok(schedules(&jobs.config)
         .map_err(anyhow::Error::msg)?
         .into_iter()
         .map(|s| ScheduleInfo {
@@ -103,7 +108,7 @@ const PRUNE_EVERY_MS: i64 = 3_600_000;
 
 /// Queues the job of each due slot until `shutdown` turns true.
 pub async fn run(jobs: Jobs, mut shutdown: watch::Receiver<bool>) {
-    let schedules = match schedules(&jobs.config.schedules) {
+    let schedules = match schedules(&jobs.config) {
         Ok(schedules) => schedules,
         Err(e) => {
             tracing::error!(error = %e, "scheduler not started");
@@ -187,7 +192,17 @@ mod tests {
 
     #[test]
     fn default_schedules_fire_when_documented() {
-        let all = schedules(&crate::config::SchedulesConfig::default()).unwrap();
+        assert!(
+            schedules(&Config::default())
+                .unwrap()
+                .iter()
+                .all(|s| s.kind != JobKind::EmailIngestion),
+            "no mailbox: no e-mail ingestion"
+        );
+        let mut config = Config::default();
+        config.imap.host = "imap.example.com".into();
+        let all = schedules(&config).unwrap();
+        assert_eq!(all.len(), 5);
         let find = |kind| all.iter().find(|s| s.kind == kind).unwrap();
         // Saturday 2026-11-28 10:07 UTC.
         let now = ms(2026, 11, 28, 10, 7);

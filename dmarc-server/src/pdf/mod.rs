@@ -74,11 +74,10 @@ pub fn render(data: &ReportData) -> Result<Vec<u8>, String> {
 
     canvas.new_page();
     let mut y = MARGIN + 5.0;
-    let domains: Vec<Row> = data
-        .domains
-        .iter()
-        .map(|g| Row::new(&g.key, g.tally))
-        .collect();
+    let groups = |groups: &[Group]| -> Vec<Row> {
+        groups.iter().map(|g| Row::new(&g.key, g.tally)).collect()
+    };
+    let domains = groups(&data.domains);
     y = table(
         &mut canvas,
         y,
@@ -87,11 +86,7 @@ pub fn render(data: &ReportData) -> Result<Vec<u8>, String> {
         &domains,
         domains.len() as u64,
     );
-    let organizations: Vec<Row> = data
-        .organizations
-        .iter()
-        .map(|g| Row::new(&g.key, g.tally))
-        .collect();
+    let organizations = groups(&data.organizations);
     y = table(
         &mut canvas,
         y,
