@@ -284,7 +284,12 @@ impl Jobs {
         count: usize,
         shutdown: &watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "host".to_owned());
         (0..count)
             .map(|i| {
                 let name = format!("{host}:{}:{i}", std::process::id());
