@@ -73,9 +73,7 @@ impl std::ops::Deref for AppState {
 
 /// UTC seconds now.
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    crate::jobs::now_ms().div_euclid(1000)
 }
 
 /// Name of the setting holding the generated JWT key.

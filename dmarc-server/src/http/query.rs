@@ -48,6 +48,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
+/// Page size when no `limit` is given.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// Applies a `limit` or `offset` parameter to `page`.
+pub fn page_parameter(page: &mut Page, name: &str, value: &str) -> ApiResult<()> {
+    if name == "limit" {
+        page.limit = value
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| bad(name, value, "a number from 1 to 1000"))?;
+    } else {
+        page.offset = value
+            .parse()
+            .map_err(|_| bad(name, value, "a non-negative number"))?;
+    }
+    Ok(())
+}
+
 fn bad(name: &str, value: &str, expected: &str) -> ApiError {
     let shown: String = value.chars().take(64).collect();
     ApiError::bad_request(format!("{name}={shown:?}: expected {expected}"))
@@ -59,9 +78,9 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
         .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
     let mut params = Params {
         window: 7,
+        page: Page::first(DEFAULT_PAGE),
         ..Params::default()
     };
-    let mut limit = None;
     for (name, value) in &pairs {
         let value = value.trim();
         let filter = &mut params.filter;
@@ -117,20 +136,7 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
                 });
             }
             "org" => filter.org = Some(value.to_owned()).filter(|o| !o.is_empty()),
-            "limit" => {
-                limit = Some(
-                    value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| (1..=MAX_PAGE).contains(n))
-                        .ok_or_else(|| bad(name, value, "a number from 1 to 1000"))?,
-                );
-            }
-            "offset" => {
-                params.page.offset = value
-                    .parse()
-                    .map_err(|_| bad(name, value, "a non-negative number"))?;
-            }
+            "limit" | "offset" => page_parameter(&mut params.page, name, value)?,
             "window" => {
                 params.window = value
                     .parse()
@@ -147,7 +153,6 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
             }
         }
     }
-    params.page.limit = limit.unwrap_or(50);
     if let (Some(from), Some(to)) = (params.filter.from, params.filter.to)
         && from >= to
     {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::query::MAX_PAGE;
+use super::query::{DEFAULT_PAGE, page_parameter};
 use crate::jobs::JobKind;
 use crate::jobs::scheduler::{self, ScheduleInfo};
 
@@ -127,14 +127,9 @@ fn task_query(query: &str) -> ApiResult<(JobFilter, Page)> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
     let mut filter = JobFilter::default();
-    let mut page = Page::first(50);
+    let mut page = Page::first(DEFAULT_PAGE);
     for (name, value) in pairs {
         let value = value.trim();
-        let number = || {
-            value.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(format!("{name}={value:?}: expected a whole number"))
-            })
-        };
         match name.as_str() {
             "state" => filter.state = Some(value.parse().map_err(ApiError::bad_request)?),
             "kind" => {
@@ -146,15 +141,7 @@ fn task_query(query: &str) -> ApiResult<(JobFilter, Page)> {
                 })?;
                 filter.kind = Some(kind.as_str().to_owned());
             }
-            "limit" => {
-                page.limit = u32::try_from(number()?)
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!("limit: expected 1 to {MAX_PAGE}"))
-                    })?;
-            }
-            "offset" => page.offset = number()?,
+            "limit" | "offset" => page_parameter(&mut page, &name, value)?,
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown parameter {other:?}: /tasks takes state, kind, limit and offset"
