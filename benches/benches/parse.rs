@@ -9,7 +9,7 @@ use dmarc_benches::{Container, Generator, Reporter};
 use dmarc_core::{ParseOptions, parse_input, parse_xml};
 
 fn options() -> ParseOptions {
-    ParseOptions::default()
+    ParseOptions::at(dmarc_benches::NOW)
 }
 
 fn containers(c: &mut Criterion) {

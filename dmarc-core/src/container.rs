@@ -15,13 +15,31 @@ use crate::model::Report;
 use crate::{text, xml};
 
 /// Options for parsing.
-#[derive(Debug, Clone, Default)]
+///
+/// There is no default: the time of ingestion is an input (the core never reads the
+/// clock), so `ParseOptions::at(now)` names it.
+#[derive(Debug, Clone)]
 pub struct ParseOptions {
     /// Hard limits on the input.
     pub limits: Limits,
     /// Reject a report when any diagnostic of severity warning or error was recorded
     /// (info-level notes such as an omitted SPF scope are still accepted).
     pub strict: bool,
+    /// The time of ingestion, UTC seconds since the epoch. A reporting period that ends
+    /// more than [`Limits::max_future_secs`] after it is rejected (a millisecond timestamp
+    /// that converts to a plausible time is repaired instead).
+    pub now: i64,
+}
+
+impl ParseOptions {
+    /// Default limits, not strict, ingesting at `now` (UTC seconds).
+    pub fn at(now: i64) -> Self {
+        ParseOptions {
+            limits: Limits::default(),
+            strict: false,
+            now,
+        }
+    }
 }
 
 /// One payload found in an input: a report, or why that payload was rejected.
@@ -129,7 +147,8 @@ fn parse_xml_with(
         std::thread::scope(|scope| {
             let digest = scope.spawn(|| hex(&Sha256::digest(xml)));
             let decoded = text::decode_xml(xml, &mut diags);
-            let mut report = xml::parse_document(&decoded, &options.limits, diags, String::new());
+            let mut report =
+                xml::parse_document(&decoded, &options.limits, options.now, diags, String::new());
             // Hashing cannot panic; fall back to hashing here if the thread died anyway.
             let sha = digest.join().unwrap_or_else(|_| hex(&Sha256::digest(xml)));
             if let Ok(report) = &mut report {
@@ -140,7 +159,7 @@ fn parse_xml_with(
     } else {
         let sha = hex(&Sha256::digest(xml));
         let decoded = text::decode_xml(xml, &mut diags);
-        xml::parse_document(&decoded, &options.limits, diags, sha)?
+        xml::parse_document(&decoded, &options.limits, options.now, diags, sha)?
     };
     if options.strict {
         check_strict(&report.diagnostics)?;

@@ -67,7 +67,7 @@ pub enum DiagnosticCode {
     TimestampRepaired,
     /// The reporting period is unusual (reversed, empty, longer than 27 hours).
     DateRangeAnomaly,
-    /// A timestamp lies outside 2000-01-01..2100-01-01.
+    /// A timestamp lies before 2000-01-01 (kept: old reports and test reports exist).
     ImplausibleTimestamp,
     /// `source_ip` is missing or not an IP address; the row is kept without one.
     InvalidSourceIp,
@@ -103,7 +103,7 @@ impl DiagnosticCode {
             C::NumberRepaired => "number repaired",
             C::TimestampRepaired => "timestamp repaired",
             C::DateRangeAnomaly => "unusual reporting period",
-            C::ImplausibleTimestamp => "timestamp outside 2000-01-01..2100-01-01",
+            C::ImplausibleTimestamp => "timestamp before 2000-01-01",
             C::InvalidSourceIp => "source_ip missing or not an IP address; row kept without it",
             C::RowDropped => "row dropped: message count unreadable or above the limit",
         }

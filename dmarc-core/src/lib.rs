@@ -42,7 +42,8 @@
 //!   </record>
 //! </feedback>"#;
 //!
-//! let parsed = parse_input(xml, &ParseOptions::default());
+//! // The time of ingestion is an input: the core never reads the clock.
+//! let parsed = parse_input(xml, &ParseOptions::at(1_700_000_000));
 //! let report = parsed[0].result.as_ref().expect("a report");
 //! assert_eq!(report.report_metadata.report_id, "5264580628977113351");
 //! assert_eq!(report.policy_published.p, Some(dmarc_core::Disposition::Reject));
@@ -66,6 +67,7 @@ mod lexer;
 mod limits;
 mod mime;
 mod model;
+mod period;
 mod text;
 mod xml;
 

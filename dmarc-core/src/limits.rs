@@ -60,6 +60,9 @@ pub struct Limits {
     pub max_mbox_messages: usize,
     /// Reports found in one input (all attachments, entries and messages together).
     pub max_reports_per_input: usize,
+    /// How long after the time of ingestion a reporting period may end, seconds (clock
+    /// skew, a period that closes at the next midnight). A later period is rejected.
+    pub max_future_secs: u64,
 }
 
 impl Default for Limits {
@@ -88,6 +91,7 @@ impl Default for Limits {
             max_mime_parts: 64,
             max_mbox_messages: 100_000,
             max_reports_per_input: 10_000,
+            max_future_secs: 3 * 86_400,
         }
     }
 }

@@ -10,15 +10,11 @@ use crate::diag::{DiagnosticCode as Code, Diagnostics, Error, ErrorKind, Severit
 use crate::lexer::{Lexer, Token, attributes};
 use crate::limits::Limits;
 use crate::model::*;
+use crate::period;
 use crate::text;
 
 /// The RFC 9990 namespace.
 const NS_DMARC2: &str = "urn:ietf:params:xml:ns:dmarc-2.0";
-/// 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z: plausible report timestamps.
-const PLAUSIBLE_FROM: i64 = 946_684_800;
-const PLAUSIBLE_TO: i64 = 4_102_444_800;
-/// Spans longer than this are flagged (a daily report is 24 hours, often off by one).
-const LONG_SPAN_SECS: i64 = 27 * 3600;
 
 /// How long a text value may be: short identifiers or free text.
 #[derive(Clone, Copy)]
@@ -59,15 +55,18 @@ enum Child<'a> {
 }
 
 /// Parses one decoded XML document into a report.
+/// `now` is the time of ingestion (UTC seconds), against which the period is checked.
 pub(crate) fn parse_document(
     src: &str,
     limits: &Limits,
+    now: i64,
     diags: Diagnostics,
     xml_sha256: String,
 ) -> Result<Report, Error> {
     let mut parser = Parser {
         lexer: Lexer::new(src),
         limits,
+        now,
         diags,
         depth: 0,
         record: None,
@@ -102,6 +101,8 @@ struct MetadataParts {
 struct Parser<'a, 'l> {
     lexer: Lexer<'a>,
     limits: &'l Limits,
+    /// The time of ingestion, UTC seconds.
+    now: i64,
     diags: Diagnostics,
     depth: usize,
     /// Index of the record being read, for diagnostics.
@@ -1213,37 +1214,13 @@ impl<'a> Parser<'a, '_> {
                 "feedback/report_metadata has neither org_name nor email: the reporter is unknown",
             ));
         }
-        let begin = self.timestamp(
+        let date_range = period::read(
             meta.begin.as_deref(),
-            "feedback/report_metadata/date_range/begin",
-        )?;
-        let end = self.timestamp(
             meta.end.as_deref(),
-            "feedback/report_metadata/date_range/end",
+            self.now,
+            self.limits.max_future_secs,
+            &mut self.diags,
         )?;
-        const RANGE: &str = "feedback/report_metadata/date_range";
-        if end < begin {
-            self.diag(
-                Code::DateRangeAnomaly,
-                Severity::Warning,
-                RANGE,
-                Some(&format!("begin {begin} > end {end}")),
-            );
-        } else if end == begin {
-            self.diag(
-                Code::DateRangeAnomaly,
-                Severity::Info,
-                RANGE,
-                Some(&format!("begin == end == {begin}")),
-            );
-        } else if end - begin > LONG_SPAN_SECS {
-            self.diag(
-                Code::DateRangeAnomaly,
-                Severity::Info,
-                RANGE,
-                Some(&format!("span of {} s", end - begin)),
-            );
-        }
         if self.records.is_empty() {
             return Err(Error::new(
                 ErrorKind::NoRecords,
@@ -1267,7 +1244,7 @@ impl<'a> Parser<'a, '_> {
                 email: meta.email,
                 extra_contact_info: meta.extra_contact_info,
                 report_id,
-                date_range: DateRange { begin, end },
+                date_range,
                 error: meta.error,
                 generator: meta.generator,
             },
@@ -1278,49 +1255,6 @@ impl<'a> Parser<'a, '_> {
             xml_sha256,
             diagnostics: self.diags.into_vec(),
         })
-    }
-
-    /// Reads an epoch timestamp: fractions are truncated and 13-digit values are taken as
-    /// milliseconds, each with a diagnostic.
-    fn timestamp(&mut self, raw: Option<&str>, path: &'static str) -> Result<i64, Error> {
-        let Some(raw) = raw else {
-            return Err(Error::new(
-                ErrorKind::InvalidDateRange,
-                format!("{path} is missing or empty"),
-            ));
-        };
-        let (int_part, had_fraction) = match raw.split_once('.') {
-            Some((int, frac)) if frac.bytes().all(|b| b.is_ascii_digit()) => (int, true),
-            _ => (raw, false),
-        };
-        let Ok(mut value) = int_part.parse::<i64>() else {
-            return Err(Error::new(
-                ErrorKind::InvalidDateRange,
-                format!("{path} is not a timestamp: {raw:?}"),
-            ));
-        };
-        if had_fraction {
-            self.diag(Code::TimestampRepaired, Severity::Warning, path, Some(raw));
-        }
-        if value >= 100_000_000_000 {
-            value /= 1000;
-            self.diag(Code::TimestampRepaired, Severity::Warning, path, Some(raw));
-        }
-        if value < 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidDateRange,
-                format!("{path} is negative: {raw:?}"),
-            ));
-        }
-        if !(PLAUSIBLE_FROM..PLAUSIBLE_TO).contains(&value) {
-            self.diag(
-                Code::ImplausibleTimestamp,
-                Severity::Warning,
-                path,
-                Some(raw),
-            );
-        }
-        Ok(value)
     }
 }
 

@@ -1,13 +1,14 @@
 //! Every file of the real-world corpus against the reference values in
 //! `tests/data/corpus/reference/` (see its README for how they were made).
 
+mod common;
+
 use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use dmarc_core::{
-    Alignment, Disposition, DkimResult, ErrorKind, ParseOptions, Record, Report, SpfResult,
-    SpfScope, parse_input,
+    Alignment, Disposition, DkimResult, ErrorKind, Record, Report, SpfResult, SpfScope, parse_input,
 };
 use serde_json::Value;
 
@@ -17,7 +18,7 @@ fn corpus() -> PathBuf {
 
 fn parse_file(path: &Path) -> Vec<Result<Report, dmarc_core::Error>> {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    parse_input(&bytes, &ParseOptions::default())
+    parse_input(&bytes, &common::options())
         .into_iter()
         .map(|p| p.result)
         .collect()

@@ -90,7 +90,7 @@ fn check_never_panics(bytes: &[u8]) {
     for strict in [false, true] {
         let options = ParseOptions {
             strict,
-            ..ParseOptions::default()
+            ..common::options()
         };
         let parsed = parse_input(bytes, &options);
         assert!(!parsed.is_empty(), "every input gets an outcome");

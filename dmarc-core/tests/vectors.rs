@@ -165,7 +165,7 @@ fn amazon_ses_style_report_as_octet_stream_gzip_in_mail() {
             &gzip(xml.as_bytes()),
         )],
     );
-    let parsed = parse_input(&mail, &ParseOptions::default());
+    let parsed = parse_input(&mail, &common::options());
     assert_eq!(parsed.len(), 1);
     assert_eq!(
         parsed[0].part.as_deref(),
@@ -204,7 +204,7 @@ fn zip_with_a_traversal_entry_takes_the_safe_one() {
         ("../x.xml", b"<feedback/>"),
         ("report.xml", simple().as_bytes()),
     ]);
-    let parsed = parse_input(&data, &ParseOptions::default());
+    let parsed = parse_input(&data, &common::options());
     assert_eq!(parsed.len(), 1);
     assert_eq!(parsed[0].part.as_deref(), Some("entry 'report.xml'"));
     let r = parsed[0].result.as_ref().unwrap();
@@ -277,7 +277,7 @@ fn forwarded_report_inside_message_rfc822() {
         String::from_utf8(inner).unwrap()
     );
     let outer = message("Fwd: Report Domain: example.com", &[part]);
-    let parsed = parse_input(&outer, &ParseOptions::default());
+    let parsed = parse_input(&outer, &common::options());
     assert_eq!(parsed.len(), 1, "{parsed:?}");
     let part = parsed[0].part.as_deref().unwrap();
     assert!(
@@ -310,7 +310,7 @@ fn one_message_with_several_reports_and_rfc2231_names() {
             rfc2231,
         ],
     );
-    let parsed = parse_input(&mail, &ParseOptions::default());
+    let parsed = parse_input(&mail, &common::options());
     assert_eq!(parsed.len(), 2);
     assert_eq!(
         parsed[1].part.as_deref(),
@@ -369,7 +369,7 @@ fn mbox_with_two_messages() {
     mbox.extend_from_slice(&m1);
     mbox.extend_from_slice(b"\nFrom dmarc@example.net Thu Jan  1 00:00:01 2026\n");
     mbox.extend_from_slice(&m2);
-    let parsed = parse_input(&mbox, &ParseOptions::default());
+    let parsed = parse_input(&mbox, &common::options());
     assert_eq!(parsed.len(), 2, "{parsed:?}");
     assert!(
         parsed[0]
@@ -701,6 +701,45 @@ fn date_range_anomalies() {
     );
 }
 
+/// `tests/data/regressions/`: reports whose periods broke the timeline before periods were
+/// checked against the time of ingestion (see the README there).
+#[test]
+fn future_periods_from_the_regression_files_are_rejected() {
+    let file = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/regressions")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let normal = one(&file("normal.xml"));
+    assert_eq!(normal.report_metadata.date_range.begin, 1_700_000_000);
+    for (name, why) in [
+        ("huge9e18.xml", "9000000000000000000"),
+        ("min_a.xml", "2147483648"),
+        ("min_b.xml", "999999999990223"),
+    ] {
+        let error = rejected(&file(name));
+        assert_eq!(error.kind, ErrorKind::InvalidDateRange, "{name}: {error}");
+        assert!(error.message.contains(why), "{name}: {error}");
+        assert!(error.message.contains("in the future"), "{name}: {error}");
+    }
+    // Year 5138 in seconds is 1973 in milliseconds: neither is believed.
+    let year_5138 = simple().replace(
+        "<begin>1700000000</begin><end>1700086399</end>",
+        "<begin>99999000000</begin><end>99999086400</end>",
+    );
+    assert_eq!(
+        rejected(year_5138.as_bytes()).kind,
+        ErrorKind::InvalidDateRange
+    );
+    // The clock is an input: the same report is accepted by a parse that happens later.
+    let later = ParseOptions {
+        now: 99_999_086_400,
+        ..options()
+    };
+    assert!(parse_input(year_5138.as_bytes(), &later)[0].result.is_ok());
+}
+
 #[test]
 fn required_parts_missing() {
     let rec = record("192.0.2.1", 1, "pass", "pass");
@@ -746,7 +785,7 @@ fn strict_mode_promotes_warnings() {
     let xml = report(None, POLICY, &rec);
     let strict = ParseOptions {
         strict: true,
-        ..ParseOptions::default()
+        ..common::options()
     };
     let e = parse_xml(xml.as_bytes(), &strict).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Strict);
@@ -881,7 +920,7 @@ fn gigabyte_gzip_bomb_is_refused_early() {
         &bomb,
         &ParseOptions {
             limits,
-            strict: false,
+            ..options()
         },
     )
     .remove(0)
@@ -927,7 +966,7 @@ fn oversized_text_and_counts_are_refused() {
         three.as_bytes(),
         &ParseOptions {
             limits,
-            strict: false,
+            ..options()
         },
     )
     .unwrap_err();

@@ -53,10 +53,17 @@ fn warn(py: Python<'_>, error: &Error, source: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// UTC seconds now: the time of ingestion for parsing (the core never reads the clock).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 fn options(strict: bool) -> ParseOptions {
     ParseOptions {
         strict,
-        ..ParseOptions::default()
+        ..ParseOptions::at(unix_now())
     }
 }
 

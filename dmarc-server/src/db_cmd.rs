@@ -47,7 +47,7 @@ pub(crate) fn migrate(args: &MigrateArgs) -> ExitCode {
 pub(crate) fn reprocess(args: &ReprocessArgs) -> ExitCode {
     let options = ParseOptions {
         strict: args.strict,
-        ..ParseOptions::default()
+        ..ParseOptions::at(dmarc_store::unix_now())
     };
     crate::runtime().block_on(async {
         let store = match crate::open_store(&args.database, "reprocess").await {

@@ -25,7 +25,7 @@ pub struct Demo {
 /// Stores the sample reports and creates the admin (with `bcrypt_cost`).
 pub async fn load(store: &SqlStore, bcrypt_cost: u32) -> anyhow::Result<Demo> {
     let prepared = tokio::task::spawn_blocking(|| {
-        let options = ParseOptions::default();
+        let options = ParseOptions::at(dmarc_store::unix_now());
         DEMO_REPORTS
             .iter()
             .map(|(name, bytes)| dmarc_store::prepare(*name, bytes, &options))

@@ -224,7 +224,7 @@ async fn pass(
         messages: sizes.len() as u64,
         ..MailboxSummary::default()
     };
-    let limits = ParseOptions::default().limits;
+    let limits = dmarc_core::Limits::default();
     let (too_big, sizes): (Vec<_>, Vec<_>) = sizes
         .into_iter()
         .partition(|(_, size)| u64::from(*size) > limits.max_input_bytes);
@@ -414,7 +414,7 @@ async fn ingest(
         mailbox.folder
     );
     let (uids, prepared): (Vec<u32>, Vec<Prepared>) = tokio::task::spawn_blocking(move || {
-        let options = ParseOptions::default();
+        let options = ParseOptions::at(dmarc_store::unix_now());
         messages
             .into_par_iter()
             .map(|(uid, bytes)| {

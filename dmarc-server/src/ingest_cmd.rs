@@ -69,7 +69,7 @@ pub(crate) fn run(args: &IngestArgs) -> ExitCode {
     };
     let options = ParseOptions {
         strict: args.strict,
-        ..ParseOptions::default()
+        ..ParseOptions::at(dmarc_store::unix_now())
     };
     crate::runtime().block_on(async {
         let store = match crate::open_store(&args.database, "ingest").await {

@@ -44,7 +44,7 @@ pub(crate) fn run(args: &ParseArgs) -> ExitCode {
     };
     let options = ParseOptions {
         strict: args.strict,
-        ..ParseOptions::default()
+        ..ParseOptions::at(dmarc_store::unix_now())
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());

@@ -430,7 +430,7 @@ async fn rbac_matrix_over_every_endpoint() {
         .ingest(&[dmarc_store::prepare(
             "seed.xml",
             &std::fs::read(one_report()).unwrap(),
-            &ParseOptions::default(),
+            &ParseOptions::at(dmarc_store::unix_now()),
         )])
         .await
         .unwrap();
@@ -647,7 +647,10 @@ async fn uploading_the_corpus_in_one_request() {
         let parsed: Vec<Report> = files
             .iter()
             .flat_map(|f| {
-                dmarc_core::parse_input(&std::fs::read(f).unwrap(), &ParseOptions::default())
+                dmarc_core::parse_input(
+                    &std::fs::read(f).unwrap(),
+                    &ParseOptions::at(dmarc_store::unix_now()),
+                )
             })
             .filter_map(|p| p.result.ok())
             .collect();

@@ -52,7 +52,7 @@ fn parse_tree(dir: &Path) -> Vec<Report> {
         .iter()
         .flat_map(|f| {
             let bytes = std::fs::read(f).expect("read");
-            dmarc_core::parse_input(&bytes, &ParseOptions::default())
+            dmarc_core::parse_input(&bytes, &ParseOptions::at(dmarc_store::unix_now()))
         })
         .filter_map(|p| p.result.ok())
         .collect()
@@ -159,10 +159,13 @@ fn generate(dir: &Path, seed: u64, reports: usize, records: usize) -> Vec<Report
         let path = dir.join(format!("{i:05}-{}", report.file_name(container)));
         std::fs::write(&path, report.container(container)).expect("write");
         parsed.push(
-            dmarc_core::parse_input(report.xml.as_bytes(), &ParseOptions::default())
-                .remove(0)
-                .result
-                .expect("generated reports parse"),
+            dmarc_core::parse_input(
+                report.xml.as_bytes(),
+                &ParseOptions::at(dmarc_store::unix_now()),
+            )
+            .remove(0)
+            .result
+            .expect("generated reports parse"),
         );
     }
     parsed

@@ -57,6 +57,12 @@ pub use types::{
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// UTC seconds since the epoch, from the system clock: the time of ingestion to give
+/// [`ParseOptions::at`](dmarc_core::ParseOptions::at).
+pub fn unix_now() -> i64 {
+    sql::now()
+}
+
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://dmarc.db";
 

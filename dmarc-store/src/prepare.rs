@@ -383,7 +383,13 @@ mod tests {
 
     #[test]
     fn batches_keep_order_and_never_split_an_input() {
-        let input = |name: &str| prepare(name, XML.as_bytes(), &ParseOptions::default());
+        let input = |name: &str| {
+            prepare(
+                name,
+                XML.as_bytes(),
+                &ParseOptions::at(dmarc_store::unix_now()),
+            )
+        };
         let three = vec![input("a"), input("b"), input("c")];
         assert_eq!(three[0].record_count(), 2);
         let names = |batches: Vec<Vec<Prepared>>| -> Vec<Vec<String>> {
@@ -402,7 +408,11 @@ mod tests {
 
     #[test]
     fn rows_keep_every_message_and_round_trip_records() {
-        let prepared = prepare("x.xml", XML.as_bytes(), &ParseOptions::default());
+        let prepared = prepare(
+            "x.xml",
+            XML.as_bytes(),
+            &ParseOptions::at(dmarc_store::unix_now()),
+        );
         assert_eq!(prepared.sha256.len(), 64);
         let rows = prepared.parts[0].result.as_ref().expect("report");
         assert_eq!(rows.policy_domain, "example.com");

@@ -53,13 +53,17 @@ fn prepare_files(files: &[PathBuf]) -> Vec<Prepared> {
         .iter()
         .map(|path| {
             let bytes = std::fs::read(path).expect("read");
-            prepare(path.display().to_string(), &bytes, &ParseOptions::default())
+            prepare(
+                path.display().to_string(),
+                &bytes,
+                &ParseOptions::at(dmarc_store::unix_now()),
+            )
         })
         .collect()
 }
 
 fn prepare_bytes(name: &str, bytes: &[u8]) -> Prepared {
-    prepare(name, bytes, &ParseOptions::default())
+    prepare(name, bytes, &ParseOptions::at(dmarc_store::unix_now()))
 }
 
 fn count(outcomes: &[Vec<dmarc_store::Outcome>], status: OutcomeStatus) -> usize {
@@ -233,7 +237,7 @@ fn generated_xml() -> Vec<String> {
 }
 
 fn parse_one(bytes: &[u8]) -> Report {
-    let parsed = dmarc_core::parse_input(bytes, &ParseOptions::default());
+    let parsed = dmarc_core::parse_input(bytes, &ParseOptions::at(dmarc_store::unix_now()));
     parsed
         .into_iter()
         .next()
@@ -508,14 +512,14 @@ contract!(
         let totals = store.totals().await.expect("totals");
         assert_eq!((totals.payloads, totals.pending, totals.reports), (1, 1, 0));
         let first = store
-            .reprocess(&ParseOptions::default(), true)
+            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), true)
             .await
             .expect("reprocess");
         assert_eq!((first.payloads, first.accepted), (1, 1));
         assert_eq!(store.totals().await.expect("totals").pending, 0);
         // Everything again: the same XML is rewritten in place, nothing is added.
         let again = store
-            .reprocess(&ParseOptions::default(), false)
+            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), false)
             .await
             .expect("reprocess");
         assert_eq!((again.payloads, again.accepted, again.refreshed), (1, 0, 1));

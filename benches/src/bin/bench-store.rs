@@ -71,7 +71,7 @@ async fn load(store: &dyn Store, records: u64, domains: u64, days: u64, seed: u6
     let mut generator = Generator::new(seed);
     let per_day = (records / days.max(1)).max(1) as usize;
     let reports_per_day = (domains * 3) as usize;
-    let options = ParseOptions::default();
+    let options = ParseOptions::at(dmarc_store::unix_now());
     let (mut written, mut write_time, mut prepare_time) = (0u64, Duration::ZERO, Duration::ZERO);
     let started = Instant::now();
     for day in 0..days {

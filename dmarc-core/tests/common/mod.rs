@@ -5,6 +5,14 @@ use std::io::Write;
 
 use dmarc_core::{Error, ParseOptions, Report, parse_input};
 
+/// The time of ingestion the tests parse at: 2026-11-30T00:00:00Z.
+pub const NOW: i64 = 1_796_083_200;
+
+/// Default options, ingesting at [`NOW`].
+pub fn options() -> ParseOptions {
+    ParseOptions::at(NOW)
+}
+
 /// A report with the given `<policy_published>` body and records; `meta` replaces the
 /// default metadata body when given.
 pub fn report(meta: Option<&str>, policy: &str, records: &str) -> String {
@@ -106,7 +114,7 @@ pub fn message(subject: &str, parts: &[String]) -> Vec<u8> {
 }
 
 pub fn parse(bytes: &[u8]) -> Vec<Result<Report, Error>> {
-    parse_input(bytes, &ParseOptions::default())
+    parse_input(bytes, &options())
         .into_iter()
         .map(|p| p.result)
         .collect()

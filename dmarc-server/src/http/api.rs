@@ -169,7 +169,7 @@ pub async fn upload(
         .map(|(_, c)| c.as_ref().map_or(0, |b| b.len() as u64))
         .collect();
     let prepared = tokio::task::spawn_blocking(move || {
-        let options = ParseOptions::default();
+        let options = ParseOptions::at(super::now());
         files
             .into_par_iter()
             .map(|(name, content)| match content {

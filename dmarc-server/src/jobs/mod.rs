@@ -168,7 +168,7 @@ impl Jobs {
             JobKind::ProcessReports => {
                 let summary = self
                     .store
-                    .reprocess(&dmarc_core::ParseOptions::default(), true)
+                    .reprocess(&dmarc_core::ParseOptions::at(dmarc_store::unix_now()), true)
                     .await?;
                 Ok(serde_json::to_value(summary)?)
             }
