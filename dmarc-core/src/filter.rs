@@ -142,6 +142,16 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The UTC days (days since 1970-01-01) the period touches, first and last inclusive;
+    /// `None` on an open side. A per-day answer lists no day outside them.
+    pub fn days(&self) -> (Option<i64>, Option<i64>) {
+        const DAY: i64 = 86_400;
+        (
+            self.from.map(|from| from.div_euclid(DAY)),
+            self.to.map(|to| to.saturating_sub(1).div_euclid(DAY)),
+        )
+    }
+
     /// True when the report-level conditions (domain, period, organisation) hold.
     pub fn matches_report(&self, report: &Report) -> bool {
         let range = report.report_metadata.date_range;

@@ -33,18 +33,20 @@ impl Tally {
     /// Adds `messages` messages with the outcome of `record`.
     /// Counts saturate instead of overflowing: a hostile report may claim `u64::MAX` messages.
     pub fn add(&mut self, record: &Record, messages: u64) {
-        let bump = |slot: &mut u64| *slot = slot.saturating_add(messages);
-        bump(&mut self.messages);
-        bump(if record.dmarc_pass() {
-            &mut self.dmarc_pass
-        } else {
-            &mut self.dmarc_fail
-        });
-        if record.dkim_aligned_pass() {
-            bump(&mut self.dkim_aligned_pass);
-        }
-        if record.spf_aligned_pass() {
-            bump(&mut self.spf_aligned_pass);
+        self.merge(&Tally::of_class(OutcomeClass::of(record), messages));
+    }
+
+    /// `messages` messages of one outcome class.
+    pub fn of_class(class: OutcomeClass, messages: u64) -> Tally {
+        let (dkim, spf) = (class.dkim_pass, class.spf_pass);
+        let pass = dkim || spf;
+        let when = |yes: bool| if yes { messages } else { 0 };
+        Tally {
+            messages,
+            dmarc_pass: when(pass),
+            dmarc_fail: when(!pass),
+            dkim_aligned_pass: when(dkim),
+            spf_aligned_pass: when(spf),
         }
     }
 
@@ -309,40 +311,144 @@ pub struct DayBucket {
     pub tally: Tally,
 }
 
-/// Messages per UTC day, from the first to the last day with messages (days without
-/// messages included). A report's messages are spread over the days its period overlaps,
-/// in proportion to the overlap, using largest remainders so every message is counted
-/// exactly once.
-pub fn timeline(reports: &[Report], filter: &Filter) -> Vec<DayBucket> {
-    let mut days: BTreeMap<i64, Tally> = BTreeMap::new();
-    let mut cached: Option<(*const Report, Vec<(i64, i64)>)> = None;
-    let mut shares = Vec::new();
-    for (report, record) in filter.select(reports) {
-        let key = std::ptr::from_ref(report);
-        if cached.as_ref().is_none_or(|(k, _)| *k != key) {
-            let range = report.report_metadata.date_range;
-            cached = Some((key, day_overlaps(range.begin, range.end)));
+/// Longest span of days a timeline lists one by one, empty days included (ten years).
+/// A longer span lists only the days that have messages, so that no answer grows with the
+/// distance between two dates.
+pub const MAX_DENSE_DAYS: i64 = 3_660;
+
+/// The class of an applied disposition, as per-day aggregates keep it: `none`,
+/// `quarantine`, `reject`, `pass` or `other` (missing or unknown).
+pub fn disposition_class(disposition: Option<&Disposition>) -> &'static str {
+    match disposition {
+        Some(Disposition::None) => "none",
+        Some(Disposition::Quarantine) => "quarantine",
+        Some(Disposition::Reject) => "reject",
+        Some(Disposition::Pass) => "pass",
+        Some(Disposition::Other(_)) | None => "other",
+    }
+}
+
+/// What a report's messages are spread over days by: the disposition class and the
+/// aligned DKIM and SPF verdicts. Records sharing a class are summed before spreading, so
+/// the cost of a report is its classes times its days, never its records times its days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OutcomeClass {
+    /// [`disposition_class`] of the applied disposition.
+    pub disposition: &'static str,
+    /// The aligned DKIM verdict passed.
+    pub dkim_pass: bool,
+    /// The aligned SPF verdict passed.
+    pub spf_pass: bool,
+}
+
+impl OutcomeClass {
+    /// The class of a record.
+    pub fn of(record: &Record) -> Self {
+        OutcomeClass {
+            disposition: disposition_class(record.policy_evaluated.disposition.as_ref()),
+            dkim_pass: record.dkim_aligned_pass(),
+            spf_pass: record.spf_aligned_pass(),
         }
-        let Some((_, overlaps)) = &cached else {
-            continue;
-        };
-        spread(record.count, overlaps, &mut shares);
-        for (&(day, _), &share) in overlaps.iter().zip(&shares) {
+    }
+}
+
+/// Messages of each outcome class of one report, in class order.
+pub fn class_totals<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<(OutcomeClass, u64)> {
+    let mut totals: BTreeMap<OutcomeClass, u64> = BTreeMap::new();
+    for record in records {
+        let slot = totals.entry(OutcomeClass::of(record)).or_default();
+        *slot = slot.saturating_add(record.count);
+    }
+    totals.into_iter().collect()
+}
+
+/// Builds a timeline from groups of messages (a reporting period and an outcome) or from
+/// per-day totals. Only days inside the filter's period are kept, and the answer is
+/// bounded: at most [`MAX_DENSE_DAYS`] days, or the days that have messages.
+#[derive(Debug)]
+pub struct TimelineBuilder {
+    first: Option<i64>,
+    last: Option<i64>,
+    days: BTreeMap<i64, Tally>,
+    shares: Vec<u64>,
+}
+
+impl TimelineBuilder {
+    /// An empty timeline over the days of `filter`'s period.
+    pub fn new(filter: &Filter) -> Self {
+        let (first, last) = filter.days();
+        TimelineBuilder {
+            first,
+            last,
+            days: BTreeMap::new(),
+            shares: Vec::new(),
+        }
+    }
+
+    fn keeps(&self, day: i64) -> bool {
+        self.first.is_none_or(|first| day >= first) && self.last.is_none_or(|last| day <= last)
+    }
+
+    /// Spreads `messages` messages of one class over the days of the period
+    /// `[begin, end)` (see [`day_overlaps`] and [`spread`]).
+    pub fn add(&mut self, begin: i64, end: i64, class: OutcomeClass, messages: u64) {
+        let overlaps = day_overlaps(begin, end);
+        spread(messages, &overlaps, &mut self.shares);
+        for (i, &(day, _)) in overlaps.iter().enumerate() {
+            let share = self.shares[i];
             if share > 0 {
-                days.entry(day).or_default().add(record, share);
+                self.add_day(day, Tally::of_class(class, share));
             }
         }
     }
-    let (Some(&first), Some(&last)) = (days.keys().next(), days.keys().next_back()) else {
-        return Vec::new();
-    };
-    (first..=last)
-        .map(|day| DayBucket {
+
+    /// Adds messages already attributed to a day.
+    pub fn add_day(&mut self, day: i64, tally: Tally) {
+        if tally.messages > 0 && self.keeps(day) {
+            self.days.entry(day).or_default().merge(&tally);
+        }
+    }
+
+    /// The days from the first to the last with messages, empty days included when they
+    /// span at most [`MAX_DENSE_DAYS`]; otherwise only the days with messages.
+    pub fn finish(self) -> Vec<DayBucket> {
+        let bucket = |day: i64, tally: Tally| DayBucket {
             day: format_day(day),
-            day_start: day * DAY,
-            tally: days.get(&day).copied().unwrap_or_default(),
-        })
-        .collect()
+            day_start: day.saturating_mul(DAY),
+            tally,
+        };
+        let (Some(&first), Some(&last)) = (self.days.keys().next(), self.days.keys().next_back())
+        else {
+            return Vec::new();
+        };
+        if last - first < MAX_DENSE_DAYS {
+            (first..=last)
+                .map(|day| bucket(day, self.days.get(&day).copied().unwrap_or_default()))
+                .collect()
+        } else {
+            self.days
+                .into_iter()
+                .map(|(day, tally)| bucket(day, tally))
+                .collect()
+        }
+    }
+}
+
+/// Messages per UTC day within the filter's period. A report's messages are spread over
+/// the days its period overlaps, in proportion to the overlap, per outcome class, using
+/// largest remainders so every message is counted exactly once. Days are listed as
+/// [`TimelineBuilder::finish`] says: never more than [`MAX_DENSE_DAYS`], or the days with
+/// messages.
+pub fn timeline(reports: &[Report], filter: &Filter) -> Vec<DayBucket> {
+    let mut builder = TimelineBuilder::new(filter);
+    for report in reports.iter().filter(|r| filter.matches_report(r)) {
+        let range = report.report_metadata.date_range;
+        let selected = report.records.iter().filter(|r| filter.matches_record(r));
+        for (class, messages) in class_totals(selected) {
+            builder.add(range.begin, range.end, class, messages);
+        }
+    }
+    builder.finish()
 }
 
 /// The UTC days (as day numbers) a period overlaps, with the seconds of overlap.
@@ -357,7 +463,7 @@ pub fn day_overlaps(begin: i64, end: i64) -> Vec<(i64, i64)> {
     (first..=last)
         .map(|day| {
             let from = begin.max(day * DAY);
-            let to = end.min((day + 1) * DAY);
+            let to = end.min(day.saturating_add(1).saturating_mul(DAY));
             (day, to - from)
         })
         .collect()
@@ -412,17 +518,23 @@ pub fn failure_trend(reports: &[Report], filter: &Filter, window: usize) -> Vec<
     trend_from_timeline(&timeline(reports, filter), window)
 }
 
-/// The failure trend of an existing timeline (contiguous days, as `timeline` returns).
+/// The failure trend of a timeline (days in order, as `timeline` returns them; missing
+/// days count as days without messages).
 pub fn trend_from_timeline(days: &[DayBucket], window: usize) -> Vec<TrendPoint> {
-    let window = window.max(1);
+    let window = i64::try_from(window.max(1)).unwrap_or(i64::MAX);
+    let day_of = |bucket: &DayBucket| bucket.day_start.div_euclid(DAY);
     let mut out = Vec::with_capacity(days.len());
     let (mut win_messages, mut win_failed) = (0u64, 0u64);
-    for (i, bucket) in days.iter().enumerate() {
+    let mut oldest = 0;
+    for bucket in days {
+        let day = day_of(bucket);
         win_messages = win_messages.saturating_add(bucket.tally.messages);
         win_failed = win_failed.saturating_add(bucket.tally.dmarc_fail);
-        if i >= window {
-            win_messages = win_messages.saturating_sub(days[i - window].tally.messages);
-            win_failed = win_failed.saturating_sub(days[i - window].tally.dmarc_fail);
+        // Days that left the window: those at or before `day - window`.
+        while day_of(&days[oldest]).saturating_add(window) <= day {
+            win_messages = win_messages.saturating_sub(days[oldest].tally.messages);
+            win_failed = win_failed.saturating_sub(days[oldest].tally.dmarc_fail);
+            oldest += 1;
         }
         out.push(TrendPoint {
             day: bucket.day.clone(),
@@ -564,6 +676,68 @@ mod tests {
         );
         assert_eq!(day_overlaps(100, 100), vec![(0, 1)]);
         assert_eq!(day_overlaps(100, 50), vec![(0, 1)]);
+    }
+
+    fn bucket(day: i64, messages: u64, failed: u64) -> DayBucket {
+        DayBucket {
+            day: format_day(day),
+            day_start: day * DAY,
+            tally: Tally {
+                messages,
+                dmarc_pass: messages - failed,
+                dmarc_fail: failed,
+                ..Tally::default()
+            },
+        }
+    }
+
+    #[test]
+    fn timelines_stay_small_whatever_the_dates() {
+        let class = OutcomeClass {
+            disposition: "none",
+            dkim_pass: true,
+            spf_pass: false,
+        };
+        let mut builder = TimelineBuilder::new(&Filter::default());
+        builder.add(1_700_000_000, 1_700_086_400, class, 5);
+        builder.add(9_000_000_000_000_000, 9_000_000_000_086_400, class, 7);
+        builder.add(i64::MAX - 10, i64::MAX, class, 1);
+        builder.add(0, 1, class, 2);
+        let days = builder.finish();
+        // Far apart: only the days with messages.
+        assert_eq!(days.len(), 5);
+        assert_eq!(days.iter().map(|d| d.tally.messages).sum::<u64>(), 15);
+        // Within a period, only its days.
+        let filter = Filter {
+            from: Some(19_675 * DAY),
+            to: Some(19_677 * DAY),
+            ..Filter::default()
+        };
+        let mut builder = TimelineBuilder::new(&filter);
+        builder.add(19_600 * DAY, 19_700 * DAY, class, 100);
+        let days = builder.finish();
+        assert_eq!(
+            days.iter().map(|d| d.day.as_str()).collect::<Vec<_>>(),
+            ["2023-11-14", "2023-11-15"]
+        );
+        assert_eq!(days.iter().map(|d| d.tally.messages).sum::<u64>(), 2);
+        // Close together: every day between, empty ones too.
+        let mut builder = TimelineBuilder::new(&Filter::default());
+        builder.add(0, 1, class, 1);
+        builder.add(10 * DAY, 10 * DAY + 1, class, 1);
+        assert_eq!(builder.finish().len(), 11);
+    }
+
+    #[test]
+    fn the_moving_average_covers_calendar_days_not_list_positions() {
+        // Day 0: 10 messages, all failed; day 1: nothing listed; day 2: 10, none failed.
+        let days = [bucket(0, 10, 10), bucket(2, 10, 0)];
+        let trend = trend_from_timeline(&days, 2);
+        // Day 2's window is days 1 and 2: day 0 has left it.
+        assert_eq!(trend[1].moving_average, 0.0);
+        let trend = trend_from_timeline(&days, 3);
+        assert_eq!(trend[1].moving_average, 0.5);
+        assert_eq!(trend[0].moving_average, 1.0);
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod accounts;
 mod error;
 mod jobs;
 mod prepare;
+mod rollups;
 mod sql;
 mod types;
 

@@ -2,10 +2,9 @@
 //! parallel): parse the input, compress the raw bytes, and turn each report into the rows
 //! the backends write.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
-use dmarc_core::rollup::{day_overlaps, spread};
+use dmarc_core::rollup::{class_totals, day_overlaps, spread};
 use dmarc_core::{Disposition, Error, ParseOptions, Record, Report, ip_key, parse_input};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -124,7 +123,8 @@ pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// A report turned into the columns of `reports`, `records` and `rollup_daily`.
 #[derive(Debug, Clone)]
 pub struct ReportRows {
-    /// The parsed report (records included), for callers that want it.
+    /// The parsed report without its records (they are only kept as rows, so a large
+    /// report is held once).
     pub report: Report,
     pub(crate) reporter: String,
     pub(crate) report_id: String,
@@ -181,16 +181,7 @@ struct Detail<'a> {
     extensions: &'a [dmarc_core::Extension],
 }
 
-/// The rollup class of an applied disposition.
-pub(crate) fn disposition_class(disposition: Option<&Disposition>) -> &'static str {
-    match disposition {
-        Some(Disposition::None) => "none",
-        Some(Disposition::Quarantine) => "quarantine",
-        Some(Disposition::Reject) => "reject",
-        Some(Disposition::Pass) => "pass",
-        Some(Disposition::Other(_)) | None => "other",
-    }
-}
+pub(crate) use dmarc_core::rollup::disposition_class;
 
 /// The class of a published policy, as the compliance rollup groups it.
 pub(crate) fn policy_class(p: &Disposition) -> &'static str {
@@ -208,41 +199,46 @@ fn db_count(count: u64) -> i64 {
 }
 
 impl ReportRows {
-    /// Derives every column from a parsed report.
-    pub fn new(report: Report) -> Self {
+    /// Derives every column from a parsed report; its records become rows (each record is
+    /// dropped as soon as its row is made).
+    pub fn new(mut report: Report) -> Self {
         let identity = report.identity();
         let range = report.report_metadata.date_range;
         let overlaps = day_overlaps(range.begin, range.end);
         let mut shares = Vec::new();
-        let mut rollup: BTreeMap<RollupKey, i64> = BTreeMap::new();
-        let mut records = Vec::with_capacity(report.records.len());
-        let mut dmarc_pass = 0i64;
-        for record in &report.records {
-            let row = record_row(record);
-            if record.dmarc_pass() {
-                dmarc_pass = dmarc_pass.saturating_add(row.count);
-            }
-            spread(record.count, &overlaps, &mut shares);
-            let class = disposition_class(record.policy_evaluated.disposition.as_ref());
+        let mut rollups = Vec::new();
+        // Per outcome class, as the core's timeline spreads: the same days, the same shares.
+        for (class, messages) in class_totals(&report.records) {
+            spread(messages, &overlaps, &mut shares);
             for (i, (&(day, _), &share)) in overlaps.iter().zip(&shares).enumerate() {
-                // A zero share still marks the record's first day, so a report whose
-                // selected records carry no messages is still counted (as in the core).
+                // A zero share still marks the first day, so a report whose selected
+                // records carry no messages is still counted (as in the core).
                 if share == 0 && i > 0 {
                     continue;
                 }
-                let key = RollupKey {
-                    day,
-                    disposition: class,
-                    dkim_pass: row.dkim_pass,
-                    spf_pass: row.spf_pass,
-                };
-                let slot = rollup.entry(key).or_default();
-                *slot = slot.saturating_add(db_count(share));
+                rollups.push(RollupRow {
+                    key: RollupKey {
+                        day,
+                        disposition: class.disposition,
+                        dkim_pass: i64::from(class.dkim_pass),
+                        spf_pass: i64::from(class.spf_pass),
+                    },
+                    messages: db_count(share),
+                });
             }
-            records.push(row);
         }
-        let mut meta = report.clone();
-        meta.records = Vec::new();
+        let messages = db_count(report.message_count());
+        let mut dmarc_pass = 0i64;
+        let records: Vec<RecordRow> = std::mem::take(&mut report.records)
+            .into_iter()
+            .map(|record| {
+                let row = record_row(&record);
+                if record.dmarc_pass() {
+                    dmarc_pass = dmarc_pass.saturating_add(row.count);
+                }
+                row
+            })
+            .collect();
         ReportRows {
             reporter: identity.reporter,
             report_id: identity.report_id,
@@ -253,16 +249,25 @@ impl ReportRows {
             organization: report.organization(),
             org_name_key: report.org_name_key(),
             policy_p: policy_class(&report.policy_effective.p),
-            messages: db_count(report.message_count()),
+            messages,
             dmarc_pass,
-            meta: serde_json::to_string(&meta).unwrap_or_default(),
+            meta: serde_json::to_string(&report).unwrap_or_default(),
             records,
-            rollups: rollup
-                .into_iter()
-                .map(|(key, messages)| RollupRow { key, messages })
-                .collect(),
+            rollups,
             report,
         }
+    }
+
+    /// The whole report again, its records rebuilt from their rows (as `Store::report`
+    /// reads them back).
+    pub fn to_report(&self) -> Report {
+        let mut report = self.report.clone();
+        report.records = self
+            .records
+            .iter()
+            .filter_map(|row| record_from_columns(row.columns()).ok())
+            .collect();
+        report
     }
 
     /// Records in the report.
@@ -297,6 +302,23 @@ fn record_row(record: &Record) -> RecordRow {
         envelope_from: record.identifiers.envelope_from.clone(),
         envelope_to: record.identifiers.envelope_to.clone(),
         detail: serde_json::to_string(&detail).unwrap_or_default(),
+    }
+}
+
+impl RecordRow {
+    /// The stored columns of this row.
+    pub(crate) fn columns(&self) -> RecordColumns {
+        RecordColumns {
+            source_ip: self.source_ip.clone(),
+            count: self.count,
+            disposition: self.disposition.clone(),
+            dkim: self.dkim.clone(),
+            spf: self.spf.clone(),
+            header_from: self.header_from.clone(),
+            envelope_from: self.envelope_from.clone(),
+            envelope_to: self.envelope_to.clone(),
+            detail: self.detail.clone(),
+        }
     }
 }
 
@@ -429,20 +451,12 @@ mod tests {
                 .iter()
                 .any(|r| r.key.disposition == "reject" && r.messages == 0)
         );
-        for (row, original) in rows.records.iter().zip(&rows.report.records) {
-            let back = record_from_columns(RecordColumns {
-                source_ip: row.source_ip.clone(),
-                count: row.count,
-                disposition: row.disposition.clone(),
-                dkim: row.dkim.clone(),
-                spf: row.spf.clone(),
-                header_from: row.header_from.clone(),
-                envelope_from: row.envelope_from.clone(),
-                envelope_to: row.envelope_to.clone(),
-                detail: row.detail.clone(),
-            })
-            .expect("record");
-            assert_eq!(&back, original);
-        }
+        let parsed = dmarc_core::parse_xml(XML.as_bytes(), &ParseOptions::at(crate::unix_now()))
+            .expect("report");
+        assert!(
+            rows.report.records.is_empty(),
+            "records are kept as rows only"
+        );
+        assert_eq!(rows.to_report().records, parsed.records);
     }
 }

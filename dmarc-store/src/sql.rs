@@ -4,21 +4,18 @@
 //! integer (decoded as `i64`), sums wrapped in `CAST(... AS BIGINT)` (PostgreSQL sums
 //! bigints into numerics), no booleans (0/1 integers), timestamps as epoch seconds.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use dmarc_core::rollup::{
-    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance,
-    SourceActivity, SourceGroup, Summary, Tally,
+    AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance, SourceActivity,
+    SourceGroup, Summary,
 };
 use dmarc_core::{
-    DateRange, Dialect, Disposition, Error as ParseError, ErrorKind, Filter, ParseOptions,
-    PolicyPublished, Report, ReportMetadata, Verdict,
+    Disposition, Error as ParseError, ErrorKind, Filter, ParseOptions, Report, Verdict,
 };
 use serde::Serialize;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
@@ -31,7 +28,7 @@ use crate::types::{
     DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
     ReprocessSummary, StoredReport, Totals,
 };
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store, StoreError, rollups};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -373,7 +370,7 @@ fn backend_of(conn: &AnyConnection) -> Backend {
 
 /// Which table a filter is applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     /// `rollup_daily g`: report-level columns plus the outcome columns.
     Rollup,
     /// `reports r` joined with `records x`.
@@ -382,7 +379,7 @@ enum Target {
 
 /// True when `rollup_daily` can answer the filter: it has no source address and a
 /// disposition class per row.
-fn rollup_answers(filter: &Filter) -> bool {
+pub(crate) fn rollup_answers(filter: &Filter) -> bool {
     filter.source_ip.is_none() && !matches!(filter.disposition, Some(Disposition::Other(_)))
 }
 
@@ -392,7 +389,7 @@ fn verdict_flag(verdict: Verdict) -> i64 {
 
 /// Appends ` AND ...` for every condition of `filter`. Report-level columns are read from
 /// `alias` (`g` or `r`), record-level ones from `g` or `x`.
-fn push_conditions(sql: &mut Sql, filter: &Filter, target: Target) {
+pub(crate) fn push_conditions(sql: &mut Sql, filter: &Filter, target: Target) {
     let (report, record) = match target {
         Target::Rollup => ("g", "g"),
         Target::Records => ("r", "x"),
@@ -443,7 +440,7 @@ fn push_conditions(sql: &mut Sql, filter: &Filter, target: Target) {
     }
 }
 
-fn has_report_conditions(filter: &Filter) -> bool {
+pub(crate) fn has_report_conditions(filter: &Filter) -> bool {
     !filter.domains.is_empty()
         || filter.from.is_some()
         || filter.to.is_some()
@@ -457,31 +454,8 @@ fn has_record_conditions(filter: &Filter) -> bool {
         || filter.disposition.is_some()
 }
 
-/// The four tally sums over a messages column `m` of a table with `dkim_pass`/`spf_pass`.
-fn tally_columns(alias: &str, m: &str) -> String {
-    format!(
-        "CAST(COALESCE(SUM({alias}.{m}), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN {alias}.dkim_pass = 1 OR {alias}.spf_pass = 1 THEN {alias}.{m} ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM({alias}.dkim_pass * {alias}.{m}), 0) AS BIGINT), \
-         CAST(COALESCE(SUM({alias}.spf_pass * {alias}.{m}), 0) AS BIGINT)"
-    )
-}
-
-fn unsigned(value: i64) -> u64 {
+pub(crate) fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
-}
-
-/// Reads the four tally columns starting at `first`.
-fn tally_at(row: &AnyRow, first: usize) -> Result<Tally> {
-    let messages = unsigned(row.try_get(first)?);
-    let dmarc_pass = unsigned(row.try_get(first + 1)?);
-    Ok(Tally {
-        messages,
-        dmarc_pass,
-        dmarc_fail: messages.saturating_sub(dmarc_pass),
-        dkim_aligned_pass: unsigned(row.try_get(first + 2)?),
-        spf_aligned_pass: unsigned(row.try_get(first + 3)?),
-    })
 }
 
 pub(crate) fn now() -> i64 {
@@ -880,126 +854,7 @@ fn report_ref(id: i64, rows: &ReportRows) -> ReportRef {
     }
 }
 
-/// A report rebuilt from `reports` columns and selected record columns: just what the
-/// core rollups read (period, domain, organisation, policy, records).
-fn skeleton(begin: i64, end: i64, domain: String, organization: String, policy_p: &str) -> Report {
-    let published = PolicyPublished {
-        domain,
-        p: Some(Disposition::parse_lenient(policy_p)),
-        ..PolicyPublished::default()
-    };
-    Report {
-        dialect: Dialect::Rfc7489,
-        namespace: None,
-        version: None,
-        report_metadata: ReportMetadata {
-            org_name: Some(organization),
-            date_range: DateRange { begin, end },
-            ..ReportMetadata::default()
-        },
-        policy_effective: published.effective(),
-        policy_published: published,
-        extensions: Vec::new(),
-        records: Vec::new(),
-        xml_sha256: String::new(),
-        diagnostics: Vec::new(),
-    }
-}
-
 impl SqlStore {
-    /// Reports (with only the selected records) for rollups `rollup_daily` cannot answer.
-    async fn load_selected(&self, filter: &Filter) -> Result<Vec<Report>> {
-        let mut sql = Sql::new(
-            "SELECT r.id, r.begin_ts, r.end_ts, r.policy_domain, r.organization, r.policy_p, \
-             x.source_ip, x.count, x.disposition, x.dkim, x.spf, x.header_from \
-             FROM records x JOIN reports r ON r.id = x.report_pk WHERE 1 = 1",
-        );
-        push_conditions(&mut sql, filter, Target::Records);
-        sql.push(" ORDER BY r.id, x.ord");
-        let mut reports: Vec<Report> = Vec::new();
-        let mut current = None;
-        for row in sql.fetch_all(self.backend, &self.pool).await? {
-            let id: i64 = row.try_get(0)?;
-            if current != Some(id) {
-                current = Some(id);
-                let policy_p: String = row.try_get(5)?;
-                reports.push(skeleton(
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                    &policy_p,
-                ));
-            }
-            let record = record_from_columns(RecordColumns {
-                source_ip: row.try_get(6)?,
-                count: row.try_get(7)?,
-                disposition: row.try_get(8)?,
-                dkim: row.try_get(9)?,
-                spf: row.try_get(10)?,
-                header_from: row.try_get(11)?,
-                envelope_from: None,
-                envelope_to: None,
-                detail: "{}".to_owned(),
-            })
-            .map_err(StoreError::Corrupt)?;
-            if let Some(report) = reports.last_mut() {
-                report.records.push(record);
-            }
-        }
-        Ok(reports)
-    }
-
-    /// The core rollup over the selected records, when `rollup_daily` cannot answer the
-    /// filter (it needs record columns); `None` when it can.
-    async fn core_over_records<T>(
-        &self,
-        filter: &Filter,
-        rollup: fn(&[Report], &Filter) -> T,
-    ) -> Result<Option<T>> {
-        if rollup_answers(filter) {
-            return Ok(None);
-        }
-        let reports = self.load_selected(filter).await?;
-        Ok(Some(rollup(&reports, &Filter::default())))
-    }
-
-    /// Runs a `rollup_daily` query: `select` columns, the filter, then `tail`.
-    async fn rollup_query(&self, select: &str, filter: &Filter, tail: &str) -> Result<Vec<AnyRow>> {
-        let mut sql = Sql::new(&format!("SELECT {select} FROM rollup_daily g WHERE 1 = 1"));
-        push_conditions(&mut sql, filter, Target::Rollup);
-        sql.push(tail);
-        sql.fetch_all(self.backend, &self.pool).await
-    }
-
-    /// Messages grouped by a `rollup_daily` column; `core` is the same rollup in the core.
-    async fn grouped(
-        &self,
-        column: &str,
-        core: fn(&[Report], &Filter) -> Vec<Group>,
-        filter: &Filter,
-    ) -> Result<Vec<Group>> {
-        if let Some(out) = self.core_over_records(filter, core).await? {
-            return Ok(out);
-        }
-        let rows = self
-            .rollup_query(
-                &format!("g.{column}, {}", tally_columns("g", "messages")),
-                filter,
-                &format!(" GROUP BY g.{column}"),
-            )
-            .await?;
-        let mut groups = Vec::with_capacity(rows.len());
-        for row in rows {
-            groups.push(Group {
-                key: row.try_get(0)?,
-                tally: tally_at(&row, 1)?,
-            });
-        }
-        rollup::rank(&mut groups);
-        Ok(groups)
-    }
-
     async fn ingest_once(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
         let at = now();
         let mut tx = self.begin_write().await?;
@@ -1387,223 +1242,39 @@ impl Store for SqlStore {
     }
 
     async fn summary(&self, filter: &Filter) -> Result<Summary> {
-        if let Some(out) = self.core_over_records(filter, rollup::summary).await? {
-            return Ok(out);
-        }
-        let select = format!(
-            "COUNT(DISTINCT g.report_pk), COUNT(DISTINCT g.policy_domain), \
-             COUNT(DISTINCT g.organization), MIN(g.begin_ts), MAX(g.end_ts), {}",
-            tally_columns("g", "messages")
-        );
-        let rows = self.rollup_query(&select, filter, "").await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::Corrupt("no summary row".into()))?;
-        Ok(Summary {
-            reports: unsigned(row.try_get(0)?),
-            domains: unsigned(row.try_get(1)?),
-            organizations: unsigned(row.try_get(2)?),
-            first_begin: row.try_get(3)?,
-            last_end: row.try_get(4)?,
-            tally: tally_at(row, 5)?,
-        })
+        rollups::summary(self, filter).await
     }
 
     async fn by_domain(&self, filter: &Filter) -> Result<Vec<Group>> {
-        self.grouped("policy_domain", rollup::by_domain, filter)
-            .await
+        rollups::grouped(self, "policy_domain", filter).await
     }
 
     async fn by_organization(&self, filter: &Filter) -> Result<Vec<Group>> {
-        self.grouped("organization", rollup::by_organization, filter)
-            .await
+        rollups::grouped(self, "organization", filter).await
     }
 
     async fn by_source(&self, filter: &Filter, page: Page) -> Result<Paged<SourceGroup>> {
-        let (limit, offset) = page.clamped();
-        let join = if has_report_conditions(filter) {
-            " JOIN reports r ON r.id = x.report_pk"
-        } else {
-            ""
-        };
-        // The number of groups comes from a window over the same grouping (one
-        // aggregation, not a second COUNT query over it).
-        let mut grouped = Sql::new(&format!(
-            "SELECT x.source_ip, {}, COUNT(*) OVER () FROM records x{join} WHERE 1 = 1",
-            tally_columns("x", "count")
-        ));
-        push_conditions(&mut grouped, filter, Target::Records);
-        // `ip` is a function of `source_ip`; grouping by both lets the order use it.
-        grouped.push(" GROUP BY x.source_ip, x.ip");
-        let count_past_end = (offset > 0).then(|| {
-            let mut count = Sql::new(&format!("SELECT COUNT(*) FROM ({}) g", grouped.text));
-            count.args = grouped.args.clone();
-            count
-        });
-        // The core's order: most messages first, then no address, IPv4, IPv6, each by value
-        // (the 16-byte key orders addresses of one family numerically).
-        grouped
-            .push(
-                " ORDER BY 2 DESC, CASE WHEN x.source_ip IS NULL THEN 0 \
-                 WHEN x.source_ip LIKE '%:%' THEN 2 ELSE 1 END, x.ip LIMIT ",
-            )
-            .arg(Arg::Int(limit))
-            .push(" OFFSET ")
-            .arg(Arg::Int(offset));
-        let rows = grouped.fetch_all(self.backend, &self.pool).await?;
-        let total = match (rows.first(), count_past_end) {
-            (Some(row), _) => row.try_get(5)?,
-            // A page past the end has no row to carry the count.
-            (None, Some(count)) => count.fetch_count(self.backend, &self.pool).await?,
-            (None, None) => 0,
-        };
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            let text: Option<String> = row.try_get(0)?;
-            let source_ip = match text {
-                Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
-                    StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
-                })?),
-                None => None,
-            };
-            items.push(SourceGroup {
-                source_ip,
-                tally: tally_at(&row, 1)?,
-            });
-        }
-        Ok(Paged {
-            items,
-            total: unsigned(total),
-            limit: page.limit.clamp(1, Page::MAX_LIMIT),
-            offset: page.offset,
-        })
+        rollups::by_source(self, filter, page).await
     }
 
     async fn disposition_breakdown(&self, filter: &Filter) -> Result<DispositionBreakdown> {
-        if let Some(out) = self
-            .core_over_records(filter, rollup::disposition_breakdown)
-            .await?
-        {
-            return Ok(out);
-        }
-        let rows = self
-            .rollup_query(
-                "g.disposition, CAST(SUM(g.messages) AS BIGINT)",
-                filter,
-                " GROUP BY g.disposition",
-            )
-            .await?;
-        let mut out = DispositionBreakdown::default();
-        for row in rows {
-            let class: String = row.try_get(0)?;
-            let messages = unsigned(row.try_get(1)?);
-            match class.as_str() {
-                "none" => out.none += messages,
-                "quarantine" => out.quarantine += messages,
-                "reject" => out.reject += messages,
-                "pass" => out.pass += messages,
-                _ => out.other += messages,
-            }
-        }
-        Ok(out)
+        rollups::disposition(self, filter).await
     }
 
     async fn alignment_breakdown(&self, filter: &Filter) -> Result<AlignmentBreakdown> {
-        if let Some(out) = self
-            .core_over_records(filter, rollup::alignment_breakdown)
-            .await?
-        {
-            return Ok(out);
-        }
-        let rows = self
-            .rollup_query(
-                "g.dkim_pass, g.spf_pass, CAST(SUM(g.messages) AS BIGINT)",
-                filter,
-                " GROUP BY g.dkim_pass, g.spf_pass",
-            )
-            .await?;
-        let mut out = AlignmentBreakdown::default();
-        for row in rows {
-            let (dkim, spf): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-            let messages = unsigned(row.try_get(2)?);
-            match (dkim == 1, spf == 1) {
-                (true, true) => out.both_pass += messages,
-                (true, false) => out.dkim_only += messages,
-                (false, true) => out.spf_only += messages,
-                (false, false) => out.both_fail += messages,
-            }
-        }
-        Ok(out)
+        rollups::alignment(self, filter).await
     }
 
     async fn policy_compliance(&self, filter: &Filter) -> Result<PolicyCompliance> {
-        if let Some(out) = self
-            .core_over_records(filter, rollup::policy_compliance)
-            .await?
-        {
-            return Ok(out);
-        }
-        let rows = self
-            .rollup_query(
-                "CASE WHEN g.dkim_pass = 1 OR g.spf_pass = 1 THEN 1 ELSE 0 END, g.disposition, \
-                 g.policy_p, CAST(SUM(g.messages) AS BIGINT)",
-                filter,
-                " GROUP BY 1, 2, 3",
-            )
-            .await?;
-        let mut out = PolicyCompliance::default();
-        for row in rows {
-            let pass: i64 = row.try_get(0)?;
-            let disposition: String = row.try_get(1)?;
-            let policy: String = row.try_get(2)?;
-            let messages = unsigned(row.try_get(3)?);
-            if pass == 1 {
-                out.compliant += messages;
-            } else if matches!(disposition.as_str(), "quarantine" | "reject") {
-                out.failing_enforced += messages;
-            } else {
-                out.failing_delivered += messages;
-            }
-            match policy.as_str() {
-                "quarantine" => out.policy_quarantine += messages,
-                "reject" => out.policy_reject += messages,
-                _ => out.policy_none += messages,
-            }
-        }
-        Ok(out)
+        rollups::compliance(self, filter).await
     }
 
     async fn timeline(&self, filter: &Filter) -> Result<Vec<DayBucket>> {
-        if let Some(out) = self.core_over_records(filter, rollup::timeline).await? {
-            return Ok(out);
-        }
-        let rows = self
-            .rollup_query(
-                &format!("g.day, {}", tally_columns("g", "messages")),
-                filter,
-                " AND g.messages > 0 GROUP BY g.day",
-            )
-            .await?;
-        let mut days = BTreeMap::new();
-        for row in rows {
-            days.insert(row.try_get::<i64, _>(0)?, tally_at(&row, 1)?);
-        }
-        let (Some(&first), Some(&last)) = (days.keys().next(), days.keys().next_back()) else {
-            return Ok(Vec::new());
-        };
-        Ok((first..=last)
-            .map(|day| DayBucket {
-                day: rollup::format_day(day),
-                day_start: day * 86_400,
-                tally: days.get(&day).copied().unwrap_or_default(),
-            })
-            .collect())
+        rollups::timeline(self, filter).await
     }
 
     async fn source_activity(&self, filter: &Filter) -> Result<Vec<SourceActivity>> {
-        let reports = self.load_selected(filter).await?;
-        // Always from the records: it needs addresses and header_from domains.
-        Ok(rollup::source_activity(&reports, &Filter::default()))
+        rollups::source_activity(self, filter).await
     }
 
     async fn export_records(

@@ -10,7 +10,7 @@ use dmarc_benches::{Container, Generator, Reporter};
 use dmarc_core::rollup;
 use dmarc_core::{Disposition, Filter, ParseOptions, Report, Verdict};
 use dmarc_store::testing;
-use dmarc_store::{OutcomeStatus, Page, Prepared, Store, connect, prepare};
+use dmarc_store::{OutcomeStatus, Page, Prepared, ReportRows, Store, connect, prepare};
 
 /// Runs `body` against each available backend, each on a fresh database.
 macro_rules! contract {
@@ -79,7 +79,7 @@ fn reports_of(batch: &[Prepared]) -> Vec<Report> {
         .iter()
         .flat_map(|p| &p.parts)
         .filter_map(|part| part.result.as_ref().ok())
-        .map(|rows| rows.report.clone())
+        .map(ReportRows::to_report)
         .collect()
 }
 
@@ -208,8 +208,8 @@ contract!(stored_reports_read_back_as_parsed, |store| {
             };
             let id = outcome.report.as_ref().expect("id").id;
             let stored = store.report(id).await.expect("report").expect("exists");
-            assert_eq!(stored.report, rows.report, "{}", input.name);
-            assert_eq!(stored.summary.records as usize, rows.report.records.len());
+            assert_eq!(stored.report, rows.to_report(), "{}", input.name);
+            assert_eq!(stored.summary.records, rows.record_count());
             assert!(stored.source.starts_with(&input.name));
         }
     }
@@ -305,6 +305,13 @@ fn filters(reports: &[Report]) -> Vec<Filter> {
         Filter {
             source_ip: Some("::/0".parse().expect("cidr")),
             domains: vec!["domain0.example".into()],
+            ..Filter::default()
+        },
+        // Records grouped in SQL, within a period that starts and ends mid-day.
+        Filter {
+            source_ip: Some("::ffff:0:0/96".parse().expect("cidr")),
+            from: Some(mid - 43_200),
+            to: Some(mid + 129_600),
             ..Filter::default()
         },
     ]
@@ -568,3 +575,69 @@ contract!(concurrent_writers_store_each_report_once, |store| {
         expected.iter().map(|r| r.records.len()).sum::<usize>()
     );
 });
+
+/// A database written before periods were checked can hold a report dated in the year
+/// 285,000,000,000. Queries stay bounded over it, and migration 0004 moves it out and marks
+/// its input for a new parse, which rejects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_future_period_cannot_break_a_query_and_is_moved_out() {
+    let regression = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../dmarc-core/tests/data/regressions")
+                .join(name),
+        )
+        .expect("regression file")
+    };
+    for (db, store) in testing::stores().await {
+        eprintln!("on {:?}", store.backend());
+        // What the old parser let in: the clock far ahead accepts the period as seconds.
+        let then = ParseOptions::at(i64::MAX);
+        let batch = vec![
+            prepare("normal.xml", &regression("normal.xml"), &then),
+            prepare("huge9e18.xml", &regression("huge9e18.xml"), &then),
+        ];
+        let outcomes = store.ingest(&batch).await.expect("ingest");
+        assert_eq!(count(&outcomes, OutcomeStatus::Accepted), 2, "{outcomes:?}");
+        let all = Filter::default();
+        let days = store.timeline(&all).await.expect("timeline");
+        assert_eq!(days.len(), 2, "only the days with messages: {days:?}");
+        assert_eq!(store.failure_trend(&all, 7).await.expect("trend").len(), 2);
+        let period = Filter {
+            from: Some(1_699_920_000),
+            to: Some(1_700_956_800),
+            ..Filter::default()
+        };
+        // One message: one day, of the two the report overlaps.
+        assert_eq!(store.timeline(&period).await.expect("period").len(), 1);
+        assert_eq!(store.summary(&all).await.expect("summary").reports, 2);
+
+        let migration = match store.backend() {
+            dmarc_store::Backend::Sqlite => include_str!("../migrations/sqlite/0004_periods.sql"),
+            dmarc_store::Backend::Postgres => {
+                include_str!("../migrations/postgres/0004_periods.sql")
+            }
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(migration))
+            .execute(store.pool())
+            .await
+            .expect("migration");
+        // normal.xml stays, but crosses midnight: it is parsed again to be spread per class.
+        let totals = store.totals().await.expect("totals");
+        assert_eq!((totals.reports, totals.payloads, totals.pending), (1, 2, 2));
+        let summary = store
+            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), true)
+            .await
+            .expect("reprocess");
+        assert_eq!(
+            (summary.payloads, summary.rejected, summary.refreshed),
+            (2, 1, 1)
+        );
+        let log = store.outcomes(Page::first(1)).await.expect("log");
+        let error = log.items[0].error.as_ref().expect("why");
+        assert_eq!(error.kind, dmarc_core::ErrorKind::InvalidDateRange);
+        assert!(error.message.contains("in the future"), "{error}");
+        assert_eq!(store.timeline(&all).await.expect("timeline").len(), 1);
+        drop(db);
+    }
+}

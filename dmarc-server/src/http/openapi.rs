@@ -308,7 +308,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep(
         "get",
         "/api/rollup/timeline",
-        "Messages per UTC day",
+        "Messages per UTC day of the selected period (every day when they span at most ten years, else the days with messages)",
         A::Any,
         Q::Filters,
         None,

@@ -1,0 +1,428 @@
+//! The dashboard rollups in SQL. Each reads `rollup_daily` (per report, day and outcome
+//! class, written at ingest) when the filter allows, else the records joined with their
+//! reports, grouped in the database: no rollup ever loads records into memory. Results
+//! equal `dmarc_core::rollup`'s for the same reports and filter (the contract suite
+//! checks both paths on both backends).
+
+use std::net::IpAddr;
+
+use dmarc_core::Filter;
+use dmarc_core::rollup::{
+    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, OutcomeClass,
+    PolicyCompliance, SourceActivity, SourceGroup, Summary, Tally, TimelineBuilder,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::sql::{
+    Arg, Backend, Sql, SqlStore, Target, has_report_conditions, push_conditions, rollup_answers,
+    unsigned,
+};
+use crate::types::{Page, Paged};
+use crate::{Result, StoreError};
+
+/// SQL giving the disposition class (`dmarc_core::rollup::disposition_class`) of a record's
+/// stored disposition, which is the canonical word for the known values.
+const RECORD_CLASS: &str = "CASE WHEN x.disposition IN ('none', 'quarantine', 'reject', 'pass') \
+     THEN x.disposition ELSE 'other' END";
+
+/// Where a rollup reads, and the names of what it needs there.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    target: Target,
+    /// The FROM clause.
+    from: &'static str,
+    /// Alias of the report-level columns (`policy_domain`, `organization`, ...).
+    report: &'static str,
+    /// The report's key.
+    report_key: &'static str,
+    /// Alias of the outcome columns (`dkim_pass`, `spf_pass`) and of the messages column.
+    outcome: &'static str,
+    /// The messages column (under `outcome`).
+    messages: &'static str,
+    /// The disposition class.
+    class: &'static str,
+}
+
+const DAILY: Source = Source {
+    target: Target::Rollup,
+    from: "rollup_daily g",
+    report: "g",
+    report_key: "g.report_pk",
+    outcome: "g",
+    messages: "messages",
+    class: "g.disposition",
+};
+
+const RECORDS: Source = Source {
+    target: Target::Records,
+    from: "records x JOIN reports r ON r.id = x.report_pk",
+    report: "r",
+    report_key: "r.id",
+    outcome: "x",
+    messages: "count",
+    class: RECORD_CLASS,
+};
+
+impl Source {
+    fn for_filter(filter: &Filter) -> Source {
+        if rollup_answers(filter) {
+            DAILY
+        } else {
+            RECORDS
+        }
+    }
+
+    /// `SUM` of the messages column.
+    fn sum(&self) -> String {
+        format!(
+            "CAST(COALESCE(SUM({}.{}), 0) AS BIGINT)",
+            self.outcome, self.messages
+        )
+    }
+
+    /// The four tally sums: messages, DMARC pass, aligned DKIM pass, aligned SPF pass.
+    fn tally(&self) -> String {
+        let (a, m) = (self.outcome, self.messages);
+        format!(
+            "{}, \
+             CAST(COALESCE(SUM(CASE WHEN {a}.dkim_pass = 1 OR {a}.spf_pass = 1 THEN {a}.{m} ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM({a}.dkim_pass * {a}.{m}), 0) AS BIGINT), \
+             CAST(COALESCE(SUM({a}.spf_pass * {a}.{m}), 0) AS BIGINT)",
+            self.sum()
+        )
+    }
+}
+
+/// Reads the four tally columns starting at `first`.
+fn tally_at(row: &AnyRow, first: usize) -> Result<Tally> {
+    let messages = unsigned(row.try_get(first)?);
+    let dmarc_pass = unsigned(row.try_get(first + 1)?);
+    Ok(Tally {
+        messages,
+        dmarc_pass,
+        dmarc_fail: messages.saturating_sub(dmarc_pass),
+        dkim_aligned_pass: unsigned(row.try_get(first + 2)?),
+        spf_aligned_pass: unsigned(row.try_get(first + 3)?),
+    })
+}
+
+/// Runs `SELECT {select} FROM {source} WHERE {filter}{tail}`.
+async fn query(
+    store: &SqlStore,
+    source: Source,
+    select: &str,
+    filter: &Filter,
+    tail: &str,
+) -> Result<Vec<AnyRow>> {
+    let mut sql = Sql::new(&format!("SELECT {select} FROM {} WHERE 1 = 1", source.from));
+    push_conditions(&mut sql, filter, source.target);
+    sql.push(tail);
+    sql.fetch_all(store.backend_kind(), store.pool()).await
+}
+
+/// Headline figures.
+pub(crate) async fn summary(store: &SqlStore, filter: &Filter) -> Result<Summary> {
+    let s = Source::for_filter(filter);
+    let r = s.report;
+    let select = format!(
+        "COUNT(DISTINCT {}), COUNT(DISTINCT {r}.policy_domain), COUNT(DISTINCT {r}.organization), \
+         MIN({r}.begin_ts), MAX({r}.end_ts), {}",
+        s.report_key,
+        s.tally()
+    );
+    let rows = query(store, s, &select, filter, "").await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("no summary row".into()))?;
+    Ok(Summary {
+        reports: unsigned(row.try_get(0)?),
+        domains: unsigned(row.try_get(1)?),
+        organizations: unsigned(row.try_get(2)?),
+        first_begin: row.try_get(3)?,
+        last_end: row.try_get(4)?,
+        tally: tally_at(row, 5)?,
+    })
+}
+
+/// Messages grouped by a report-level column (`policy_domain`, `organization`), ranked as
+/// the core ranks groups.
+pub(crate) async fn grouped(store: &SqlStore, column: &str, filter: &Filter) -> Result<Vec<Group>> {
+    let s = Source::for_filter(filter);
+    let key = format!("{}.{column}", s.report);
+    let rows = query(
+        store,
+        s,
+        &format!("{key}, {}", s.tally()),
+        filter,
+        &format!(" GROUP BY {key}"),
+    )
+    .await?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for row in rows {
+        groups.push(Group {
+            key: row.try_get(0)?,
+            tally: tally_at(&row, 1)?,
+        });
+    }
+    rollup::rank(&mut groups);
+    Ok(groups)
+}
+
+/// Messages per source address, most first, paginated (`total` counts addresses).
+pub(crate) async fn by_source(
+    store: &SqlStore,
+    filter: &Filter,
+    page: Page,
+) -> Result<Paged<SourceGroup>> {
+    let (limit, offset) = page.clamped();
+    let join = if has_report_conditions(filter) {
+        " JOIN reports r ON r.id = x.report_pk"
+    } else {
+        ""
+    };
+    // The number of groups comes from a window over the same grouping (one
+    // aggregation, not a second COUNT query over it).
+    let mut grouped = Sql::new(&format!(
+        "SELECT x.source_ip, {}, COUNT(*) OVER () FROM records x{join} WHERE 1 = 1",
+        RECORDS.tally()
+    ));
+    push_conditions(&mut grouped, filter, Target::Records);
+    // `ip` is a function of `source_ip`; grouping by both lets the order use it.
+    grouped.push(" GROUP BY x.source_ip, x.ip");
+    let count_past_end = (offset > 0).then(|| {
+        let mut count = Sql::new(&format!("SELECT COUNT(*) FROM ({}) g", grouped.text));
+        count.args = grouped.args.clone();
+        count
+    });
+    // The core's order: most messages first, then no address, IPv4, IPv6, each by value
+    // (the 16-byte key orders addresses of one family numerically).
+    grouped
+        .push(
+            " ORDER BY 2 DESC, CASE WHEN x.source_ip IS NULL THEN 0 \
+             WHEN x.source_ip LIKE '%:%' THEN 2 ELSE 1 END, x.ip LIMIT ",
+        )
+        .arg(Arg::Int(limit))
+        .push(" OFFSET ")
+        .arg(Arg::Int(offset));
+    let rows = grouped
+        .fetch_all(store.backend_kind(), store.pool())
+        .await?;
+    let total = match (rows.first(), count_past_end) {
+        (Some(row), _) => row.try_get(5)?,
+        // A page past the end has no row to carry the count.
+        (None, Some(count)) => {
+            count
+                .fetch_count(store.backend_kind(), store.pool())
+                .await?
+        }
+        (None, None) => 0,
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text: Option<String> = row.try_get(0)?;
+        let source_ip = match text {
+            Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
+                StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
+            })?),
+            None => None,
+        };
+        items.push(SourceGroup {
+            source_ip,
+            tally: tally_at(&row, 1)?,
+        });
+    }
+    Ok(Paged {
+        items,
+        total: unsigned(total),
+        limit: page.limit.clamp(1, Page::MAX_LIMIT),
+        offset: page.offset,
+    })
+}
+
+/// Messages by applied disposition.
+pub(crate) async fn disposition(store: &SqlStore, filter: &Filter) -> Result<DispositionBreakdown> {
+    let s = Source::for_filter(filter);
+    let select = format!("{}, {}", s.class, s.sum());
+    let rows = query(store, s, &select, filter, " GROUP BY 1").await?;
+    let mut out = DispositionBreakdown::default();
+    for row in rows {
+        let class: String = row.try_get(0)?;
+        let slot = match class.as_str() {
+            "none" => &mut out.none,
+            "quarantine" => &mut out.quarantine,
+            "reject" => &mut out.reject,
+            "pass" => &mut out.pass,
+            _ => &mut out.other,
+        };
+        *slot = slot.saturating_add(unsigned(row.try_get(1)?));
+    }
+    Ok(out)
+}
+
+/// Messages by aligned DKIM x aligned SPF verdict.
+pub(crate) async fn alignment(store: &SqlStore, filter: &Filter) -> Result<AlignmentBreakdown> {
+    let s = Source::for_filter(filter);
+    let a = s.outcome;
+    let select = format!("{a}.dkim_pass, {a}.spf_pass, {}", s.sum());
+    let tail = format!(" GROUP BY {a}.dkim_pass, {a}.spf_pass");
+    let mut out = AlignmentBreakdown::default();
+    for row in query(store, s, &select, filter, &tail).await? {
+        let (dkim, spf): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let slot = match (dkim == 1, spf == 1) {
+            (true, true) => &mut out.both_pass,
+            (true, false) => &mut out.dkim_only,
+            (false, true) => &mut out.spf_only,
+            (false, false) => &mut out.both_fail,
+        };
+        *slot = slot.saturating_add(unsigned(row.try_get(2)?));
+    }
+    Ok(out)
+}
+
+/// DMARC compliance and the treatment of failures.
+pub(crate) async fn compliance(store: &SqlStore, filter: &Filter) -> Result<PolicyCompliance> {
+    let s = Source::for_filter(filter);
+    let a = s.outcome;
+    let select = format!(
+        "CASE WHEN {a}.dkim_pass = 1 OR {a}.spf_pass = 1 THEN 1 ELSE 0 END, {}, {}.policy_p, {}",
+        s.class,
+        s.report,
+        s.sum()
+    );
+    let mut out = PolicyCompliance::default();
+    for row in query(store, s, &select, filter, " GROUP BY 1, 2, 3").await? {
+        let pass: i64 = row.try_get(0)?;
+        let class: String = row.try_get(1)?;
+        let policy: String = row.try_get(2)?;
+        let messages = unsigned(row.try_get(3)?);
+        let outcome = if pass == 1 {
+            &mut out.compliant
+        } else if matches!(class.as_str(), "quarantine" | "reject") {
+            &mut out.failing_enforced
+        } else {
+            &mut out.failing_delivered
+        };
+        *outcome = outcome.saturating_add(messages);
+        let published = match policy.as_str() {
+            "quarantine" => &mut out.policy_quarantine,
+            "reject" => &mut out.policy_reject,
+            _ => &mut out.policy_none,
+        };
+        *published = published.saturating_add(messages);
+    }
+    Ok(out)
+}
+
+/// Messages per UTC day within the filter's period, bounded as
+/// [`TimelineBuilder::finish`] bounds it whatever periods are stored.
+pub(crate) async fn timeline(store: &SqlStore, filter: &Filter) -> Result<Vec<DayBucket>> {
+    let mut builder = TimelineBuilder::new(filter);
+    let s = Source::for_filter(filter);
+    if s.target == Target::Rollup {
+        let mut sql = Sql::new(&format!(
+            "SELECT g.day, {} FROM rollup_daily g WHERE g.messages > 0",
+            s.tally()
+        ));
+        push_conditions(&mut sql, filter, s.target);
+        let (first, last) = filter.days();
+        if let Some(first) = first {
+            sql.push(" AND g.day >= ").arg(Arg::Int(first));
+        }
+        if let Some(last) = last {
+            sql.push(" AND g.day <= ").arg(Arg::Int(last));
+        }
+        sql.push(" GROUP BY g.day");
+        for row in sql.fetch_all(store.backend_kind(), store.pool()).await? {
+            builder.add_day(row.try_get(0)?, tally_at(&row, 1)?);
+        }
+    } else {
+        // Per report and outcome class, spread over the report's days here: the same
+        // groups `rollup_daily` was written from.
+        let select = format!(
+            "r.begin_ts, r.end_ts, {}, x.dkim_pass, x.spf_pass, {}",
+            s.class,
+            s.sum()
+        );
+        let tail = " GROUP BY r.id, r.begin_ts, r.end_ts, 3, x.dkim_pass, x.spf_pass";
+        for row in query(store, s, &select, filter, tail).await? {
+            let class: String = row.try_get(2)?;
+            let class = OutcomeClass {
+                disposition: static_class(&class),
+                dkim_pass: row.try_get::<i64, _>(3)? == 1,
+                spf_pass: row.try_get::<i64, _>(4)? == 1,
+            };
+            builder.add(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                class,
+                unsigned(row.try_get(5)?),
+            );
+        }
+    }
+    Ok(builder.finish())
+}
+
+/// The `&'static str` of a disposition class read back from SQL.
+fn static_class(class: &str) -> &'static str {
+    match class {
+        "none" => "none",
+        "quarantine" => "quarantine",
+        "reject" => "reject",
+        "pass" => "pass",
+        _ => "other",
+    }
+}
+
+/// What each source address did (rows with a usable address), most messages first.
+pub(crate) async fn source_activity(
+    store: &SqlStore,
+    filter: &Filter,
+) -> Result<Vec<SourceActivity>> {
+    // Lower-casing as the core does (ASCII only): PostgreSQL's LOWER follows the collation.
+    let header_from = match store.backend_kind() {
+        Backend::Sqlite => "LOWER(x.header_from)",
+        Backend::Postgres => "LOWER(x.header_from COLLATE \"C\")",
+    };
+    let select = format!(
+        "x.source_ip, {}, \
+         CAST(COALESCE(SUM(CASE WHEN x.disposition = 'quarantine' THEN x.count ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN x.disposition = 'reject' THEN x.count ELSE 0 END), 0) AS BIGINT), \
+         COUNT(DISTINCT {header_from}), COUNT(DISTINCT r.organization), \
+         COUNT(DISTINCT r.begin_ts / 86400), MIN(r.begin_ts), MAX(r.end_ts)",
+        RECORDS.tally()
+    );
+    let rows = query(
+        store,
+        RECORDS,
+        &select,
+        filter,
+        " AND x.source_ip IS NOT NULL GROUP BY x.source_ip",
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text: String = row.try_get(0)?;
+        let source_ip: IpAddr = text.parse().map_err(|_| {
+            StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
+        })?;
+        out.push(SourceActivity {
+            source_ip,
+            tally: tally_at(&row, 1)?,
+            quarantined: unsigned(row.try_get(5)?),
+            rejected: unsigned(row.try_get(6)?),
+            header_from_domains: unsigned(row.try_get(7)?),
+            reporters: unsigned(row.try_get(8)?),
+            days_active: unsigned(row.try_get(9)?),
+            first_seen: row.try_get(10)?,
+            last_seen: row.try_get(11)?,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.tally
+            .messages
+            .cmp(&a.tally.messages)
+            .then(a.source_ip.cmp(&b.source_ip))
+    });
+    Ok(out)
+}
