@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::diag::{Diagnostic, DiagnosticCode as Code, Diagnostics, Error, ErrorKind, Severity};
 use crate::limits::Limits;
 use crate::mime;
-use crate::model::Report;
+use crate::model::{Record, Report};
 use crate::{text, xml};
 
 /// Options for parsing.
@@ -51,6 +51,41 @@ pub struct Parsed {
     pub part: Option<String>,
     /// The report, or the reason the payload was rejected.
     pub result: Result<Report, Error>,
+}
+
+/// Receives what [`parse_input_into`] finds, as it finds it, so that a caller can store or
+/// drop each record without ever holding a whole report (a report may carry millions).
+///
+/// For each payload of the input, in order: zero or more [`record`](ReportSink::record)
+/// calls, then exactly one [`payload`](ReportSink::payload) call. A payload that is
+/// rejected after some of its records were given voids those records.
+pub trait ReportSink {
+    /// One record of the payload being read, in document order.
+    fn record(&mut self, record: Record);
+    /// The payload is done: its report (whose `records` are empty: they were given to
+    /// [`record`](ReportSink::record)), or why it was rejected.
+    fn payload(&mut self, parsed: Parsed);
+}
+
+/// Collects whole reports: what [`parse_input`] returns.
+#[derive(Default)]
+struct Collect {
+    records: Vec<Record>,
+    out: Vec<Parsed>,
+}
+
+impl ReportSink for Collect {
+    fn record(&mut self, record: Record) {
+        self.records.push(record);
+    }
+
+    fn payload(&mut self, mut parsed: Parsed) {
+        let records = std::mem::take(&mut self.records);
+        if let Ok(report) = &mut parsed.result {
+            report.records = records;
+        }
+        self.out.push(parsed);
+    }
 }
 
 /// What the first bytes of a payload say it is.
@@ -106,9 +141,19 @@ fn looks_like_header(bytes: &[u8]) -> bool {
 /// Never panics and never returns an empty list: an input without any report yields one
 /// rejected entry that says why.
 pub fn parse_input(bytes: &[u8], options: &ParseOptions) -> Vec<Parsed> {
+    let mut collect = Collect::default();
+    parse_input_into(bytes, options, &mut collect);
+    collect.out
+}
+
+/// Parses every report in `bytes` like [`parse_input`], giving records and reports to
+/// `sink` as they are read: memory then holds one payload's XML at a time, plus what the
+/// sink keeps.
+pub fn parse_input_into(bytes: &[u8], options: &ParseOptions, sink: &mut dyn ReportSink) {
     let mut walker = Walker {
         options,
-        out: Vec::new(),
+        sink,
+        payloads: 0,
         location: Vec::new(),
     };
     if bytes.len() as u64 > options.limits.max_input_bytes {
@@ -120,7 +165,6 @@ pub fn parse_input(bytes: &[u8], options: &ParseOptions) -> Vec<Parsed> {
     } else {
         walker.input(bytes);
     }
-    walker.out
 }
 
 /// Parses one uncompressed XML document.
@@ -132,13 +176,20 @@ pub fn parse_xml(xml: &[u8], options: &ParseOptions) -> Result<Report, Error> {
             format!("{} bytes", options.limits.max_xml_bytes),
         ));
     }
-    parse_xml_with(xml, options, Diagnostics::default())
+    let mut records = Vec::new();
+    let mut report = parse_xml_with(xml, options, Diagnostics::default(), &mut |r| {
+        records.push(r);
+    })?;
+    report.records = records;
+    Ok(report)
 }
 
+/// Parses one document; its records go to `on_record`, the report returned has none.
 fn parse_xml_with(
     xml: &[u8],
     options: &ParseOptions,
     mut diags: Diagnostics,
+    on_record: &mut dyn FnMut(Record),
 ) -> Result<Report, Error> {
     /// Above this size the digest is computed on a second thread while the parse runs.
     const PARALLEL_DIGEST: usize = 1 << 20;
@@ -147,8 +198,14 @@ fn parse_xml_with(
         std::thread::scope(|scope| {
             let digest = scope.spawn(|| hex(&Sha256::digest(xml)));
             let decoded = text::decode_xml(xml, &mut diags);
-            let mut report =
-                xml::parse_document(&decoded, &options.limits, options.now, diags, String::new());
+            let mut report = xml::parse_document(
+                &decoded,
+                &options.limits,
+                options.now,
+                diags,
+                String::new(),
+                on_record,
+            );
             // Hashing cannot panic; fall back to hashing here if the thread died anyway.
             let sha = digest.join().unwrap_or_else(|_| hex(&Sha256::digest(xml)));
             if let Ok(report) = &mut report {
@@ -159,7 +216,14 @@ fn parse_xml_with(
     } else {
         let sha = hex(&Sha256::digest(xml));
         let decoded = text::decode_xml(xml, &mut diags);
-        xml::parse_document(&decoded, &options.limits, options.now, diags, sha)?
+        xml::parse_document(
+            &decoded,
+            &options.limits,
+            options.now,
+            diags,
+            sha,
+            on_record,
+        )?
     };
     if options.strict {
         check_strict(&report.diagnostics)?;
@@ -194,10 +258,12 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Walks one input, collecting a result per payload.
+/// Walks one input, handing a result per payload to the sink.
 pub(crate) struct Walker<'o> {
     options: &'o ParseOptions,
-    out: Vec<Parsed>,
+    sink: &'o mut dyn ReportSink,
+    /// Payloads handed to the sink so far.
+    payloads: usize,
     /// The path to the payload being read (attachment names, archive entries, messages).
     location: Vec<String>,
 }
@@ -211,29 +277,34 @@ impl Walker<'_> {
         (!self.location.is_empty()).then(|| self.location.join(" > "))
     }
 
-    fn push(&mut self, result: Result<Report, Error>) {
-        if self.out.len() >= self.limits().max_reports_per_input {
-            if self.out.len() == self.limits().max_reports_per_input {
-                let error = Error::limit(
-                    "reports per input",
-                    self.out.len() + 1,
-                    self.limits().max_reports_per_input,
-                );
-                self.out.push(Parsed {
-                    part: self.part(),
-                    result: Err(error),
-                });
-            }
-            return;
+    /// True once the input has yielded as many payloads as it may: the next one is
+    /// refused (once, with the reason) and the rest are not read at all.
+    fn full(&mut self) -> bool {
+        let max = self.limits().max_reports_per_input;
+        if self.payloads < max {
+            return false;
         }
-        self.out.push(Parsed {
-            part: self.part(),
-            result,
-        });
+        if self.payloads == max {
+            let error = Error::limit("reports per input", max + 1, max);
+            self.payloads += 1;
+            self.sink.payload(Parsed {
+                part: self.part(),
+                result: Err(error),
+            });
+        }
+        true
+    }
+
+    fn push(&mut self, result: Result<Report, Error>) {
+        self.payloads += 1;
+        let part = self.part();
+        self.sink.payload(Parsed { part, result });
     }
 
     pub(crate) fn reject(&mut self, error: Error) {
-        self.push(Err(error));
+        if !self.full() {
+            self.push(Err(error));
+        }
     }
 
     /// Runs `f` with one more location step.
@@ -307,7 +378,11 @@ impl Walker<'_> {
                         format!("{} bytes", self.limits().max_xml_bytes),
                     ));
                 }
-                let result = parse_xml_with(bytes, self.options, diags);
+                if self.full() {
+                    return;
+                }
+                let (options, sink) = (self.options, &mut *self.sink);
+                let result = parse_xml_with(bytes, options, diags, &mut |r| sink.record(r));
                 self.push(result);
             }
             Kind::Json => self.reject(json_kind(bytes)),

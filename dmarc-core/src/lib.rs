@@ -73,7 +73,7 @@ mod xml;
 
 pub mod rollup;
 
-pub use container::{ParseOptions, Parsed, parse_input, parse_xml};
+pub use container::{ParseOptions, Parsed, ReportSink, parse_input, parse_input_into, parse_xml};
 pub use diag::{Diagnostic, DiagnosticCode, Error, ErrorKind, Severity};
 pub use ext::{AnomalyScore, AnomalyScorer, GeoError, GeoInfo, GeoLookup};
 pub use filter::{Filter, FilterError, IpFilter, Verdict, ip_key};

@@ -56,17 +56,21 @@ enum Child<'a> {
 
 /// Parses one decoded XML document into a report.
 /// `now` is the time of ingestion (UTC seconds), against which the period is checked.
+/// Records go to `on_record` as they are read; the report returned has none.
 pub(crate) fn parse_document(
     src: &str,
     limits: &Limits,
     now: i64,
     diags: Diagnostics,
     xml_sha256: String,
+    on_record: &mut dyn FnMut(Record),
 ) -> Result<Report, Error> {
     let mut parser = Parser {
         lexer: Lexer::new(src),
         limits,
         now,
+        on_record,
+        record_count: 0,
         diags,
         depth: 0,
         record: None,
@@ -77,7 +81,6 @@ pub(crate) fn parse_document(
         extensions: Vec::new(),
         extension_bytes: 0,
         record_extension_bytes: 0,
-        records: Vec::new(),
     };
     let namespace = parser.root()?;
     parser.feedback()?;
@@ -103,6 +106,10 @@ struct Parser<'a, 'l> {
     limits: &'l Limits,
     /// The time of ingestion, UTC seconds.
     now: i64,
+    /// Where each record goes once read (the caller keeps or stores it).
+    on_record: &'l mut dyn FnMut(Record),
+    /// Records given to `on_record` so far.
+    record_count: usize,
     diags: Diagnostics,
     depth: usize,
     /// Index of the record being read, for diagnostics.
@@ -114,7 +121,6 @@ struct Parser<'a, 'l> {
     extensions: Vec<Extension>,
     extension_bytes: usize,
     record_extension_bytes: usize,
-    records: Vec<Record>,
 }
 
 impl<'a> Parser<'a, '_> {
@@ -783,14 +789,14 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn record(&mut self, open: &Open<'a>) -> Result<(), Error> {
-        if self.records.len() >= self.limits.max_records {
+        if self.record_count >= self.limits.max_records {
             return Err(Error::limit(
                 "records per report",
-                self.records.len() + 1,
+                self.record_count + 1,
                 self.limits.max_records,
             ));
         }
-        self.record = Some(self.records.len());
+        self.record = Some(self.record_count);
         self.record_extension_bytes = 0;
         let mut row = RowParts::default();
         let mut identifiers: Option<Identifiers> = None;
@@ -832,7 +838,8 @@ impl<'a> Parser<'a, '_> {
         });
         let record = self.finish_record(row, identifiers, auth, extensions);
         if let Some(record) = record {
-            self.records.push(record);
+            self.record_count += 1;
+            (self.on_record)(record);
         }
         self.record = None;
         Ok(())
@@ -1221,7 +1228,7 @@ impl<'a> Parser<'a, '_> {
             self.limits.max_future_secs,
             &mut self.diags,
         )?;
-        if self.records.is_empty() {
+        if self.record_count == 0 {
             return Err(Error::new(
                 ErrorKind::NoRecords,
                 "the report has no usable <record>",
@@ -1251,7 +1258,7 @@ impl<'a> Parser<'a, '_> {
             policy_published,
             policy_effective,
             extensions: self.extensions,
-            records: self.records,
+            records: Vec::new(),
             xml_sha256,
             diagnostics: self.diags.into_vec(),
         })

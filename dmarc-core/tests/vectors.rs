@@ -993,3 +993,52 @@ fn mime_depth_is_bounded() {
     let results = parse(&mail);
     assert!(results.iter().all(Result::is_err), "{results:?}");
 }
+
+/// `parse_input_into` hands records over as they are read, then each payload; a payload
+/// rejected after its records were read (here: a future period, checked at the end) voids
+/// them. Collected, the stream is exactly what `parse_input` returns.
+#[test]
+fn records_stream_to_a_sink_payload_by_payload() {
+    #[derive(Default)]
+    struct Log {
+        pending: usize,
+        /// (records given before the payload, accepted)
+        payloads: Vec<(usize, bool)>,
+    }
+    impl dmarc_core::ReportSink for Log {
+        fn record(&mut self, _: dmarc_core::Record) {
+            self.pending += 1;
+        }
+        fn payload(&mut self, parsed: dmarc_core::Parsed) {
+            let records = std::mem::take(&mut self.pending);
+            if let Ok(report) = &parsed.result {
+                assert!(report.records.is_empty(), "records were streamed");
+            }
+            self.payloads.push((records, parsed.result.is_ok()));
+        }
+    }
+    let three = record("192.0.2.1", 1, "pass", "pass").repeat(3);
+    let good = report(None, POLICY, &three);
+    let future = good.replace(
+        "<begin>1700000000</begin><end>1700086399</end>",
+        "<begin>2000000000</begin><end>2000086399</end>",
+    );
+    let mail = message(
+        "reports",
+        &[
+            attachment("application/gzip", "a.xml.gz", &gzip(good.as_bytes())),
+            attachment("application/gzip", "b.xml.gz", &gzip(future.as_bytes())),
+            attachment("text/xml", "c.xml", simple().as_bytes()),
+        ],
+    );
+    let mut log = Log::default();
+    dmarc_core::parse_input_into(&mail, &options(), &mut log);
+    assert_eq!(log.payloads, [(3, true), (3, false), (1, true)]);
+    let collected = parse_input(&mail, &options());
+    assert_eq!(collected.len(), 3);
+    let counts: Vec<usize> = collected
+        .iter()
+        .map(|p| p.result.as_ref().map_or(0, |r| r.records.len()))
+        .collect();
+    assert_eq!(counts, [3, 0, 1]);
+}

@@ -194,6 +194,12 @@ pub struct LimitsConfig {
     pub csv_exports_per_minute: u32,
     /// PDF summaries per minute per user.
     pub pdf_exports_per_minute: u32,
+    /// Ingestions (upload requests, mailbox passes) parsing at once in this process; more
+    /// wait for a turn. Each holds one input, one payload's XML and the row budget.
+    pub concurrent_ingests: usize,
+    /// Records per ingest transaction, about; twice this many rows may wait for the
+    /// database (one larger report goes alone).
+    pub ingest_batch_records: u64,
 }
 
 impl Default for Config {
@@ -280,6 +286,8 @@ impl Default for LimitsConfig {
             uploads_per_minute: 30,
             csv_exports_per_minute: 10,
             pdf_exports_per_minute: 5,
+            concurrent_ingests: 2,
+            ingest_batch_records: 20_000,
         }
     }
 }
@@ -347,6 +355,12 @@ impl Config {
         }
         if self.auth.access_token_ttl == 0 || self.auth.refresh_token_ttl == 0 {
             return Err(invalid("auth", "token lifetimes must be positive"));
+        }
+        if self.limits.concurrent_ingests == 0 {
+            return Err(invalid("limits.concurrent_ingests", "must be positive"));
+        }
+        if self.limits.ingest_batch_records == 0 {
+            return Err(invalid("limits.ingest_batch_records", "must be positive"));
         }
         if self.limits.upload_max_files == 0 {
             return Err(invalid("limits.upload_max_files", "must be positive"));

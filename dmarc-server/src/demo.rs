@@ -2,7 +2,9 @@
 //! the binary) and an admin with a random password, so a newcomer sees real data at once.
 
 use dmarc_core::ParseOptions;
-use dmarc_store::{OutcomeStatus, Role, SqlStore, Store};
+use std::sync::Arc;
+
+use dmarc_store::{Input, InputDone, OutcomeStatus, PipelineOptions, Role, SqlStore, Store};
 
 use crate::http::auth::{hash_password, random_password};
 
@@ -24,20 +26,33 @@ pub struct Demo {
 
 /// Stores the sample reports and creates the admin (with `bcrypt_cost`).
 pub async fn load(store: &SqlStore, bcrypt_cost: u32) -> anyhow::Result<Demo> {
-    let prepared = tokio::task::spawn_blocking(|| {
-        let options = ParseOptions::at(dmarc_store::unix_now());
-        DEMO_REPORTS
+    let (sender, inputs) = tokio::sync::mpsc::channel(1);
+    let feed = async move {
+        for (name, bytes) in DEMO_REPORTS {
+            let input = Input {
+                name: (*name).to_owned(),
+                bytes: Ok(bytes.to_vec()),
+            };
+            if sender.send(input).await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut reports = 0;
+    let options = PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()));
+    let store_dyn: Arc<dyn Store> = Arc::new(store.clone());
+    let count = |done: InputDone| {
+        reports += done
+            .outcomes
             .iter()
-            .map(|(name, bytes)| dmarc_store::prepare(*name, bytes, &options))
-            .collect::<Vec<_>>()
-    })
-    .await?;
-    let outcomes = store.ingest(&prepared).await?;
-    let reports = outcomes
-        .iter()
-        .flatten()
-        .filter(|o| o.outcome == OutcomeStatus::Accepted)
-        .count();
+            .filter(|o| o.outcome == OutcomeStatus::Accepted)
+            .count();
+    };
+    let ((), stored) = tokio::join!(
+        feed,
+        dmarc_store::ingest_inputs(store_dyn, inputs, options, count)
+    );
+    stored?;
     let password = random_password();
     let hash = hash_password(password.clone(), bcrypt_cost).await?;
     store

@@ -3,7 +3,7 @@
 //!
 //! One pass over a mailbox: every message in the folder is fetched (in batches bounded by
 //! count and bytes, without setting `\Seen`), goes through the one ingestion pipeline
-//! ([`dmarc_store::prepare`] then [`dmarc_store::Store::ingest`], which keeps the raw
+//! ([`crate::ingest::Ingest`] over [`dmarc_store::ingest_inputs`], which keeps the raw
 //! message and logs an outcome per payload), and only after that transaction has committed
 //! is it moved: to the processed folder when it held a report (new or already stored), to
 //! the failed folder when it held none (the reason is in the ingest log). A connection lost
@@ -21,16 +21,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use async_imap::{Client, Session};
-use dmarc_core::ParseOptions;
-use dmarc_store::{OutcomeStatus, OutcomeTally, Prepared, SqlStore, Store};
+use dmarc_store::{Input, Outcome, OutcomeStatus, OutcomeTally};
 use futures_util::TryStreamExt;
-use rayon::prelude::*;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{Config, ImapTls, MailboxConfig};
-use crate::http::metrics::Metrics;
+use crate::ingest::Ingest;
 
 /// Bytes of messages held in memory at once (besides one message over it, which is
 /// fetched alone).
@@ -155,15 +153,11 @@ async fn login(mailbox: &MailboxConfig) -> anyhow::Result<Session<Stream>> {
 
 /// Fetches every configured mailbox once. Mailboxes are independent: one that fails does
 /// not stop the others, and the error names each that failed.
-pub async fn fetch_all(
-    store: &SqlStore,
-    config: &Config,
-    metrics: Option<&Metrics>,
-) -> anyhow::Result<FetchSummary> {
+pub async fn fetch_all(ingest: &Ingest, config: &Config) -> anyhow::Result<FetchSummary> {
     let mut summary = FetchSummary::default();
     let mut errors = Vec::new();
     for mailbox in config.mailboxes() {
-        match fetch_mailbox(store, mailbox, metrics).await {
+        match fetch_mailbox(ingest, mailbox).await {
             Ok(done) => summary.mailboxes.push(done),
             Err(e) => {
                 tracing::warn!(mailbox = %mailbox.name(), error = %format!("{e:#}"), "mailbox not fetched");
@@ -180,12 +174,11 @@ pub async fn fetch_all(
 
 /// One pass over one mailbox.
 pub async fn fetch_mailbox(
-    store: &SqlStore,
+    ingest: &Ingest,
     mailbox: &MailboxConfig,
-    metrics: Option<&Metrics>,
 ) -> anyhow::Result<MailboxSummary> {
     let mut session = login(mailbox).await?;
-    let result = pass(store, mailbox, metrics, &mut session).await;
+    let result = pass(ingest, mailbox, &mut session).await;
     // A failed logout changes nothing that was committed.
     let _ = tokio::time::timeout(
         Duration::from_secs(mailbox.timeout_seconds),
@@ -196,9 +189,8 @@ pub async fn fetch_mailbox(
 }
 
 async fn pass(
-    store: &SqlStore,
+    ingest: &Ingest,
     mailbox: &MailboxConfig,
-    metrics: Option<&Metrics>,
     session: &mut Session<Stream>,
 ) -> anyhow::Result<MailboxSummary> {
     for folder in [&mailbox.processed_folder, &mailbox.failed_folder] {
@@ -248,15 +240,15 @@ async fn pass(
                 return Err(e);
             }
         };
-        let next = tokio::spawn(ingest(store.clone(), mailbox.clone(), fetched));
+        let next = tokio::spawn(store(ingest.clone(), mailbox.clone(), fetched));
         if let Some(task) = storing.replace(next) {
             let stored = task.await??;
-            file_away(mailbox, session, can_move, stored, &mut summary, metrics).await?;
+            file_away(mailbox, session, can_move, stored, &mut summary).await?;
         }
     }
     if let Some(task) = storing {
         let stored = task.await??;
-        file_away(mailbox, session, can_move, stored, &mut summary, metrics).await?;
+        file_away(mailbox, session, can_move, stored, &mut summary).await?;
     }
     tracing::info!(
         mailbox = %summary.mailbox,
@@ -369,13 +361,9 @@ async fn file_away(
     can_move: bool,
     stored: Stored,
     summary: &mut MailboxSummary,
-    metrics: Option<&Metrics>,
 ) -> anyhow::Result<()> {
     for outcome in &stored.outcomes {
         summary.outcomes.add(outcome);
-        if let Some(metrics) = metrics {
-            metrics.ingested(outcome);
-        }
     }
     let processed_folder = &mailbox.processed_folder;
     move_messages(
@@ -400,9 +388,9 @@ async fn file_away(
     Ok(())
 }
 
-/// Parses and stores a batch of messages in one transaction.
-async fn ingest(
-    store: SqlStore,
+/// Parses and stores a batch of messages through the ingestion pipeline.
+async fn store(
+    ingest: Ingest,
     mailbox: MailboxConfig,
     messages: Vec<(u32, Vec<u8>)>,
 ) -> anyhow::Result<Stored> {
@@ -413,20 +401,22 @@ async fn ingest(
         mailbox.port(),
         mailbox.folder
     );
-    let (uids, prepared): (Vec<u32>, Vec<Prepared>) = tokio::task::spawn_blocking(move || {
-        let options = ParseOptions::at(dmarc_store::unix_now());
-        messages
-            .into_par_iter()
-            .map(|(uid, bytes)| {
-                (
-                    uid,
-                    dmarc_store::prepare(format!("{base};UID={uid}"), &bytes, &options),
-                )
-            })
-            .unzip()
-    })
-    .await?;
-    let results = store.ingest(&prepared).await?;
+    let uids: Vec<u32> = messages.iter().map(|(uid, _)| *uid).collect();
+    let (sender, inputs) = tokio::sync::mpsc::channel::<Input>(1);
+    let feed = async move {
+        for (uid, bytes) in messages {
+            let input = Input {
+                name: format!("{base};UID={uid}"),
+                bytes: Ok(bytes),
+            };
+            if sender.send(input).await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut results: Vec<Vec<Outcome>> = Vec::with_capacity(uids.len());
+    let ((), stored) = tokio::join!(feed, ingest.run(inputs, |done| results.push(done.outcomes)));
+    stored?;
     let mut stored = Stored {
         processed: Vec::new(),
         failed: Vec::new(),

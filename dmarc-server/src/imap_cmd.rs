@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use dmarc_server::ingest::Ingest;
 use dmarc_store::SqlStore;
 
 use crate::serve_cmd::{ConfigArgs, init_logs};
@@ -45,7 +46,10 @@ pub(crate) fn run(args: &ImapArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        match dmarc_server::imap::fetch_all(&store, &config, None).await {
+        // Counted here for nothing: this process serves no /metrics.
+        let metrics = std::sync::Arc::new(dmarc_server::http::metrics::Metrics::default());
+        let ingest = Ingest::new(std::sync::Arc::new(store), &config.limits, metrics);
+        match dmarc_server::imap::fetch_all(&ingest, &config).await {
             Ok(summary) => {
                 for mailbox in &summary.mailboxes {
                     println!("{}", serde_json::to_string(mailbox).unwrap_or_default());

@@ -1,9 +1,10 @@
 //! `dmarc ingest`: report files into the database, one outcome per payload.
 //!
-//! Files are read and parsed on all cores (rayon), in chunks bounded by count and bytes;
-//! each chunk is written in transactions of about `--batch-records` records. A killed run
-//! leaves only whole reports behind, and rerunning it finishes the job: everything already
-//! stored comes back as a duplicate.
+//! Files go through the store's ingestion pipeline ([`dmarc_store::ingest_inputs`]): parsed
+//! on every core, one file per core at a time, written in transactions of about
+//! `--batch-records` records, with memory bounded by those numbers rather than by the files.
+//! A killed run leaves only whole reports behind, and rerunning it finishes the job:
+//! everything already stored comes back as a duplicate.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,16 +13,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dmarc_core::ParseOptions;
-use dmarc_store::{Outcome, OutcomeStatus, OutcomeTally, Prepared, Store};
-use rayon::prelude::*;
+use dmarc_store::{Input, Outcome, OutcomeTally, PipelineOptions, Store};
 use serde::Serialize;
 
 use crate::inputs;
 use crate::parse_cmd::safe;
-
-/// Files read per parse chunk, and their total size at most (one larger file is a chunk).
-const CHUNK_FILES: usize = 256;
-const CHUNK_BYTES: u64 = 32 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
@@ -87,51 +83,26 @@ pub(crate) fn run(args: &IngestArgs) -> ExitCode {
     })
 }
 
-/// Splits files into parse chunks bounded by count and bytes.
-fn chunks(files: &[PathBuf]) -> Vec<&[PathBuf]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0u64);
-    for (i, file) in files.iter().enumerate() {
-        let size = std::fs::metadata(file).map_or(0, |m| m.len());
-        if i > start && (i - start >= CHUNK_FILES || bytes + size > CHUNK_BYTES) {
-            out.push(&files[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += size;
-    }
-    if start < files.len() {
-        out.push(&files[start..]);
-    }
-    out
-}
-
 async fn ingest(
     store: Arc<dyn Store>,
     files: &[PathBuf],
     options: &ParseOptions,
     args: &IngestArgs,
 ) -> Result<Summary, dmarc_store::StoreError> {
-    let (format, batch_records) = (args.format, args.batch_records);
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Prepared>>(2);
+    let format = args.format;
+    let parsers = std::thread::available_parallelism().map_or(1, usize::from);
+    // One file read ahead: files waiting to be parsed are at most one more than parsers.
+    let (sender, inputs) = tokio::sync::mpsc::channel::<Input>(1);
     let owned: Vec<PathBuf> = files.to_vec();
-    let options = options.clone();
-    // Parsing on the rayon pool; the channel bounds how far it runs ahead of the writer.
-    let parser = std::thread::spawn(move || {
-        for chunk in chunks(&owned) {
-            let prepared: Vec<Prepared> = chunk
-                .par_iter()
-                .map(|file| {
-                    let name = file.display().to_string();
-                    match inputs::read(file, &options.limits) {
-                        Ok(bytes) => dmarc_store::prepare(name, &bytes, &options),
-                        Err(error) => Prepared::unreadable(name, error),
-                    }
-                })
-                .collect();
-            for batch in dmarc_store::batches(prepared, batch_records) {
-                if sender.blocking_send(batch).is_err() {
-                    return;
-                }
+    let limits = options.limits.clone();
+    let reader = std::thread::spawn(move || {
+        for file in owned {
+            let input = Input {
+                name: file.display().to_string(),
+                bytes: inputs::read(&file, &limits),
+            };
+            if sender.blocking_send(input).is_err() {
+                return;
             }
         }
     });
@@ -140,41 +111,29 @@ async fn ingest(
     let mut out = BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
     let mut done = 0usize;
-    while let Some(batch) = receiver.recv().await {
-        let (storable, unreadable): (Vec<Prepared>, Vec<Prepared>) =
-            batch.into_iter().partition(|p| !p.sha256.is_empty());
-        let mut outcomes = store.ingest(&storable).await?;
-        outcomes.extend(unreadable.into_iter().map(|p| {
-            p.parts
-                .into_iter()
-                .map(|part| Outcome {
-                    input: p.name.clone(),
-                    part: part.part,
-                    outcome: OutcomeStatus::Rejected,
-                    report: None,
-                    conflict_with: None,
-                    records: 0,
-                    messages: 0,
-                    error: part.result.err(),
-                })
-                .collect()
-        }));
-        for input in &outcomes {
-            done += 1;
-            for outcome in input {
-                summary.add(outcome);
-                // A closed stdout stops the output, not the ingestion.
-                let _ = write_outcome(&mut out, outcome, format);
-            }
+    let pipeline = PipelineOptions {
+        batch_records: args.batch_records,
+        budget_records: args.batch_records.saturating_mul(2),
+        parsers,
+        ..PipelineOptions::new(options.clone())
+    };
+    let result = dmarc_store::ingest_inputs(store, inputs, pipeline, |input| {
+        done += 1;
+        for outcome in &input.outcomes {
+            summary.add(outcome);
+            // A closed stdout stops the output, not the ingestion.
+            let _ = write_outcome(&mut out, outcome, format);
         }
         let _ = out.flush();
         progress.show(done, &summary);
-    }
+    })
+    .await;
     progress.finish();
-    // The parser thread ends when its channel closes; a panic there is a bug worth seeing.
-    if parser.join().is_err() {
-        eprintln!("dmarc ingest: the parser thread panicked");
+    // The reader ends when its channel closes; a panic there is a bug worth seeing.
+    if reader.join().is_err() {
+        eprintln!("dmarc ingest: the file reader panicked");
     }
+    result?;
     let _ = write_summary(&mut out, &summary, format);
     let _ = out.flush();
     Ok(summary)

@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod imap;
+pub mod ingest;
 pub mod jobs;
 pub mod pdf;
 

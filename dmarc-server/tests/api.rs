@@ -716,9 +716,16 @@ async fn limits_answer_with_clear_statuses() {
         .upload(&access, &[one_report(), big.clone(), one_report()])
         .await;
     assert_eq!(three.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Files are ingested as they arrive: those before the limit were processed (the
+    // report is kept, the oversized file refused), and the answer says so.
+    let message = three.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("2 file(s) before it were processed"),
+        "{message}"
+    );
     let two = server.upload(&access, &[one_report(), big]).await;
     assert_eq!(two.status, StatusCode::OK);
-    assert_eq!(two.body["files"][0]["outcomes"][0]["outcome"], "accepted");
+    assert_eq!(two.body["files"][0]["outcomes"][0]["outcome"], "duplicate");
     let refused = &two.body["files"][1]["outcomes"][0];
     assert_eq!(refused["outcome"], "rejected");
     assert_eq!(refused["error"]["kind"], "limit_exceeded");

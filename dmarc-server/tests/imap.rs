@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use dmarc_benches::{Generator, email, email_with, forwarded};
 use dmarc_core::{ParseOptions, Report};
-use dmarc_server::config::{Config, ImapTls, Secret};
+use dmarc_server::config::{Config, ImapTls, LimitsConfig, Secret};
 use dmarc_server::http::metrics::Metrics;
 use dmarc_server::imap;
+use dmarc_server::ingest::Ingest;
 use dmarc_server::jobs::{JobKind, Jobs};
 use dmarc_store::testing::{self, TestDb};
 use dmarc_store::{JobState, SqlStore, Store};
@@ -72,6 +73,16 @@ fn corpus_reports() -> Vec<Report> {
 const NO_REPORT: &str = "From: someone@example.net\r\nTo: dmarc@example.com\r\n\
     Subject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nNo report here.\r\n";
 
+/// Ingestion into `store` with the default limits.
+fn ingest(store: &SqlStore) -> Ingest {
+    let limits = LimitsConfig::default();
+    Ingest::new(
+        Arc::new(store.clone()),
+        &limits,
+        Arc::new(Metrics::default()),
+    )
+}
+
 async fn store() -> (TestDb, SqlStore) {
     let db = testing::sqlite();
     let store = SqlStore::connect(&db.url).await.expect("connect");
@@ -91,7 +102,7 @@ async fn reports_are_ingested_and_messages_moved_once() {
     let expected = corpus_reports();
 
     let mailbox = server.mailbox(ImapTls::None);
-    let summary = imap::fetch_mailbox(&store, &mailbox, None)
+    let summary = imap::fetch_mailbox(&ingest(&store), &mailbox)
         .await
         .unwrap_or_else(|e| panic!("{e:#}\n{}", server.log()));
     assert_eq!(summary.messages, 5);
@@ -121,10 +132,14 @@ async fn reports_are_ingested_and_messages_moved_once() {
     assert!(rejected.error.is_some());
 
     // A second pass finds nothing; the same messages again are duplicates, not new reports.
-    let again = imap::fetch_mailbox(&store, &mailbox, None).await.unwrap();
+    let again = imap::fetch_mailbox(&ingest(&store), &mailbox)
+        .await
+        .unwrap();
     assert_eq!((again.messages, again.processed), (0, 0));
     dovecot::append(&mut session, "INBOX", &corpus_messages()).await;
-    let resent = imap::fetch_mailbox(&store, &mailbox, None).await.unwrap();
+    let resent = imap::fetch_mailbox(&ingest(&store), &mailbox)
+        .await
+        .unwrap();
     assert_eq!(resent.processed, 4);
     assert_eq!(resent.outcomes.accepted, 0);
     assert_eq!(resent.outcomes.duplicate as usize, expected.len());
@@ -160,7 +175,7 @@ async fn tls_and_starttls_verify_the_server_against_the_configured_ca() {
         )
         .await;
         let mailbox = server.mailbox(tls);
-        let summary = imap::fetch_mailbox(&store, &mailbox, None)
+        let summary = imap::fetch_mailbox(&ingest(&store), &mailbox)
             .await
             .unwrap_or_else(|e| panic!("{tls:?}: {e:#}\n{}", server.log()));
         assert_eq!(
@@ -175,12 +190,12 @@ async fn tls_and_starttls_verify_the_server_against_the_configured_ca() {
             ..mailbox
         };
         dovecot::append(&mut session, "INBOX", &[NO_REPORT.as_bytes().to_vec()]).await;
-        let e = imap::fetch_mailbox(&store, &untrusted, None)
+        let e = imap::fetch_mailbox(&ingest(&store), &untrusted)
             .await
             .expect_err("an unknown CA");
         assert!(format!("{e:#}").contains("certificate"), "{tls:?}: {e:#}");
         assert_eq!(dovecot::count(&mut session, "INBOX").await, 1);
-        imap::fetch_mailbox(&store, &server.mailbox(ImapTls::None), None)
+        imap::fetch_mailbox(&ingest(&store), &server.mailbox(ImapTls::None))
             .await
             .unwrap();
     }

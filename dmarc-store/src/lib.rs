@@ -28,6 +28,7 @@
 mod accounts;
 mod error;
 mod jobs;
+mod pipeline;
 mod prepare;
 mod rollups;
 mod sql;
@@ -48,6 +49,7 @@ pub use accounts::{
 };
 pub use error::StoreError;
 pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
+pub use pipeline::{Input, InputDone, PipelineOptions, run as ingest_inputs};
 pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use sql::{Backend, PgStore, SqlStore, SqliteStore, connect};
 pub use types::{

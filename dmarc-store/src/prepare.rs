@@ -2,10 +2,16 @@
 //! parallel): parse the input, compress the raw bytes, and turn each report into the rows
 //! the backends write.
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use dmarc_core::rollup::{class_totals, day_overlaps, spread};
-use dmarc_core::{Disposition, Error, ParseOptions, Record, Report, ip_key, parse_input};
+use dmarc_core::rollup::{OutcomeClass, day_overlaps, spread};
+use dmarc_core::{
+    Disposition, DmarcResult, Error, ParseOptions, Parsed, Record, Report, ReportSink,
+    parse_input_into,
+};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::Serialize;
@@ -20,8 +26,9 @@ pub struct Prepared {
     pub sha256: String,
     /// Size of the bytes as received.
     pub size: u64,
-    /// The bytes as received, gzip-compressed: kept whatever the outcome.
-    pub compressed: Vec<u8>,
+    /// The bytes as received, gzip-compressed: kept whatever the outcome (shared by the
+    /// chunks of an input written in several transactions).
+    pub compressed: Arc<[u8]>,
     /// One entry per payload found in the input.
     pub parts: Vec<PreparedPart>,
 }
@@ -43,7 +50,7 @@ impl Prepared {
             name,
             sha256: String::new(),
             size: 0,
-            compressed: Vec::new(),
+            compressed: Arc::from(Vec::new()),
             parts: vec![PreparedPart {
                 part: None,
                 result: Err(error),
@@ -52,21 +59,53 @@ impl Prepared {
     }
 }
 
-/// Parses `bytes` and prepares every report in them.
+/// Parses `bytes` and prepares every report in them (records become rows as they are read,
+/// never held twice).
 pub fn prepare(name: impl Into<String>, bytes: &[u8], options: &ParseOptions) -> Prepared {
-    let parts = parse_input(bytes, options)
-        .into_iter()
-        .map(|parsed| PreparedPart {
-            part: parsed.part,
-            result: parsed.result.map(ReportRows::new),
-        })
-        .collect();
+    let mut sink = RowSink::default();
+    parse_input_into(bytes, options, &mut sink);
     Prepared {
         name: name.into(),
         sha256: hex_sha256(bytes),
         size: bytes.len() as u64,
-        compressed: gzip(bytes),
-        parts,
+        compressed: Arc::from(gzip(bytes)),
+        parts: sink.parts,
+    }
+}
+
+/// Builds the rows of each payload from a streaming parse: every record becomes a row as
+/// soon as it is read.
+#[derive(Debug, Default)]
+pub(crate) struct RowSink {
+    records: Vec<RecordRow>,
+    classes: BTreeMap<OutcomeClass, u64>,
+    dmarc_pass: i64,
+    /// The payloads done so far.
+    pub(crate) parts: Vec<PreparedPart>,
+}
+
+impl ReportSink for RowSink {
+    fn record(&mut self, record: Record) {
+        let row = record_row(&record);
+        let class = self.classes.entry(OutcomeClass::of(&record)).or_default();
+        *class = class.saturating_add(record.count);
+        if record.dmarc_pass() {
+            self.dmarc_pass = self.dmarc_pass.saturating_add(row.count);
+        }
+        self.records.push(row);
+    }
+
+    fn payload(&mut self, parsed: Parsed) {
+        let records = std::mem::take(&mut self.records);
+        let classes = std::mem::take(&mut self.classes);
+        let dmarc_pass = std::mem::take(&mut self.dmarc_pass);
+        let result = parsed
+            .result
+            .map(|report| ReportRows::from_parts(report, records, &classes, dmarc_pass));
+        self.parts.push(PreparedPart {
+            part: parsed.part,
+            result,
+        });
     }
 }
 
@@ -114,7 +153,12 @@ pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
 
 /// Gzip of the raw bytes, as kept in `payloads.content`.
 pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::fast());
+    // Reports compress 20:1 or better and compressed inputs not at all: start small, the
+    // buffer grows as needed.
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(bytes.len().min(1 << 20) / 8),
+        Compression::fast(),
+    );
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(bytes);
     encoder.finish().unwrap_or_default()
@@ -142,20 +186,48 @@ pub struct ReportRows {
     pub(crate) rollups: Vec<RollupRow>,
 }
 
+/// One record as it is written: about 170 bytes plus its identifiers and the JSON of its
+/// detail (a parsed `Record` with its auth results is several times larger). Texts derived
+/// from the address and verdicts are made when the row is written.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordRow {
-    pub(crate) ip: Option<[u8; 16]>,
-    pub(crate) source_ip: Option<String>,
+    pub(crate) source_ip: Option<IpAddr>,
     pub(crate) count: i64,
-    pub(crate) disposition: Option<String>,
-    pub(crate) dkim: Option<String>,
-    pub(crate) spf: Option<String>,
-    pub(crate) dkim_pass: i64,
-    pub(crate) spf_pass: i64,
-    pub(crate) header_from: Option<String>,
-    pub(crate) envelope_from: Option<String>,
-    pub(crate) envelope_to: Option<String>,
-    pub(crate) detail: String,
+    pub(crate) disposition: Option<Disposition>,
+    pub(crate) dkim: Option<DmarcResult>,
+    pub(crate) spf: Option<DmarcResult>,
+    pub(crate) header_from: Option<Box<str>>,
+    pub(crate) envelope_from: Option<Box<str>>,
+    pub(crate) envelope_to: Option<Box<str>>,
+    pub(crate) detail: Box<str>,
+}
+
+impl RecordRow {
+    /// 1 when the aligned DKIM verdict passed.
+    pub(crate) fn dkim_pass(&self) -> i64 {
+        i64::from(self.dkim == Some(DmarcResult::Pass))
+    }
+
+    /// 1 when the aligned SPF verdict passed.
+    pub(crate) fn spf_pass(&self) -> i64 {
+        i64::from(self.spf == Some(DmarcResult::Pass))
+    }
+
+    /// The stored columns of this row.
+    pub(crate) fn columns(&self) -> RecordColumns {
+        let text = |v: &Option<Box<str>>| v.as_deref().map(str::to_owned);
+        RecordColumns {
+            source_ip: self.source_ip.map(|ip| ip.to_string()),
+            count: self.count,
+            disposition: self.disposition.as_ref().map(|d| d.as_str().to_owned()),
+            dkim: self.dkim.as_ref().map(|d| d.as_str().to_owned()),
+            spf: self.spf.as_ref().map(|d| d.as_str().to_owned()),
+            header_from: text(&self.header_from),
+            envelope_from: text(&self.envelope_from),
+            envelope_to: text(&self.envelope_to),
+            detail: self.detail.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -199,16 +271,30 @@ fn db_count(count: u64) -> i64 {
 }
 
 impl ReportRows {
-    /// Derives every column from a parsed report; its records become rows (each record is
-    /// dropped as soon as its row is made).
+    /// Derives every column from a parsed report (with its records).
     pub fn new(mut report: Report) -> Self {
+        let mut sink = RowSink::default();
+        for record in std::mem::take(&mut report.records) {
+            sink.record(record);
+        }
+        ReportRows::from_parts(report, sink.records, &sink.classes, sink.dmarc_pass)
+    }
+
+    /// The columns of a report whose records were already made into rows, with the
+    /// messages per outcome class and the messages that passed DMARC.
+    fn from_parts(
+        report: Report,
+        records: Vec<RecordRow>,
+        classes: &BTreeMap<OutcomeClass, u64>,
+        dmarc_pass: i64,
+    ) -> Self {
         let identity = report.identity();
         let range = report.report_metadata.date_range;
         let overlaps = day_overlaps(range.begin, range.end);
         let mut shares = Vec::new();
         let mut rollups = Vec::new();
         // Per outcome class, as the core's timeline spreads: the same days, the same shares.
-        for (class, messages) in class_totals(&report.records) {
+        for (class, &messages) in classes {
             spread(messages, &overlaps, &mut shares);
             for (i, (&(day, _), &share)) in overlaps.iter().zip(&shares).enumerate() {
                 // A zero share still marks the first day, so a report whose selected
@@ -227,18 +313,9 @@ impl ReportRows {
                 });
             }
         }
-        let messages = db_count(report.message_count());
-        let mut dmarc_pass = 0i64;
-        let records: Vec<RecordRow> = std::mem::take(&mut report.records)
-            .into_iter()
-            .map(|record| {
-                let row = record_row(&record);
-                if record.dmarc_pass() {
-                    dmarc_pass = dmarc_pass.saturating_add(row.count);
-                }
-                row
-            })
-            .collect();
+        let messages = records
+            .iter()
+            .fold(0i64, |sum, row| sum.saturating_add(row.count));
         ReportRows {
             reporter: identity.reporter,
             report_id: identity.report_id,
@@ -282,43 +359,19 @@ fn record_row(record: &Record) -> RecordRow {
         auth_results: &record.auth_results,
         extensions: &record.extensions,
     };
-    let text = |v: Option<&str>| v.map(str::to_owned);
+    let text = |v: &Option<String>| v.as_deref().map(Box::from);
     RecordRow {
-        ip: record.source_ip.map(ip_key),
-        source_ip: record.source_ip.map(|ip| ip.to_string()),
+        source_ip: record.source_ip,
         count: db_count(record.count),
-        disposition: text(
-            record
-                .policy_evaluated
-                .disposition
-                .as_ref()
-                .map(|d| d.as_str()),
-        ),
-        dkim: text(record.policy_evaluated.dkim.as_ref().map(|d| d.as_str())),
-        spf: text(record.policy_evaluated.spf.as_ref().map(|d| d.as_str())),
-        dkim_pass: i64::from(record.dkim_aligned_pass()),
-        spf_pass: i64::from(record.spf_aligned_pass()),
-        header_from: record.identifiers.header_from.clone(),
-        envelope_from: record.identifiers.envelope_from.clone(),
-        envelope_to: record.identifiers.envelope_to.clone(),
-        detail: serde_json::to_string(&detail).unwrap_or_default(),
-    }
-}
-
-impl RecordRow {
-    /// The stored columns of this row.
-    pub(crate) fn columns(&self) -> RecordColumns {
-        RecordColumns {
-            source_ip: self.source_ip.clone(),
-            count: self.count,
-            disposition: self.disposition.clone(),
-            dkim: self.dkim.clone(),
-            spf: self.spf.clone(),
-            header_from: self.header_from.clone(),
-            envelope_from: self.envelope_from.clone(),
-            envelope_to: self.envelope_to.clone(),
-            detail: self.detail.clone(),
-        }
+        disposition: record.policy_evaluated.disposition.clone(),
+        dkim: record.policy_evaluated.dkim.clone(),
+        spf: record.policy_evaluated.spf.clone(),
+        header_from: text(&record.identifiers.header_from),
+        envelope_from: text(&record.identifiers.envelope_from),
+        envelope_to: text(&record.identifiers.envelope_to),
+        detail: serde_json::to_string(&detail)
+            .unwrap_or_default()
+            .into_boxed_str(),
     }
 }
 

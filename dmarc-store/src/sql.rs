@@ -15,7 +15,7 @@ use dmarc_core::rollup::{
     SourceGroup, Summary,
 };
 use dmarc_core::{
-    Disposition, Error as ParseError, ErrorKind, Filter, ParseOptions, Report, Verdict,
+    Disposition, Error as ParseError, ErrorKind, Filter, ParseOptions, Report, Verdict, ip_key,
 };
 use serde::Serialize;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
@@ -546,31 +546,51 @@ fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
     text
 }
 
-/// Inserts rows given as one flat list of values, `columns.len()` per row, in chunks.
-async fn insert_rows(
-    conn: &mut AnyConnection,
-    table: &str,
-    columns: &[&str],
+/// Multi-row INSERTs of up to [`INSERT_CHUNK`] rows: rows are added one at a time and sent
+/// a chunk at a time, so a report of any size costs one chunk of values here.
+struct Inserter {
+    table: &'static str,
+    columns: &'static [&'static str],
+    /// The statement for a full chunk, made once.
+    full: String,
     args: Vec<Arg>,
-) -> Result<()> {
-    let backend = backend_of(conn);
-    let width = columns.len();
-    let rows = args.len() / width;
-    let mut args = args.into_iter();
-    let full = multi_insert(table, columns, INSERT_CHUNK);
-    let mut done = 0;
-    while done < rows {
-        let n = INSERT_CHUNK.min(rows - done);
-        let mut sql = if n == INSERT_CHUNK {
-            Sql::new(&full)
-        } else {
-            Sql::new(&multi_insert(table, columns, n))
-        };
-        sql.args.extend(args.by_ref().take(n * width));
-        sql.query(backend).execute(&mut *conn).await?;
-        done += n;
+}
+
+impl Inserter {
+    fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
+        Inserter {
+            table,
+            columns,
+            full: multi_insert(table, columns, INSERT_CHUNK),
+            args: Vec::with_capacity(INSERT_CHUNK * columns.len()),
+        }
     }
-    Ok(())
+
+    /// Adds one row (`columns.len()` values); sends the chunk once it is full.
+    async fn row<const N: usize>(&mut self, conn: &mut AnyConnection, row: [Arg; N]) -> Result<()> {
+        self.args.extend(row);
+        if self.args.len() >= INSERT_CHUNK * self.columns.len() {
+            self.flush(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the rows not sent yet.
+    async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let rows = self.args.len() / self.columns.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let mut sql = if rows == INSERT_CHUNK {
+            Sql::new(&self.full)
+        } else {
+            Sql::new(&multi_insert(self.table, self.columns, rows))
+        };
+        sql.args = std::mem::take(&mut self.args);
+        sql.query(backend_of(conn)).execute(&mut *conn).await?;
+        self.args.reserve(INSERT_CHUNK * self.columns.len());
+        Ok(())
+    }
 }
 
 const RECORD_COLUMNS: &[&str] = &[
@@ -618,33 +638,34 @@ const LOG_COLUMNS: &[&str] = &[
 
 /// Writes the records and rollup rows of stored reports (`(id, rows)` pairs).
 async fn insert_children(conn: &mut AnyConnection, written: &[(i64, &ReportRows)]) -> Result<()> {
-    let records: usize = written.iter().map(|(_, rows)| rows.records.len()).sum();
-    let mut args = Vec::with_capacity(records * RECORD_COLUMNS.len());
+    let mut records = Inserter::new("records", RECORD_COLUMNS);
     for &(id, rows) in written {
         for (ord, r) in rows.records.iter().enumerate() {
-            args.extend([
+            let c = r.columns();
+            let row = [
                 Arg::Int(id),
                 Arg::Int(i64::try_from(ord).unwrap_or(i64::MAX)),
-                Arg::Bytes(r.ip.map(|key| key.to_vec())),
-                Arg::OptText(r.source_ip.clone()),
-                Arg::Int(r.count),
-                Arg::OptText(r.disposition.clone()),
-                Arg::OptText(r.dkim.clone()),
-                Arg::OptText(r.spf.clone()),
-                Arg::Int(r.dkim_pass),
-                Arg::Int(r.spf_pass),
-                Arg::OptText(r.header_from.clone()),
-                Arg::OptText(r.envelope_from.clone()),
-                Arg::OptText(r.envelope_to.clone()),
-                Arg::Text(r.detail.clone()),
-            ]);
+                Arg::Bytes(r.source_ip.map(|ip| ip_key(ip).to_vec())),
+                Arg::OptText(c.source_ip),
+                Arg::Int(c.count),
+                Arg::OptText(c.disposition),
+                Arg::OptText(c.dkim),
+                Arg::OptText(c.spf),
+                Arg::Int(r.dkim_pass()),
+                Arg::Int(r.spf_pass()),
+                Arg::OptText(c.header_from),
+                Arg::OptText(c.envelope_from),
+                Arg::OptText(c.envelope_to),
+                Arg::Text(c.detail),
+            ];
+            records.row(conn, row).await?;
         }
     }
-    insert_rows(conn, "records", RECORD_COLUMNS, args).await?;
-    let mut args = Vec::new();
+    records.flush(conn).await?;
+    let mut rollups = Inserter::new("rollup_daily", ROLLUP_COLUMNS);
     for &(id, rows) in written {
         for g in &rows.rollups {
-            args.extend([
+            let row = [
                 Arg::Int(id),
                 Arg::Int(g.key.day),
                 Arg::Text(rows.policy_domain.clone()),
@@ -658,10 +679,11 @@ async fn insert_children(conn: &mut AnyConnection, written: &[(i64, &ReportRows)
                 Arg::Int(g.key.dkim_pass),
                 Arg::Int(g.key.spf_pass),
                 Arg::Int(g.messages),
-            ]);
+            ];
+            rollups.row(conn, row).await?;
         }
     }
-    insert_rows(conn, "rollup_daily", ROLLUP_COLUMNS, args).await
+    rollups.flush(conn).await
 }
 
 /// Stores a report unless it is a duplicate (dmarc-format.md §3.6).
@@ -826,13 +848,13 @@ async fn upsert_payload(
 }
 
 async fn write_log(conn: &mut AnyConnection, log: Vec<LogRow>, at: i64) -> Result<()> {
-    let mut args = Vec::with_capacity(log.len() * LOG_COLUMNS.len());
+    let mut inserter = Inserter::new("ingest_log", LOG_COLUMNS);
     for row in log {
         let (kind, message) = match row.error {
             Some(e) => (Some(e.kind.as_str().to_owned()), Some(e.message)),
             None => (None, None),
         };
-        args.extend([
+        let row = [
             Arg::Int(row.payload_id),
             Arg::OptText(row.part),
             Arg::Text(row.status.as_str().to_owned()),
@@ -840,9 +862,10 @@ async fn write_log(conn: &mut AnyConnection, log: Vec<LogRow>, at: i64) -> Resul
             Arg::OptText(kind),
             Arg::OptText(message),
             Arg::Int(at),
-        ]);
+        ];
+        inserter.row(conn, row).await?;
     }
-    insert_rows(conn, "ingest_log", LOG_COLUMNS, args).await
+    inserter.flush(conn).await
 }
 
 fn report_ref(id: i64, rows: &ReportRows) -> ReportRef {

@@ -136,6 +136,22 @@ impl OutcomeTally {
     }
 }
 
+impl Outcome {
+    /// A payload that yielded no report (or an input that could not be read).
+    pub fn rejected(input: &str, part: Option<String>, error: Option<Error>) -> Outcome {
+        Outcome {
+            input: input.to_owned(),
+            part,
+            outcome: OutcomeStatus::Rejected,
+            report: None,
+            conflict_with: None,
+            records: 0,
+            messages: 0,
+            error,
+        }
+    }
+}
+
 /// A stored report, by id and identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportRef {

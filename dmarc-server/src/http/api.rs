@@ -8,11 +8,10 @@ use dmarc_core::rollup::{
     AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance, SourceGroup,
     Summary, TrendPoint,
 };
-use dmarc_core::{Error as ParseError, ErrorKind, ParseOptions};
+use dmarc_core::{Error as ParseError, ErrorKind};
 use dmarc_store::{
-    DomainInfo, Outcome, OutcomeTally, Paged, Prepared, ReportSummary, Role, Store, StoredReport,
+    DomainInfo, Input, Outcome, OutcomeTally, Paged, ReportSummary, Role, Store, StoredReport,
 };
-use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,9 +19,8 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::query::Params;
+use crate::config::LimitsConfig;
 
-/// Records per ingest transaction of an upload.
-const UPLOAD_BATCH_RECORDS: u64 = 20_000;
 /// Longest file name kept from an upload.
 const MAX_NAME: usize = 200;
 
@@ -101,11 +99,12 @@ fn clean_name(name: Option<&str>, index: usize) -> String {
 }
 
 /// `POST /api/upload` (analyst): multipart, field `files`, 1 to `upload_max_files` files.
-/// Every file gets its outcomes; a file over the size limit is rejected alone.
+/// Every file gets its outcomes; a file over the size limit is rejected alone. Files are
+/// ingested one by one as they arrive, so the request holds one file at a time.
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> ApiResult<Json<UploadResult>> {
     caller.require(Role::Analyst)?;
     let limits = &state.config.limits;
@@ -116,82 +115,36 @@ pub async fn upload(
             limits.uploads_per_minute,
         )
         .map_err(ApiError::rate_limited)?;
-    let mut files: Vec<(String, Result<Vec<u8>, ParseError>)> = Vec::new();
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(&e))?
-    {
-        if field.name() != Some("files") {
-            let shown: String = field.name().unwrap_or("").chars().take(64).collect();
-            return Err(ApiError::bad_request(format!(
-                "unexpected form field {shown:?}; send the reports as `files`"
-            )));
-        }
-        if files.len() == limits.upload_max_files {
-            return Err(ApiError::too_large(format!(
-                "at most {} files per upload",
-                limits.upload_max_files
-            )));
-        }
-        let name = clean_name(field.file_name(), files.len());
-        let mut bytes = Vec::new();
-        let mut too_large = false;
-        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
-            // An oversized file is read to its end (the next file follows it) but not kept.
-            too_large |= bytes.len() + chunk.len() > limits.upload_max_file_bytes;
-            if too_large {
-                bytes = Vec::new();
-            } else {
-                bytes.extend_from_slice(&chunk);
-            }
-        }
-        let content = if too_large {
-            Err(ParseError::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "file larger than the upload limit of {} bytes",
-                    limits.upload_max_file_bytes
-                ),
-            ))
-        } else {
-            Ok(bytes)
+    let (sender, inputs) = tokio::sync::mpsc::channel::<Input>(1);
+    let mut files: Vec<FileOutcome> = Vec::new();
+    let (read, stored) = tokio::join!(
+        read_files(multipart, limits, sender),
+        state
+            .jobs
+            .ingest
+            .run(inputs, |done| files.push(FileOutcome {
+                file: done.name,
+                size: done.size,
+                outcomes: done.outcomes,
+            })),
+    );
+    stored?;
+    if let Err(e) = read {
+        let kept = match files.len() {
+            0 => String::new(),
+            n => format!(" ({n} file(s) before it were processed; sending them again is safe)"),
         };
-        files.push((name, content));
-    }
-    if files.is_empty() {
-        return Err(ApiError::bad_request(
-            "no files: send the reports as multipart field `files`",
-        ));
-    }
-    let sizes: Vec<u64> = files
-        .iter()
-        .map(|(_, c)| c.as_ref().map_or(0, |b| b.len() as u64))
-        .collect();
-    let prepared = tokio::task::spawn_blocking(move || {
-        let options = ParseOptions::at(super::now());
-        files
-            .into_par_iter()
-            .map(|(name, content)| match content {
-                Ok(bytes) => dmarc_store::prepare(name, &bytes, &options),
-                Err(error) => Prepared::unreadable(name, error),
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
-    let names: Vec<String> = prepared.iter().map(|p| p.name.clone()).collect();
-    let mut outcomes: Vec<Vec<Outcome>> = Vec::with_capacity(prepared.len());
-    for batch in dmarc_store::batches(prepared, UPLOAD_BATCH_RECORDS) {
-        outcomes.extend(state.store.ingest(&batch).await?);
+        return Err(ApiError {
+            message: format!("{}{kept}", e.message),
+            ..e
+        });
     }
     let mut summary = UploadSummary {
-        files: names.len(),
+        files: files.len(),
         outcomes: OutcomeTally::default(),
     };
-    for outcome in outcomes.iter().flatten() {
+    for outcome in files.iter().flat_map(|f| &f.outcomes) {
         summary.outcomes.add(outcome);
-        state.metrics.ingested(outcome);
     }
     state
         .audit(caller.audit(
@@ -205,17 +158,68 @@ pub async fn upload(
             }),
         ))
         .await;
-    let files = names
-        .into_iter()
-        .zip(sizes)
-        .zip(outcomes)
-        .map(|((file, size), outcomes)| FileOutcome {
-            file,
-            size,
-            outcomes,
-        })
-        .collect();
     Ok(Json(UploadResult { files, summary }))
+}
+
+/// Reads the files of an upload one at a time and hands each to the ingestion; an
+/// oversized file is read to its end (the next file follows it) but not kept.
+async fn read_files(
+    mut multipart: Multipart,
+    limits: &LimitsConfig,
+    sender: tokio::sync::mpsc::Sender<Input>,
+) -> ApiResult<()> {
+    let mut count = 0usize;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        if field.name() != Some("files") {
+            let shown: String = field.name().unwrap_or("").chars().take(64).collect();
+            return Err(ApiError::bad_request(format!(
+                "unexpected form field {shown:?}; send the reports as `files`"
+            )));
+        }
+        if count == limits.upload_max_files {
+            return Err(ApiError::too_large(format!(
+                "at most {} files per upload",
+                limits.upload_max_files
+            )));
+        }
+        let name = clean_name(field.file_name(), count);
+        count += 1;
+        let mut bytes = Vec::new();
+        let mut too_large = false;
+        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+            too_large |= bytes.len() + chunk.len() > limits.upload_max_file_bytes;
+            if too_large {
+                bytes = Vec::new();
+            } else {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        let bytes = if too_large {
+            Err(ParseError::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "file larger than the upload limit of {} bytes",
+                    limits.upload_max_file_bytes
+                ),
+            ))
+        } else {
+            Ok(bytes)
+        };
+        if sender.send(Input { name, bytes }).await.is_err() {
+            // The ingestion stopped (a database error); it answers for itself.
+            return Ok(());
+        }
+    }
+    if count == 0 {
+        return Err(ApiError::bad_request(
+            "no files: send the reports as multipart field `files`",
+        ));
+    }
+    Ok(())
 }
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {

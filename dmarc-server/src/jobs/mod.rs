@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::http::metrics::Metrics;
+use crate::ingest::Ingest;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,6 +88,8 @@ pub struct Jobs {
     pub config: Arc<Config>,
     /// Counters of this process.
     pub metrics: Arc<Metrics>,
+    /// Ingestion in this process (uploads and mailbox passes share its slots).
+    pub ingest: Ingest,
     /// Wakes this process's idle workers when a job is queued here.
     wake: Arc<Notify>,
 }
@@ -120,6 +123,7 @@ impl Jobs {
     /// The context over a store.
     pub fn new(store: Arc<SqlStore>, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
         Jobs {
+            ingest: Ingest::new(store.clone(), &config.limits, metrics.clone()),
             store,
             config,
             metrics,
@@ -161,8 +165,7 @@ impl Jobs {
         };
         match kind {
             JobKind::EmailIngestion => {
-                let summary =
-                    crate::imap::fetch_all(&self.store, &self.config, Some(&self.metrics)).await?;
+                let summary = crate::imap::fetch_all(&self.ingest, &self.config).await?;
                 Ok(serde_json::to_value(summary)?)
             }
             JobKind::ProcessReports => {

@@ -1,0 +1,401 @@
+//! The one ingestion path for every source (files, uploads, mailboxes, the demo): inputs
+//! in, one outcome per payload out, with memory bounded by limits, not by what was sent.
+//!
+//! Inputs are parsed on at most [`PipelineOptions::parsers`] blocking threads, each holding
+//! one input and the XML of one payload at a time; records become rows as they are read
+//! ([`dmarc_core::parse_input_into`]). Rows wait for the one writer under a budget of
+//! [`PipelineOptions::budget_records`]: a parser that would go over it waits until what it
+//! already sent is committed, and a parser does not open a new input while more rows than
+//! the budget wait for the writer. The writer commits batches of about
+//! [`PipelineOptions::batch_records`] records; each report is written whole in one
+//! transaction, and the reports of one large input may go in several (its raw bytes are
+//! stored once). Peak memory is therefore about
+//!
+//! `parsers x (one input + one payload's XML + budget rows) + max(budget, largest report) rows`
+//!
+//! where a row costs about 400 bytes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use dmarc_core::{Error, ParseOptions, Parsed, Record, ReportSink, parse_input_into};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::prepare::{Prepared, PreparedPart, RowSink, gzip, hex_sha256};
+use crate::types::Outcome;
+use crate::{Result, Store};
+
+/// One input to ingest.
+#[derive(Debug)]
+pub struct Input {
+    /// Its name (a path, an upload's file name, a message id).
+    pub name: String,
+    /// Its bytes, or why they could not be read (such an input is reported, not stored).
+    pub bytes: std::result::Result<Vec<u8>, Error>,
+}
+
+/// How the pipeline runs.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// How to parse (limits, strictness, the time of ingestion).
+    pub parse: ParseOptions,
+    /// Records per write transaction, about (a larger report goes whole).
+    pub batch_records: u64,
+    /// Rows that may wait for the writer before parsers wait.
+    pub budget_records: u64,
+    /// Inputs parsed at once.
+    pub parsers: usize,
+}
+
+impl PipelineOptions {
+    /// One parser, transactions of 20,000 records, a budget of twice that.
+    pub fn new(parse: ParseOptions) -> Self {
+        PipelineOptions {
+            parse,
+            batch_records: 20_000,
+            budget_records: 40_000,
+            parsers: 1,
+        }
+    }
+}
+
+/// The outcomes of one input, once all of them are committed.
+#[derive(Debug, Clone)]
+pub struct InputDone {
+    /// Position of the input in the order it was given.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// Its size in bytes (0 when it could not be read).
+    pub size: u64,
+    /// One per payload found.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Ingests every input received on `inputs` until the channel closes, and hands each
+/// input's outcomes to `on_input` in input order, as soon as they are committed.
+pub async fn run(
+    store: Arc<dyn Store>,
+    mut inputs: mpsc::Receiver<Input>,
+    options: PipelineOptions,
+    mut on_input: impl FnMut(InputDone),
+) -> Result<()> {
+    let budget = Arc::new(Budget::new(options.budget_records));
+    let (chunks, mut received) = mpsc::channel::<Chunk>(options.parsers.max(1) * 2);
+    let dispatcher = {
+        let budget = Arc::clone(&budget);
+        let parsers = Arc::new(Semaphore::new(options.parsers.max(1)));
+        let options = options.clone();
+        tokio::spawn(async move {
+            let mut index = 0;
+            while let Some(input) = inputs.recv().await {
+                let Ok(permit) = Arc::clone(&parsers).acquire_owned().await else {
+                    break;
+                };
+                let (budget, chunks, options) =
+                    (Arc::clone(&budget), chunks.clone(), options.clone());
+                tokio::task::spawn_blocking(move || {
+                    parse_one(index, input, &options, &budget, &chunks);
+                    drop(permit);
+                });
+                index += 1;
+            }
+        })
+    };
+    let written = write(&*store, &mut received, &options, &budget, &mut on_input).await;
+    // On a write error, parsers waiting for room must not wait for ever.
+    budget.close();
+    drop(received);
+    dispatcher.abort();
+    written
+}
+
+/// The writer: batches chunks, commits them, hands finished inputs over in order.
+async fn write(
+    store: &dyn Store,
+    received: &mut mpsc::Receiver<Chunk>,
+    options: &PipelineOptions,
+    budget: &Budget,
+    on_input: &mut impl FnMut(InputDone),
+) -> Result<()> {
+    let mut open: BTreeMap<usize, (InputDone, bool)> = BTreeMap::new();
+    let mut next = 0usize;
+    while let Some(first) = received.recv().await {
+        let mut records = first.records;
+        let mut batch = vec![first];
+        while records < options.batch_records {
+            match received.try_recv() {
+                Ok(chunk) => {
+                    records += chunk.records;
+                    batch.push(chunk);
+                }
+                Err(_) => break,
+            }
+        }
+        let storable: Vec<Prepared> = batch
+            .iter_mut()
+            .filter(|c| c.stored && !c.prepared.parts.is_empty())
+            .map(|c| {
+                let parts = std::mem::take(&mut c.prepared.parts);
+                Prepared {
+                    parts,
+                    ..c.prepared.clone()
+                }
+            })
+            .collect();
+        let mut outcomes = if storable.is_empty() {
+            Vec::new()
+        } else {
+            store.ingest(&storable).await?
+        }
+        .into_iter();
+        budget.committed(records);
+        for chunk in batch {
+            let done = &mut open.entry(chunk.index).or_insert_with(|| {
+                let done = InputDone {
+                    index: chunk.index,
+                    name: chunk.prepared.name.clone(),
+                    size: chunk.prepared.size,
+                    outcomes: Vec::new(),
+                };
+                (done, false)
+            });
+            if chunk.stored {
+                if chunk.sent_parts > 0 {
+                    done.0.outcomes.extend(outcomes.next().unwrap_or_default());
+                }
+            } else {
+                done.0
+                    .outcomes
+                    .extend(chunk.prepared.parts.into_iter().map(|part| {
+                        Outcome::rejected(&chunk.prepared.name, part.part, part.result.err())
+                    }));
+            }
+            done.1 |= chunk.last;
+        }
+        while open.get(&next).is_some_and(|(_, last)| *last) {
+            if let Some((done, _)) = open.remove(&next) {
+                on_input(done);
+            }
+            next += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Part of an input on its way to the writer: payloads whose reports are complete.
+#[derive(Debug)]
+struct Chunk {
+    index: usize,
+    prepared: Prepared,
+    /// Parts in `prepared` when it was sent.
+    sent_parts: usize,
+    /// Records of its reports.
+    records: u64,
+    /// False for an input that could not be read (reported, not stored).
+    stored: bool,
+    /// The input's last chunk.
+    last: bool,
+}
+
+/// Parses one input on a blocking thread, sending its reports to the writer in chunks.
+fn parse_one(
+    index: usize,
+    input: Input,
+    options: &PipelineOptions,
+    budget: &Budget,
+    chunks: &mpsc::Sender<Chunk>,
+) {
+    let bytes = match input.bytes {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let _ = chunks.blocking_send(Chunk {
+                index,
+                prepared: Prepared::unreadable(input.name, error),
+                sent_parts: 1,
+                records: 0,
+                stored: false,
+                last: true,
+            });
+            return;
+        }
+    };
+    budget.wait_for_room();
+    let mut sink = ChunkSink {
+        index,
+        header: Prepared {
+            name: input.name,
+            sha256: hex_sha256(&bytes),
+            size: bytes.len() as u64,
+            compressed: Arc::from(Vec::new()),
+            parts: Vec::new(),
+        },
+        bytes: &bytes,
+        rows: RowSink::default(),
+        records: 0,
+        held: 0,
+        batch_records: options.batch_records,
+        budget,
+        chunks,
+        closed: false,
+    };
+    parse_input_into(&bytes, &options.parse, &mut sink);
+    sink.send(true);
+}
+
+/// Rows taken from the budget at a time.
+const BUDGET_STEP: u64 = 1024;
+
+/// Turns a streaming parse into chunks for the writer.
+struct ChunkSink<'a> {
+    index: usize,
+    /// Name, digest, size, and (once the first chunk goes) the compressed bytes.
+    header: Prepared,
+    bytes: &'a [u8],
+    rows: RowSink,
+    /// Records of the complete reports not sent yet.
+    records: u64,
+    /// Rows of the payload being read, taken from the budget.
+    held: u64,
+    batch_records: u64,
+    budget: &'a Budget,
+    chunks: &'a mpsc::Sender<Chunk>,
+    /// The writer has gone (an error): parse on, send nothing.
+    closed: bool,
+}
+
+impl ChunkSink<'_> {
+    fn send(&mut self, last: bool) {
+        if self.closed {
+            return;
+        }
+        if self.header.compressed.is_empty() {
+            self.header.compressed = Arc::from(gzip(self.bytes));
+        }
+        let parts: Vec<PreparedPart> = std::mem::take(&mut self.rows.parts);
+        let records = std::mem::take(&mut self.records);
+        self.budget.sent(records);
+        let chunk = Chunk {
+            index: self.index,
+            sent_parts: parts.len(),
+            prepared: Prepared {
+                parts,
+                ..self.header.clone()
+            },
+            records,
+            stored: true,
+            last,
+        };
+        self.closed = self.chunks.blocking_send(chunk).is_err();
+    }
+}
+
+impl ReportSink for ChunkSink<'_> {
+    fn record(&mut self, record: Record) {
+        self.rows.record(record);
+        self.held += 1;
+        if self.held.is_multiple_of(BUDGET_STEP) {
+            self.budget.take(BUDGET_STEP);
+        }
+    }
+
+    fn payload(&mut self, parsed: Parsed) {
+        let held = std::mem::take(&mut self.held);
+        let accepted = parsed.result.is_ok();
+        self.rows.payload(parsed);
+        // Settle the budget with what the payload keeps: its rows, or none when rejected.
+        let taken = held - held % BUDGET_STEP;
+        if accepted {
+            self.budget.take(held - taken);
+            self.records += held;
+        } else {
+            self.budget.dropped(taken);
+        }
+        if self.records >= self.batch_records {
+            self.send(false);
+        }
+    }
+}
+
+/// Rows built but not committed, shared by the parsers and the writer.
+#[derive(Debug)]
+struct Budget {
+    limit: u64,
+    state: Mutex<BudgetState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct BudgetState {
+    /// Rows held by parsers (reports being read or not sent yet).
+    held: u64,
+    /// Rows sent to the writer and not committed yet.
+    sent: u64,
+    /// The writer stopped: nobody waits any more.
+    closed: bool,
+}
+
+impl Budget {
+    fn new(limit: u64) -> Self {
+        Budget {
+            limit: limit.max(BUDGET_STEP),
+            state: Mutex::new(BudgetState::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Waits on the state until `blocked` is false or the writer stopped.
+    fn wait_while(&self, blocked: impl Fn(&BudgetState) -> bool) -> MutexGuard<'_, BudgetState> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !state.closed && blocked(&state) {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state
+    }
+
+    fn update(&self, change: impl FnOnce(&mut BudgetState)) {
+        change(&mut self.wait_while(|_| false));
+        self.changed.notify_all();
+    }
+
+    /// Takes `n` rows for a parser, waiting while that would exceed the limit and rows
+    /// already sent can still be committed. Only the writer's progress is waited for, so a
+    /// report larger than the limit still completes (alone) and parsers never wait for
+    /// each other.
+    fn take(&self, n: u64) {
+        let limit = self.limit;
+        self.wait_while(|s| s.sent > 0 && s.held + s.sent + n > limit)
+            .held += n;
+    }
+
+    /// Waits until fewer rows than the limit wait for the writer (before a new input).
+    fn wait_for_room(&self) {
+        let limit = self.limit;
+        drop(self.wait_while(|s| s.sent >= limit));
+    }
+
+    /// `n` rows go from a parser to the writer.
+    fn sent(&self, n: u64) {
+        self.update(|s| {
+            s.held = s.held.saturating_sub(n);
+            s.sent += n;
+        });
+    }
+
+    /// A parser drops `n` rows (a payload rejected after its records were read).
+    fn dropped(&self, n: u64) {
+        self.update(|s| s.held = s.held.saturating_sub(n));
+    }
+
+    /// The writer committed `n` rows.
+    fn committed(&self, n: u64) {
+        self.update(|s| s.sent = s.sent.saturating_sub(n));
+    }
+
+    fn close(&self) {
+        self.update(|s| s.closed = true);
+    }
+}
