@@ -102,8 +102,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// period first, then highest id first.
     async fn reports(&self, filter: &Filter, page: Page) -> Result<Paged<ReportSummary>>;
 
-    /// One report with its records and diagnostics.
-    async fn report(&self, id: i64) -> Result<Option<StoredReport>>;
+    /// One report with its diagnostics and one page of its records (in report order).
+    async fn report(&self, id: i64, records: Page) -> Result<Option<StoredReport>>;
 
     /// Every policy domain with its report and message counts.
     async fn domains(&self) -> Result<Vec<DomainInfo>>;

@@ -1197,7 +1197,7 @@ impl Store for SqlStore {
         })
     }
 
-    async fn report(&self, id: i64) -> Result<Option<StoredReport>> {
+    async fn report(&self, id: i64, page: Page) -> Result<Option<StoredReport>> {
         let mut sql = Sql::new(&format!(
             "SELECT {SUMMARY_COLUMNS}, r.meta, p.name, r.part FROM reports r \
              JOIN payloads p ON p.id = r.payload_id WHERE r.id = "
@@ -1217,7 +1217,14 @@ impl Store for SqlStore {
             "SELECT source_ip, count, disposition, dkim, spf, header_from, envelope_from, \
              envelope_to, detail FROM records WHERE report_pk = ",
         );
-        records.arg(Arg::Int(id)).push(" ORDER BY ord");
+        let (limit, offset) = page.clamped();
+        // Positions are 0.. in report order: a page is one range of the primary key.
+        records
+            .arg(Arg::Int(id))
+            .push(" AND ord >= ")
+            .arg(Arg::Int(offset))
+            .push(" ORDER BY ord LIMIT ")
+            .arg(Arg::Int(limit));
         for row in records.fetch_all(self.backend, &self.pool).await? {
             report.records.push(
                 record_from_columns(RecordColumns {
@@ -1236,6 +1243,10 @@ impl Store for SqlStore {
         }
         Ok(Some(StoredReport {
             summary,
+            records_page: Page {
+                limit: page.limit.clamp(1, Page::MAX_LIMIT),
+                offset: page.offset,
+            },
             source: match part {
                 Some(part) => format!("{name} > {part}"),
                 None => name,

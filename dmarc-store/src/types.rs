@@ -235,7 +235,10 @@ pub struct StoredReport {
     pub summary: ReportSummary,
     /// Where it came from: the raw input's name and the part within it.
     pub source: String,
-    /// The report as parsed (records, diagnostics, policy).
+    /// Which records `report.records` holds: at most `limit` from position `offset`, in
+    /// report order (the report has `summary.records` in all).
+    pub records_page: Page,
+    /// The report as parsed (diagnostics, policy, one page of records).
     pub report: Report,
 }
 

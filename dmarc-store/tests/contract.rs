@@ -207,13 +207,39 @@ contract!(stored_reports_read_back_as_parsed, |store| {
                 continue;
             };
             let id = outcome.report.as_ref().expect("id").id;
-            let stored = store.report(id).await.expect("report").expect("exists");
+            let all = Page::first(Page::MAX_LIMIT);
+            let stored = store
+                .report(id, all)
+                .await
+                .expect("report")
+                .expect("exists");
             assert_eq!(stored.report, rows.to_report(), "{}", input.name);
             assert_eq!(stored.summary.records, rows.record_count());
+            // Records come a page at a time.
+            let page = Page {
+                limit: 2,
+                offset: 1,
+            };
+            let paged = store.report(id, page).await.expect("page").expect("exists");
+            let want: Vec<_> = stored
+                .report
+                .records
+                .iter()
+                .skip(1)
+                .take(2)
+                .cloned()
+                .collect();
+            assert_eq!((paged.report.records, paged.records_page), (want, page));
             assert!(stored.source.starts_with(&input.name));
         }
     }
-    assert!(store.report(i64::MAX).await.expect("lookup").is_none());
+    assert!(
+        store
+            .report(i64::MAX, Page::default())
+            .await
+            .expect("lookup")
+            .is_none()
+    );
 });
 
 /// Generated reports over several domains, reporters and days, some periods spanning

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::query::Params;
+use super::query::{Params, RecordPage};
 use crate::config::LimitsConfig;
 
 /// Longest file name kept from an upload.
@@ -43,15 +43,17 @@ pub async fn reports(
     ))
 }
 
-/// `GET /api/reports/{id}`: the report with its records and diagnostics.
+/// `GET /api/reports/{id}`: the report with its diagnostics and a page of its records
+/// (`limit`, default 1000, and `offset`).
 pub async fn report(
     State(state): State<AppState>,
     _caller: Caller,
     Path(id): Path<i64>,
+    RecordPage(page): RecordPage,
 ) -> ApiResult<Json<StoredReport>> {
     state
         .store
-        .report(id)
+        .report(id, page)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no report {id}")))

@@ -227,9 +227,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep(
         "get",
         "/api/reports/{id}",
-        "One report with its records and diagnostics",
+        "One report with its diagnostics and a page of its records (limit, default 1000, and offset)",
         A::Any,
-        Q::None,
+        Q::Paged,
         None,
         (200, "StoredReport"),
     ),
@@ -599,6 +599,10 @@ pub fn schemas() -> Map<String, Value> {
         object(&[
             ("summary", reference("ReportSummary")),
             ("source", string()),
+            (
+                "records_page",
+                object(&[("limit", int()), ("offset", int())]),
+            ),
             ("report", any_object()),
         ]),
     );

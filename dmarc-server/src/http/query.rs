@@ -51,6 +51,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 /// Page size when no `limit` is given.
 pub const DEFAULT_PAGE: u32 = 50;
 
+/// The records of a report's detail: `limit` (1..=1000, default 1000) and `offset` only;
+/// other parameters are refused.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordPage(pub Page);
+
+impl<S: Send + Sync> FromRequestParts<S> for RecordPage {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<RecordPage> {
+        let RawQuery(query) = RawQuery::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+                .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+        let mut page = Page::first(MAX_PAGE);
+        for (name, value) in &pairs {
+            match name.as_str() {
+                "limit" | "offset" => page_parameter(&mut page, name, value.trim())?,
+                other => return Err(unknown_parameter(other, "limit, offset")),
+            }
+        }
+        Ok(RecordPage(page))
+    }
+}
+
 /// Applies a `limit` or `offset` parameter to `page`.
 pub fn page_parameter(page: &mut Page, name: &str, value: &str) -> ApiResult<()> {
     if name == "limit" {
@@ -65,6 +91,13 @@ pub fn page_parameter(page: &mut Page, name: &str, value: &str) -> ApiResult<()>
             .map_err(|_| bad(name, value, "a non-negative number"))?;
     }
     Ok(())
+}
+
+fn unknown_parameter(name: &str, known: &str) -> ApiError {
+    let shown: String = name.chars().take(64).collect();
+    ApiError::bad_request(format!(
+        "unknown parameter {shown:?}; parameters are {known}"
+    ))
 }
 
 fn bad(name: &str, value: &str, expected: &str) -> ApiError {
@@ -145,11 +178,11 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
                     .ok_or_else(|| bad(name, value, "a number of days from 1 to 90"))?;
             }
             other => {
-                let shown: String = other.chars().take(64).collect();
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {shown:?}; parameters are domain, from, to, preset, \
-                     source_ip, dkim, spf, disposition, org, limit, offset, window"
-                )));
+                return Err(unknown_parameter(
+                    other,
+                    "domain, from, to, preset, source_ip, dkim, spf, disposition, org, limit, \
+                     offset, window",
+                ));
             }
         }
     }
