@@ -3,15 +3,16 @@
 # alternating, when BINS names more than one folder):
 #
 #  1. `dmarc serve`: one upload of one large gzip report (RECORDS records, default 270,000,
-#     about 124 MB of XML), then, on a fresh server, one upload of four such files in one
-#     request. Peak (VmHWM) and resident (VmRSS) memory of the server before, at the peak
-#     and after each request.
+#     about 460 bytes of XML each: 124 MB, as in the hardening issue), then, on a fresh
+#     server, one upload of four such files in one request. Peak (VmHWM) and resident
+#     (VmRSS) memory of the server before, at the peak and after each request.
 #  2. `dmarc ingest` of generated report files (FILES files of 500 records, default 2,000):
 #     maximum resident memory of the command (GNU time).
 #
 # Prints one JSON line per measurement.
 # Usage: benches/memory.sh                     (this checkout's release build)
 #        BINS="/old/target/release target/release" benches/memory.sh
+#        (GEN names the gen-reports binary; by default this checkout's)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${WORK:-$(mktemp -d)}
@@ -26,14 +27,39 @@ if [ -z "${BINS:-}" ]; then
 fi
 own="${CARGO_TARGET_DIR:-$root/target}/release"
 bins=${BINS:-$own}
-gen="$own/gen-reports"
+gen=${GEN:-$own/gen-reports}
 [ -x "$gen" ] || cargo build --release -q -p dmarc-benches --manifest-path "$root/Cargo.toml"
 
 if [ ! -d "$work/big" ]; then
+  mkdir -p "$work/big"
   for i in 1 2 3 4; do
-    "$gen" "$work/big$i" --reports 1 --records "$records" --domains 1 --seed "$i" --container gz >&2
+    # Compact one-line records (no DKIM selector, one SPF result), like the issue's file.
+    python3 - "$records" "$i" <<'PY' | gzip -6 >"$work/big/big$i.xml.gz"
+import random, sys
+records, seed = int(sys.argv[1]), int(sys.argv[2])
+rng = random.Random(seed)
+out = sys.stdout
+out.write('<?xml version="1.0" encoding="UTF-8"?><feedback><report_metadata><org_name>Big '
+          'Receiver</org_name><email>dmarc@big.example</email><report_id>big-%d</report_id>'
+          '<date_range><begin>1700006400</begin><end>1700092799</end></date_range>'
+          '</report_metadata><policy_published><domain>example.com</domain><adkim>r</adkim>'
+          '<aspf>r</aspf><p>quarantine</p><sp>quarantine</sp><pct>100</pct></policy_published>' % seed)
+for n in range(records):
+    ip = "%d.%d.%d.%d" % (rng.randrange(1, 224), rng.randrange(256), rng.randrange(256), rng.randrange(1, 255))
+    ok = rng.random() < 0.7
+    verdict = "pass" if ok else "fail"
+    disposition = "none" if ok else rng.choice(["none", "quarantine", "reject"])
+    sender = "example.com" if ok else rng.choice(["spoof.example", "bulk.example", "phish.example"])
+    out.write('<record><row><source_ip>%s</source_ip><count>%d</count><policy_evaluated>'
+              '<disposition>%s</disposition><dkim>%s</dkim><spf>%s</spf></policy_evaluated></row>'
+              '<identifiers><header_from>example.com</header_from><envelope_from>%s</envelope_from>'
+              '</identifiers><auth_results><dkim><domain>%s</domain><result>%s</result></dkim>'
+              '<spf><domain>%s</domain><result>%s</result></spf></auth_results></record>'
+              % (ip, rng.randrange(1, 500), disposition, verdict, verdict, sender, sender, verdict,
+                 sender, verdict))
+out.write('</feedback>')
+PY
   done
-  mkdir -p "$work/big" && mv "$work"/big[1-4]/* "$work/big/" && rmdir "$work"/big[1-4]
 fi
 if [ ! -d "$work/files" ]; then
   "$gen" "$work/files" --reports "$files" --records $((files * 500)) --domains 20 --seed 7 >&2

@@ -32,6 +32,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Trust the first address of `X-Forwarded-For` as the client's (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// TLS is in front of the server (a proxy terminates it): answers carry
+    /// `Strict-Transport-Security` and cookies are `Secure`.
+    pub tls_in_front: bool,
     /// Tokens and passwords.
     pub auth: AuthConfig,
     /// Sizes and rates.
@@ -71,8 +74,13 @@ pub struct AuthConfig {
     pub bcrypt_cost: u32,
     /// Shortest password accepted.
     pub min_password_length: usize,
-    /// Login attempts per minute per client address and per e-mail address.
+    /// Failed logins per minute from one client address (for any account); the client then
+    /// waits. Successful logins are not counted.
     pub login_attempts_per_minute: u32,
+    /// Failed logins per hour on one account from all clients together (distributed
+    /// guessing); browsers that signed in to the account before (a device cookie) are not
+    /// held back by it, so a stranger cannot lock the owner out.
+    pub login_failures_per_hour_per_account: u32,
 }
 
 /// Background jobs.
@@ -200,6 +208,19 @@ pub struct LimitsConfig {
     /// Records per ingest transaction, about; twice this many rows may wait for the
     /// database (one larger report goes alone).
     pub ingest_batch_records: u64,
+    /// Longest a read (rollups, lists, records, exports) may run, milliseconds; a longer
+    /// one is stopped and answered with 503.
+    pub query_timeout_ms: u64,
+    /// Expensive reads (lists, rollups, a report's records, exports) one user may have in
+    /// flight at once; more are answered with 429.
+    pub heavy_reads_per_user: usize,
+}
+
+impl LimitsConfig {
+    /// [`query_timeout_ms`](Self::query_timeout_ms) as a duration.
+    pub fn query_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.query_timeout_ms)
+    }
 }
 
 impl Default for Config {
@@ -209,6 +230,7 @@ impl Default for Config {
             database_url: Secret(dmarc_store::DEFAULT_DATABASE_URL.into()),
             log_format: LogFormat::Text,
             trust_forwarded_for: false,
+            tls_in_front: false,
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             jobs: JobsConfig::default(),
@@ -272,6 +294,7 @@ impl Default for AuthConfig {
             bcrypt_cost: 12,
             min_password_length: 12,
             login_attempts_per_minute: 10,
+            login_failures_per_hour_per_account: 100,
         }
     }
 }
@@ -288,6 +311,8 @@ impl Default for LimitsConfig {
             pdf_exports_per_minute: 5,
             concurrent_ingests: 2,
             ingest_batch_records: 20_000,
+            query_timeout_ms: 30_000,
+            heavy_reads_per_user: 4,
         }
     }
 }
@@ -355,6 +380,12 @@ impl Config {
         }
         if self.auth.access_token_ttl == 0 || self.auth.refresh_token_ttl == 0 {
             return Err(invalid("auth", "token lifetimes must be positive"));
+        }
+        if self.limits.heavy_reads_per_user == 0 {
+            return Err(invalid("limits.heavy_reads_per_user", "must be positive"));
+        }
+        if self.limits.query_timeout_ms == 0 {
+            return Err(invalid("limits.query_timeout_ms", "must be positive"));
         }
         if self.limits.concurrent_ingests == 0 {
             return Err(invalid("limits.concurrent_ingests", "must be positive"));

@@ -107,7 +107,9 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
 
 async fn start(config: Config, demo: bool) -> anyhow::Result<()> {
     // Connecting applies pending migrations.
-    let store = Arc::new(SqlStore::connect(&config.database_url.0).await?);
+    let store = Arc::new(
+        SqlStore::connect_with(&config.database_url.0, config.limits.query_timeout()).await?,
+    );
     let listen = config.listen.clone();
     let demo = if demo {
         Some(dmarc_server::demo::load(&store, config.auth.bcrypt_cost).await?)

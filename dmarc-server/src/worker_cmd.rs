@@ -34,13 +34,16 @@ pub(crate) fn run(args: &WorkerArgs) -> ExitCode {
     }
     init_logs(config.log_format);
     crate::runtime().block_on(async move {
-        let store = match SqlStore::connect(&config.database_url.0).await {
-            Ok(store) => Arc::new(store),
-            Err(e) => {
-                eprintln!("dmarc worker: {e}");
-                return ExitCode::from(2);
-            }
-        };
+        let store =
+            match SqlStore::connect_with(&config.database_url.0, config.limits.query_timeout())
+                .await
+            {
+                Ok(store) => Arc::new(store),
+                Err(e) => {
+                    eprintln!("dmarc worker: {e}");
+                    return ExitCode::from(2);
+                }
+            };
         let workers = config.jobs.workers;
         let jobs = Jobs::new(store, Arc::new(config), Arc::new(Metrics::default()));
         let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -2,189 +2,17 @@
 //! the corpus, rate limits and body limits. The server runs in this process on
 //! 127.0.0.1:0 over a real SQLite file (and PostgreSQL where noted).
 
+mod support;
+
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use dmarc_core::{ParseOptions, Report};
-use dmarc_server::config::Config;
-use dmarc_server::{AppState, build_app, serve};
-use dmarc_store::testing::{self, TestDb};
-use dmarc_store::{Role, SqlStore, Store};
+use dmarc_store::testing;
+use dmarc_store::{Role, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Server {
-    base: String,
-    store: Arc<SqlStore>,
-    http: reqwest::Client,
-    _db: TestDb,
-}
-
-async fn start(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Server {
-    let mut config = Config::default();
-    config.auth.bcrypt_cost = 4;
-    tweak(&mut config);
-    let store = Arc::new(SqlStore::connect(&db.url).await.expect("connect"));
-    let state = AppState::new(store.clone(), config).await.expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(serve(listener, build_app(state)));
-    Server {
-        base,
-        store,
-        http: reqwest::Client::new(),
-        _db: db,
-    }
-}
-
-async fn sqlite_server() -> Server {
-    start(testing::sqlite(), |_| {}).await
-}
-
-/// A response's status and JSON body (`null` when empty or not JSON).
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-/// How a request authenticates.
-#[derive(Clone)]
-enum Auth {
-    None,
-    Bearer(String),
-    Key(String),
-}
-
-impl Server {
-    async fn user(&self, email: &str, role: Role) -> i64 {
-        let hash = bcrypt::hash(PASSWORD, 4).expect("hash");
-        self.store
-            .create_user(email, &hash, role)
-            .await
-            .expect("create")
-            .expect("new")
-            .id
-    }
-
-    async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Answer {
-        let mut request = authed(
-            self.http.request(method, format!("{}{path}", self.base)),
-            auth,
-        );
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("send");
-        answer(response).await
-    }
-
-    async fn login(&self, email: &str, password: &str) -> Answer {
-        self.call(
-            Method::POST,
-            "/auth/login",
-            &Auth::None,
-            Some(json!({ "email": email, "password": password })),
-        )
-        .await
-    }
-
-    /// Logs in and gives `(access, refresh)`.
-    async fn tokens(&self, email: &str) -> (String, String) {
-        let a = self.login(email, PASSWORD).await;
-        assert_eq!(a.status, StatusCode::OK, "login {email}: {}", a.body);
-        (
-            a.body["access_token"].as_str().expect("access").to_owned(),
-            a.body["refresh_token"]
-                .as_str()
-                .expect("refresh")
-                .to_owned(),
-        )
-    }
-
-    async fn refresh(&self, token: &str) -> Answer {
-        self.call(
-            Method::POST,
-            "/auth/refresh",
-            &Auth::None,
-            Some(json!({ "refresh_token": token })),
-        )
-        .await
-    }
-
-    async fn upload(&self, auth: &Auth, files: &[PathBuf]) -> Answer {
-        let mut form = reqwest::multipart::Form::new();
-        for path in files {
-            let bytes = std::fs::read(path).expect("read");
-            let name = path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            form = form.part(
-                "files",
-                reqwest::multipart::Part::bytes(bytes).file_name(name),
-            );
-        }
-        let request = self
-            .http
-            .post(format!("{}/api/upload", self.base))
-            .multipart(form);
-        answer(authed(request, auth).send().await.expect("send")).await
-    }
-}
-
-fn authed(request: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
-    match auth {
-        Auth::None => request,
-        Auth::Bearer(token) => request.bearer_auth(token),
-        Auth::Key(key) => request.header("X-API-Key", key),
-    }
-}
-
-async fn answer(response: reqwest::Response) -> Answer {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
-}
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/corpus")
-}
-
-/// Every file of the corpus but the expected values (`reference/`).
-fn corpus_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![corpus()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read corpus") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "reference") {
-                    stack.push(path);
-                }
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-fn one_report() -> PathBuf {
-    corpus().join("aggregate/dmarcrua__0afe822aaa48402b8f6cf763e9396405.xml")
-}
+use support::server::*;
 
 #[tokio::test]
 async fn token_lifecycle() {
@@ -687,12 +515,12 @@ async fn limits_answer_with_clear_statuses() {
     .await;
     server.user("l@example.com", Role::Analyst).await;
     let access = Auth::Bearer(server.tokens("l@example.com").await.0);
-    // Login: 3 per minute per address (one used above).
+    // Login: 3 failures per minute per client (the success above does not count).
     let mut statuses = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         statuses.push(server.login("l@example.com", "wrong password!").await);
     }
-    assert_eq!(statuses[0].status, StatusCode::UNAUTHORIZED);
+    assert_eq!(statuses[2].status, StatusCode::UNAUTHORIZED);
     let limited = statuses.last().unwrap();
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = limited.headers["retry-after"]

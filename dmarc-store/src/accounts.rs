@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 
-use crate::sql::{Arg, Sql, now};
+use crate::sql::{Arg, Backend, Sql, now};
 use crate::types::{Page, Paged};
 use crate::{Result, SqlStore, StoreError};
 
@@ -284,6 +285,7 @@ impl SqlStore {
         let backend = self.backend_kind();
         let at = now();
         let mut tx = self.begin_write().await?;
+        let admins = lock_admins(backend, &mut tx).await?;
         let mut sql = Sql::new("UPDATE users SET updated_at = ");
         sql.arg(Arg::Int(at));
         if let Some(role) = change.role {
@@ -299,6 +301,18 @@ impl SqlStore {
         sql.push(" WHERE id = ").arg(Arg::Int(id));
         if sql.execute(backend, &mut *tx).await? == 0 {
             return Ok(None);
+        }
+        keep_an_admin(backend, &mut tx, admins).await?;
+        if change.disabled == Some(true) {
+            // A disabled user's keys die with them: enabling the user again does not bring
+            // back keys that were issued before.
+            Sql::new(
+                "UPDATE api_keys SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(Arg::Int(at))
+            .bind(Arg::Int(id))
+            .execute(backend, &mut *tx)
+            .await?;
         }
         if change.disabled == Some(true) || change.password_hash.is_some() {
             let reason = if change.password_hash.is_some() {
@@ -325,6 +339,7 @@ impl SqlStore {
     pub async fn delete_user(&self, id: i64) -> Result<bool> {
         let backend = self.backend_kind();
         let mut tx = self.begin_write().await?;
+        let admins = lock_admins(backend, &mut tx).await?;
         Sql::new("UPDATE audit_log SET user_id = NULL WHERE user_id = $1")
             .bind(Arg::Int(id))
             .execute(backend, &mut *tx)
@@ -333,6 +348,7 @@ impl SqlStore {
             .bind(Arg::Int(id))
             .execute(backend, &mut *tx)
             .await?;
+        keep_an_admin(backend, &mut tx, admins).await?;
         tx.commit().await?;
         Ok(deleted > 0)
     }
@@ -684,4 +700,38 @@ async fn revoke(
     .execute(backend, &mut **tx)
     .await?;
     Ok(changed > 0)
+}
+
+/// Counts the enabled admins and takes their rows for the transaction (SQLite's write
+/// transaction holds the whole database already), so two changes that each leave one
+/// admin cannot both commit: the second sees the first.
+async fn lock_admins(backend: Backend, tx: &mut Transaction<'static, Any>) -> Result<usize> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let admins = Sql::new(&format!(
+        "SELECT id FROM users WHERE role = 'admin' AND disabled = 0{lock}"
+    ))
+    .fetch_all(backend, &mut **tx)
+    .await?;
+    Ok(admins.len())
+}
+
+/// Fails the transaction (dropped, so rolled back) when it took away the last enabled
+/// admin (of `before`).
+async fn keep_an_admin(
+    backend: Backend,
+    tx: &mut Transaction<'static, Any>,
+    before: usize,
+) -> Result<()> {
+    let after = Sql::new("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+        .fetch_count(backend, &mut **tx)
+        .await?;
+    if before > 0 && after == 0 {
+        return Err(StoreError::Conflict(
+            "this is the last enabled admin; make another admin first".into(),
+        ));
+    }
+    Ok(())
 }

@@ -2,19 +2,39 @@
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The database URL is not one the store understands.
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
     /// Connecting, or a query, failed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
+    /// The change would break a rule of the stored data (the message says which).
+    #[error("{0}")]
+    Conflict(String),
+    /// A read ran longer than the store's time limit and was stopped.
+    #[error("the query ran longer than the time limit and was stopped")]
+    Timeout,
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Stored data could not be read back (a bug or a hand-edited database).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        // PostgreSQL's statement_timeout (57014, query_canceled) and SQLite's interrupt from
+        // the read pool's progress handler (9, SQLITE_INTERRUPT).
+        if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("57014" | "9"))
+        {
+            return StoreError::Timeout;
+        }
+        StoreError::Database(e)
+    }
 }
 
 impl StoreError {

@@ -30,6 +30,7 @@ mod error;
 mod jobs;
 mod pipeline;
 mod prepare;
+mod reads;
 mod rollups;
 mod sql;
 mod types;
@@ -51,7 +52,7 @@ pub use error::StoreError;
 pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
 pub use pipeline::{Input, InputDone, PipelineOptions, run as ingest_inputs};
 pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
-pub use sql::{Backend, PgStore, SqlStore, SqliteStore, connect};
+pub use sql::{Backend, DEFAULT_READ_TIMEOUT, PgStore, SqlStore, SqliteStore, connect};
 pub use types::{
     DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RecordExport, ReportRef,
     ReportSummary, ReprocessSummary, StoredReport, Totals,

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use dmarc_core::{Error, ParseOptions, Parsed, Record, ReportSink, parse_input_into};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::prepare::{Prepared, PreparedPart, RowSink, gzip, hex_sha256};
 use crate::types::Outcome;
@@ -76,37 +76,67 @@ pub struct InputDone {
 /// input's outcomes to `on_input` in input order, as soon as they are committed.
 pub async fn run(
     store: Arc<dyn Store>,
-    mut inputs: mpsc::Receiver<Input>,
+    inputs: mpsc::Receiver<Input>,
     options: PipelineOptions,
     mut on_input: impl FnMut(InputDone),
 ) -> Result<()> {
     let budget = Arc::new(Budget::new(options.budget_records));
-    let (chunks, mut received) = mpsc::channel::<Chunk>(options.parsers.max(1) * 2);
-    let dispatcher = {
-        let budget = Arc::clone(&budget);
-        let parsers = Arc::new(Semaphore::new(options.parsers.max(1)));
-        let options = options.clone();
-        tokio::spawn(async move {
-            let mut index = 0;
-            while let Some(input) = inputs.recv().await {
-                let Ok(permit) = Arc::clone(&parsers).acquire_owned().await else {
-                    break;
-                };
-                let (budget, chunks, options) =
-                    (Arc::clone(&budget), chunks.clone(), options.clone());
-                tokio::task::spawn_blocking(move || {
-                    parse_one(index, input, &options, &budget, &chunks);
-                    drop(permit);
-                });
-                index += 1;
-            }
+    let next_index = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Room for many small inputs, so the writer finds full batches; the budget, not the
+    // channel, bounds what waits in memory.
+    let (chunks, mut received) = mpsc::channel::<Chunk>(CHUNKS_WAITING);
+    // The inputs are parsed on `parsers` threads of this run, each taking the next input:
+    // an allocator arena per thread serves one input after another, instead of each input
+    // leaving its freed memory in the arena of another short-lived thread.
+    let inputs = Arc::new(tokio::sync::Mutex::new(inputs));
+    let parsers: Vec<_> = (0..options.parsers.max(1))
+        .map(|_| {
+            let (inputs, budget, chunks, options) = (
+                Arc::clone(&inputs),
+                Arc::clone(&budget),
+                chunks.clone(),
+                options.clone(),
+            );
+            let next = Arc::clone(&next_index);
+            std::thread::Builder::new()
+                .name("dmarc-parse".into())
+                .spawn(move || {
+                    loop {
+                        // One parser at a time picks the next input, so indexes follow the
+                        // order inputs were sent in.
+                        let (index, input) = {
+                            let mut inputs = inputs.blocking_lock();
+                            let Some(input) = inputs.blocking_recv() else {
+                                break;
+                            };
+                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            (index, input)
+                        };
+                        parse_one(index, input, &options, &budget, &chunks);
+                        if chunks.is_closed() {
+                            break;
+                        }
+                    }
+                })
         })
-    };
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| crate::StoreError::Corrupt(format!("cannot start a parser thread: {e}")))?;
+    drop(chunks);
     let written = write(&*store, &mut received, &options, &budget, &mut on_input).await;
-    // On a write error, parsers waiting for room must not wait for ever.
+    // On a write error, parsers waiting for room must not wait for ever, and stop sending.
     budget.close();
     drop(received);
-    dispatcher.abort();
+    let mut panicked = false;
+    for parser in parsers {
+        let finished = tokio::task::spawn_blocking(move || parser.join()).await;
+        panicked |= !matches!(finished, Ok(Ok(())));
+    }
+    // Parsing does not panic; if it ever did, the inputs it held were not reported.
+    if panicked && written.is_ok() {
+        return Err(crate::StoreError::Corrupt(
+            "a parser thread panicked; some inputs were not ingested".into(),
+        ));
+    }
     written
 }
 
@@ -242,6 +272,9 @@ fn parse_one(
     parse_input_into(&bytes, &options.parse, &mut sink);
     sink.send(true);
 }
+
+/// Chunks that may wait for the writer (each input sends at least one).
+const CHUNKS_WAITING: usize = 256;
 
 /// Rows taken from the budget at a time.
 const BUDGET_STEP: u64 = 1024;

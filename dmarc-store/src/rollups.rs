@@ -11,9 +11,8 @@ use dmarc_core::rollup::{
     self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, OutcomeClass,
     PolicyCompliance, SourceActivity, SourceGroup, Summary, Tally, TimelineBuilder,
 };
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
+use crate::reads::ReadRow;
 use crate::sql::{
     Arg, Backend, Sql, SqlStore, Target, has_report_conditions, push_conditions, rollup_answers,
     unsigned,
@@ -95,15 +94,15 @@ impl Source {
 }
 
 /// Reads the four tally columns starting at `first`.
-fn tally_at(row: &AnyRow, first: usize) -> Result<Tally> {
-    let messages = unsigned(row.try_get(first)?);
-    let dmarc_pass = unsigned(row.try_get(first + 1)?);
+fn tally_at(row: &ReadRow, first: usize) -> Result<Tally> {
+    let messages = unsigned(row.int(first)?);
+    let dmarc_pass = unsigned(row.int(first + 1)?);
     Ok(Tally {
         messages,
         dmarc_pass,
         dmarc_fail: messages.saturating_sub(dmarc_pass),
-        dkim_aligned_pass: unsigned(row.try_get(first + 2)?),
-        spf_aligned_pass: unsigned(row.try_get(first + 3)?),
+        dkim_aligned_pass: unsigned(row.int(first + 2)?),
+        spf_aligned_pass: unsigned(row.int(first + 3)?),
     })
 }
 
@@ -114,11 +113,11 @@ async fn query(
     select: &str,
     filter: &Filter,
     tail: &str,
-) -> Result<Vec<AnyRow>> {
+) -> Result<Vec<ReadRow>> {
     let mut sql = Sql::new(&format!("SELECT {select} FROM {} WHERE 1 = 1", source.from));
     push_conditions(&mut sql, filter, source.target);
     sql.push(tail);
-    sql.fetch_all(store.backend_kind(), store.pool()).await
+    store.read(sql).await
 }
 
 /// Headline figures.
@@ -136,11 +135,11 @@ pub(crate) async fn summary(store: &SqlStore, filter: &Filter) -> Result<Summary
         .first()
         .ok_or_else(|| StoreError::Corrupt("no summary row".into()))?;
     Ok(Summary {
-        reports: unsigned(row.try_get(0)?),
-        domains: unsigned(row.try_get(1)?),
-        organizations: unsigned(row.try_get(2)?),
-        first_begin: row.try_get(3)?,
-        last_end: row.try_get(4)?,
+        reports: unsigned(row.int(0)?),
+        domains: unsigned(row.int(1)?),
+        organizations: unsigned(row.int(2)?),
+        first_begin: row.opt_int(3)?,
+        last_end: row.opt_int(4)?,
         tally: tally_at(row, 5)?,
     })
 }
@@ -161,7 +160,7 @@ pub(crate) async fn grouped(store: &SqlStore, column: &str, filter: &Filter) -> 
     let mut groups = Vec::with_capacity(rows.len());
     for row in rows {
         groups.push(Group {
-            key: row.try_get(0)?,
+            key: row.text(0)?,
             tally: tally_at(&row, 1)?,
         });
     }
@@ -205,22 +204,16 @@ pub(crate) async fn by_source(
         .arg(Arg::Int(limit))
         .push(" OFFSET ")
         .arg(Arg::Int(offset));
-    let rows = grouped
-        .fetch_all(store.backend_kind(), store.pool())
-        .await?;
+    let rows = store.read(grouped).await?;
     let total = match (rows.first(), count_past_end) {
-        (Some(row), _) => row.try_get(5)?,
+        (Some(row), _) => row.int(5)?,
         // A page past the end has no row to carry the count.
-        (None, Some(count)) => {
-            count
-                .fetch_count(store.backend_kind(), store.pool())
-                .await?
-        }
+        (None, Some(count)) => store.read_count(count).await?,
         (None, None) => 0,
     };
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
-        let text: Option<String> = row.try_get(0)?;
+        let text = row.opt_text(0)?;
         let source_ip = match text {
             Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
                 StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
@@ -247,7 +240,7 @@ pub(crate) async fn disposition(store: &SqlStore, filter: &Filter) -> Result<Dis
     let rows = query(store, s, &select, filter, " GROUP BY 1").await?;
     let mut out = DispositionBreakdown::default();
     for row in rows {
-        let class: String = row.try_get(0)?;
+        let class = row.text(0)?;
         let slot = match class.as_str() {
             "none" => &mut out.none,
             "quarantine" => &mut out.quarantine,
@@ -255,7 +248,7 @@ pub(crate) async fn disposition(store: &SqlStore, filter: &Filter) -> Result<Dis
             "pass" => &mut out.pass,
             _ => &mut out.other,
         };
-        *slot = slot.saturating_add(unsigned(row.try_get(1)?));
+        *slot = slot.saturating_add(unsigned(row.int(1)?));
     }
     Ok(out)
 }
@@ -268,14 +261,14 @@ pub(crate) async fn alignment(store: &SqlStore, filter: &Filter) -> Result<Align
     let tail = format!(" GROUP BY {a}.dkim_pass, {a}.spf_pass");
     let mut out = AlignmentBreakdown::default();
     for row in query(store, s, &select, filter, &tail).await? {
-        let (dkim, spf): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let (dkim, spf) = (row.int(0)?, row.int(1)?);
         let slot = match (dkim == 1, spf == 1) {
             (true, true) => &mut out.both_pass,
             (true, false) => &mut out.dkim_only,
             (false, true) => &mut out.spf_only,
             (false, false) => &mut out.both_fail,
         };
-        *slot = slot.saturating_add(unsigned(row.try_get(2)?));
+        *slot = slot.saturating_add(unsigned(row.int(2)?));
     }
     Ok(out)
 }
@@ -292,10 +285,10 @@ pub(crate) async fn compliance(store: &SqlStore, filter: &Filter) -> Result<Poli
     );
     let mut out = PolicyCompliance::default();
     for row in query(store, s, &select, filter, " GROUP BY 1, 2, 3").await? {
-        let pass: i64 = row.try_get(0)?;
-        let class: String = row.try_get(1)?;
-        let policy: String = row.try_get(2)?;
-        let messages = unsigned(row.try_get(3)?);
+        let pass = row.int(0)?;
+        let class = row.text(1)?;
+        let policy = row.text(2)?;
+        let messages = unsigned(row.int(3)?);
         let outcome = if pass == 1 {
             &mut out.compliant
         } else if matches!(class.as_str(), "quarantine" | "reject") {
@@ -333,8 +326,8 @@ pub(crate) async fn timeline(store: &SqlStore, filter: &Filter) -> Result<Vec<Da
             sql.push(" AND g.day <= ").arg(Arg::Int(last));
         }
         sql.push(" GROUP BY g.day");
-        for row in sql.fetch_all(store.backend_kind(), store.pool()).await? {
-            builder.add_day(row.try_get(0)?, tally_at(&row, 1)?);
+        for row in store.read(sql).await? {
+            builder.add_day(row.int(0)?, tally_at(&row, 1)?);
         }
     } else {
         // Per report and outcome class, spread over the report's days here: the same
@@ -346,18 +339,13 @@ pub(crate) async fn timeline(store: &SqlStore, filter: &Filter) -> Result<Vec<Da
         );
         let tail = " GROUP BY r.id, r.begin_ts, r.end_ts, 3, x.dkim_pass, x.spf_pass";
         for row in query(store, s, &select, filter, tail).await? {
-            let class: String = row.try_get(2)?;
+            let class = row.text(2)?;
             let class = OutcomeClass {
                 disposition: static_class(&class),
-                dkim_pass: row.try_get::<i64, _>(3)? == 1,
-                spf_pass: row.try_get::<i64, _>(4)? == 1,
+                dkim_pass: row.int(3)? == 1,
+                spf_pass: row.int(4)? == 1,
             };
-            builder.add(
-                row.try_get(0)?,
-                row.try_get(1)?,
-                class,
-                unsigned(row.try_get(5)?),
-            );
+            builder.add(row.int(0)?, row.int(1)?, class, unsigned(row.int(5)?));
         }
     }
     Ok(builder.finish())
@@ -402,20 +390,20 @@ pub(crate) async fn source_activity(
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let text: String = row.try_get(0)?;
+        let text = row.text(0)?;
         let source_ip: IpAddr = text.parse().map_err(|_| {
             StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
         })?;
         out.push(SourceActivity {
             source_ip,
             tally: tally_at(&row, 1)?,
-            quarantined: unsigned(row.try_get(5)?),
-            rejected: unsigned(row.try_get(6)?),
-            header_from_domains: unsigned(row.try_get(7)?),
-            reporters: unsigned(row.try_get(8)?),
-            days_active: unsigned(row.try_get(9)?),
-            first_seen: row.try_get(10)?,
-            last_seen: row.try_get(11)?,
+            quarantined: unsigned(row.int(5)?),
+            rejected: unsigned(row.int(6)?),
+            header_from_domains: unsigned(row.int(7)?),
+            reporters: unsigned(row.int(8)?),
+            days_active: unsigned(row.int(9)?),
+            first_seen: row.int(10)?,
+            last_seen: row.int(11)?,
         });
     }
     out.sort_by(|a, b| {

@@ -24,6 +24,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use crate::prepare::{Prepared, RecordColumns, ReportRows, disposition_class, record_from_columns};
+use crate::reads::{ReadRow, Reads};
 use crate::types::{
     DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
     ReprocessSummary, StoredReport, Totals,
@@ -90,7 +91,12 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// Where reads a caller can make expensive run, under a time limit.
+    reads: Reads,
 }
+
+/// How long a read may run before it is stopped, unless told otherwise.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A SQLite store: WAL journal, `synchronous=NORMAL`, foreign keys on, writers wait up to
 /// 30 s for the lock.
@@ -146,8 +152,14 @@ impl Deref for PgStore {
 }
 
 impl SqlStore {
-    /// Connects and migrates.
+    /// Connects and migrates; reads stop after [`DEFAULT_READ_TIMEOUT`].
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, DEFAULT_READ_TIMEOUT).await
+    }
+
+    /// Connects and migrates; reads a caller can make expensive (rollups, lists, records,
+    /// exports) stop with [`StoreError::Timeout`] after `read_timeout`.
+    pub async fn connect_with(url: &str, read_timeout: Duration) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(60));
@@ -182,9 +194,13 @@ impl SqlStore {
             }
             Backend::Postgres => options.max_connections(8).connect(url).await?,
         };
-        let store = SqlStore { pool, backend };
-        store.migrate_now().await?;
-        Ok(store)
+        migrate(&pool, backend).await?;
+        let reads = Reads::connect(url, backend, read_timeout).await?;
+        Ok(SqlStore {
+            pool,
+            backend,
+            reads,
+        })
     }
 
     /// The connection pool, for tables other crates add (users, jobs, ...).
@@ -206,20 +222,17 @@ impl SqlStore {
     }
 
     async fn migrate_now(&self) -> Result<()> {
-        // PostgreSQL serialises concurrent migrators with an advisory lock; SQLite has no
-        // such lock, so a second process starting at the same moment may fail on a table
-        // the first just created. Once the first has committed, a retry finds nothing to do.
-        let mut attempt = 0;
-        loop {
-            match self.backend.migrator().run(&self.pool).await {
-                Ok(()) => return Ok(()),
-                Err(_) if self.backend == Backend::Sqlite && attempt < 5 => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        migrate(&self.pool, self.backend).await
+    }
+
+    /// Runs a read a caller can make expensive, under the time limit.
+    pub(crate) async fn read(&self, sql: Sql) -> Result<Vec<ReadRow>> {
+        self.reads.fetch(sql).await
+    }
+
+    /// A `COUNT(*)` read under the time limit.
+    pub(crate) async fn read_count(&self, sql: Sql) -> Result<i64> {
+        self.reads.count(sql).await
     }
 
     /// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`),
@@ -343,7 +356,7 @@ impl Sql {
 }
 
 /// `$1 ... $n` (numbered in order of appearance) to `?`.
-fn anonymous_placeholders(text: &str) -> String {
+pub(crate) fn anonymous_placeholders(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -357,6 +370,24 @@ fn anonymous_placeholders(text: &str) -> String {
         }
     }
     out
+}
+
+/// Applies pending migrations.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
+    // PostgreSQL serialises concurrent migrators with an advisory lock; SQLite has no such
+    // lock, so a second process starting at the same moment may fail on a table the first
+    // just created. Once the first has committed, a retry finds nothing to do.
+    let mut attempt = 0;
+    loop {
+        match backend.migrator().run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if backend == Backend::Sqlite && attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Which backend a connection talks to.
@@ -1033,21 +1064,22 @@ impl SqlStore {
     }
 }
 
-fn report_summary(row: &AnyRow) -> Result<ReportSummary> {
+/// A report list entry from the [`SUMMARY_COLUMNS`] at the start of a row.
+fn report_summary(row: &ReadRow) -> Result<ReportSummary> {
     Ok(ReportSummary {
-        id: row.try_get("id")?,
-        reporter: row.try_get("reporter")?,
-        org_name: row.try_get("organization")?,
-        report_id: row.try_get("report_id")?,
-        domain: row.try_get("policy_domain")?,
-        begin: row.try_get("begin_ts")?,
-        end: row.try_get("end_ts")?,
-        records: unsigned(row.try_get("record_count")?),
-        messages: unsigned(row.try_get("message_count")?),
-        dmarc_pass: unsigned(row.try_get("dmarc_pass")?),
-        diagnostics: unsigned(row.try_get("diagnostic_count")?),
-        conflict_with: row.try_get("conflict_with")?,
-        ingested_at: row.try_get("ingested_at")?,
+        id: row.int(0)?,
+        reporter: row.text(1)?,
+        org_name: row.text(2)?,
+        report_id: row.text(3)?,
+        domain: row.text(4)?,
+        begin: row.int(5)?,
+        end: row.int(6)?,
+        records: unsigned(row.int(7)?),
+        messages: unsigned(row.int(8)?),
+        dmarc_pass: unsigned(row.int(9)?),
+        diagnostics: unsigned(row.int(10)?),
+        conflict_with: row.opt_int(11)?,
+        ingested_at: row.int(12)?,
     })
 }
 
@@ -1175,7 +1207,7 @@ impl Store for SqlStore {
         let mut count = Sql::new("SELECT COUNT(*) FROM reports r");
         count.push(&where_sql.text);
         count.args = where_sql.args.clone();
-        let total = count.fetch_count(self.backend, &self.pool).await?;
+        let total = self.read_count(count).await?;
         let mut list = Sql::new(&format!("SELECT {SUMMARY_COLUMNS} FROM reports r"));
         list.push(&where_sql.text);
         list.args = where_sql.args;
@@ -1183,8 +1215,8 @@ impl Store for SqlStore {
             .arg(Arg::Int(limit))
             .push(" OFFSET ")
             .arg(Arg::Int(offset));
-        let items = list
-            .fetch_all(self.backend, &self.pool)
+        let items = self
+            .read(list)
             .await?
             .iter()
             .map(report_summary)
@@ -1203,16 +1235,16 @@ impl Store for SqlStore {
              JOIN payloads p ON p.id = r.payload_id WHERE r.id = "
         ));
         sql.arg(Arg::Int(id));
-        let rows = sql.fetch_all(self.backend, &self.pool).await?;
+        let rows = self.read(sql).await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
         let summary = report_summary(row)?;
-        let meta: String = row.try_get("meta")?;
+        let meta = row.text(13)?;
         let mut report: Report = serde_json::from_str(&meta)
             .map_err(|e| StoreError::Corrupt(format!("report {id} metadata: {e}")))?;
-        let name: String = row.try_get("name")?;
-        let part: Option<String> = row.try_get("part")?;
+        let name = row.text(14)?;
+        let part = row.opt_text(15)?;
         let mut records = Sql::new(
             "SELECT source_ip, count, disposition, dkim, spf, header_from, envelope_from, \
              envelope_to, detail FROM records WHERE report_pk = ",
@@ -1225,18 +1257,18 @@ impl Store for SqlStore {
             .arg(Arg::Int(offset))
             .push(" ORDER BY ord LIMIT ")
             .arg(Arg::Int(limit));
-        for row in records.fetch_all(self.backend, &self.pool).await? {
+        for row in self.read(records).await? {
             report.records.push(
                 record_from_columns(RecordColumns {
-                    source_ip: row.try_get(0)?,
-                    count: row.try_get(1)?,
-                    disposition: row.try_get(2)?,
-                    dkim: row.try_get(3)?,
-                    spf: row.try_get(4)?,
-                    header_from: row.try_get(5)?,
-                    envelope_from: row.try_get(6)?,
-                    envelope_to: row.try_get(7)?,
-                    detail: row.try_get(8)?,
+                    source_ip: row.opt_text(0)?,
+                    count: row.int(1)?,
+                    disposition: row.opt_text(2)?,
+                    dkim: row.opt_text(3)?,
+                    spf: row.opt_text(4)?,
+                    header_from: row.opt_text(5)?,
+                    envelope_from: row.opt_text(6)?,
+                    envelope_to: row.opt_text(7)?,
+                    detail: row.text(8)?,
                 })
                 .map_err(|e| StoreError::Corrupt(format!("report {id}: {e}")))?,
             );
@@ -1256,20 +1288,20 @@ impl Store for SqlStore {
     }
 
     async fn domains(&self) -> Result<Vec<DomainInfo>> {
-        let rows = Sql::new(
+        let sql = Sql::new(
             "SELECT policy_domain, COUNT(*), CAST(SUM(message_count) AS BIGINT), MIN(begin_ts), \
              MAX(end_ts) FROM reports GROUP BY policy_domain ORDER BY policy_domain",
-        )
-        .fetch_all(self.backend, &self.pool)
-        .await?;
-        rows.iter()
+        );
+        self.read(sql)
+            .await?
+            .iter()
             .map(|row| {
                 Ok(DomainInfo {
-                    domain: row.try_get(0)?,
-                    reports: unsigned(row.try_get(1)?),
-                    messages: unsigned(row.try_get(2)?),
-                    first_begin: row.try_get(3)?,
-                    last_end: row.try_get(4)?,
+                    domain: row.text(0)?,
+                    reports: unsigned(row.int(1)?),
+                    messages: unsigned(row.int(2)?),
+                    first_begin: row.int(3)?,
+                    last_end: row.int(4)?,
                 })
             })
             .collect()
@@ -1336,25 +1368,25 @@ impl Store for SqlStore {
         sql.push(" ORDER BY x.report_pk, x.ord LIMIT ")
             .arg(Arg::Int(i64::from(limit.clamp(1, Page::MAX_LIMIT))));
         let mut out = Vec::new();
-        for row in sql.fetch_all(self.backend, &self.pool).await? {
+        for row in self.read(sql).await? {
             out.push(RecordExport {
-                report: row.try_get(0)?,
-                ord: row.try_get(1)?,
-                org_name: row.try_get(2)?,
-                report_id: row.try_get(3)?,
-                domain: row.try_get(4)?,
-                begin: row.try_get(5)?,
-                end: row.try_get(6)?,
-                source_ip: row.try_get(7)?,
-                count: unsigned(row.try_get(8)?),
-                disposition: row.try_get(9)?,
-                dkim: row.try_get(10)?,
-                spf: row.try_get(11)?,
-                dkim_aligned: row.try_get::<i64, _>(12)? == 1,
-                spf_aligned: row.try_get::<i64, _>(13)? == 1,
-                header_from: row.try_get(14)?,
-                envelope_from: row.try_get(15)?,
-                envelope_to: row.try_get(16)?,
+                report: row.int(0)?,
+                ord: row.int(1)?,
+                org_name: row.text(2)?,
+                report_id: row.text(3)?,
+                domain: row.text(4)?,
+                begin: row.int(5)?,
+                end: row.int(6)?,
+                source_ip: row.opt_text(7)?,
+                count: unsigned(row.int(8)?),
+                disposition: row.opt_text(9)?,
+                dkim: row.opt_text(10)?,
+                spf: row.opt_text(11)?,
+                dkim_aligned: row.int(12)? == 1,
+                spf_aligned: row.int(13)? == 1,
+                header_from: row.opt_text(14)?,
+                envelope_from: row.opt_text(15)?,
+                envelope_to: row.opt_text(16)?,
             });
         }
         Ok(out)

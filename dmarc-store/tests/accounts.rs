@@ -223,8 +223,9 @@ async fn api_keys_are_found_by_hash_record_use_and_revoke() {
 #[tokio::test]
 async fn audit_log_pages_newest_first_and_outlives_its_users() {
     for (_db, store) in testing::stores().await {
+        // An analyst: the last admin could not be deleted.
         let user = store
-            .create_user("a@example.com", "h", Role::Admin)
+            .create_user("a@example.com", "h", Role::Analyst)
             .await
             .unwrap()
             .unwrap();
@@ -270,5 +271,68 @@ async fn the_first_value_of_a_setting_wins() {
     for (_db, store) in testing::stores().await {
         assert_eq!(store.setting_or_init("jwt", "one").await.unwrap(), "one");
         assert_eq!(store.setting_or_init("jwt", "two").await.unwrap(), "one");
+    }
+}
+
+/// Two admins demoting each other at the same moment: one change wins, the other is a
+/// conflict, and an enabled admin is always left (the check is in the same transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_last_admin_cannot_be_raced_away() {
+    let analyst = UserChange {
+        role: Some(Role::Analyst),
+        ..UserChange::default()
+    };
+    for (_db, store) in testing::stores().await {
+        let store = std::sync::Arc::new(store);
+        let mut survivor: Option<i64> = None;
+        for round in 0..5 {
+            let mut pair = Vec::new();
+            for name in ["a", "b"] {
+                let user = store
+                    .create_user(&format!("{name}{round}@example.com"), "h", Role::Admin)
+                    .await
+                    .unwrap()
+                    .expect("new admin");
+                pair.push(user.id);
+            }
+            if let Some(previous) = survivor {
+                store.update_user(previous, &analyst).await.unwrap();
+            }
+            let race: Vec<_> = pair
+                .iter()
+                .map(|&id| {
+                    let (store, change) = (std::sync::Arc::clone(&store), analyst.clone());
+                    tokio::spawn(async move { store.update_user(id, &change).await })
+                })
+                .collect();
+            let mut results = Vec::new();
+            for task in race {
+                results.push(task.await.unwrap());
+            }
+            let refused: Vec<bool> = results
+                .iter()
+                .map(|r| matches!(r, Err(dmarc_store::StoreError::Conflict(_))))
+                .collect();
+            assert_eq!(
+                refused.iter().filter(|&&r| r).count(),
+                1,
+                "exactly one is refused: {results:?}"
+            );
+            assert_eq!(store.active_admins().await.unwrap(), 1);
+            survivor = pair
+                .iter()
+                .zip(&refused)
+                .find(|(_, r)| **r)
+                .map(|(id, _)| *id);
+        }
+        // The last admin can be neither disabled nor deleted.
+        let last = survivor.expect("an admin is left");
+        let disable = UserChange {
+            disabled: Some(true),
+            ..UserChange::default()
+        };
+        assert!(store.update_user(last, &disable).await.is_err());
+        assert!(store.delete_user(last).await.is_err());
+        assert_eq!(store.active_admins().await.unwrap(), 1);
     }
 }

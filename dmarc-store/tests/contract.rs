@@ -667,3 +667,34 @@ async fn a_stored_future_period_cannot_break_a_query_and_is_moved_out() {
         drop(db);
     }
 }
+
+/// Reads stop at the store's time limit with `StoreError::Timeout` (PostgreSQL's
+/// `statement_timeout`, SQLite's progress handler), and the store goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_stop_at_the_time_limit() {
+    for db in testing::databases().await {
+        let limit = std::time::Duration::from_millis(1);
+        let store = dmarc_store::SqlStore::connect_with(&db.url, limit)
+            .await
+            .expect("connect");
+        eprintln!("on {:?}", store.backend());
+        let batch: Vec<Prepared> = Generator::new(5)
+            .batch(20, 2, 1_700_006_400, 40_000)
+            .iter()
+            .enumerate()
+            .map(|(i, g)| prepare_bytes(&format!("t{i}.xml"), g.xml.as_bytes()))
+            .collect();
+        store
+            .ingest(&batch)
+            .await
+            .expect("writes have no time limit");
+        let every_address = Filter {
+            source_ip: Some("::/0".parse().expect("cidr")),
+            ..Filter::default()
+        };
+        let error = store.summary(&every_address).await.expect_err("stopped");
+        assert!(matches!(error, dmarc_store::StoreError::Timeout), "{error}");
+        // The store goes on: what was written is all there.
+        assert_eq!(store.totals().await.expect("totals").records, 40_000);
+    }
+}

@@ -15,10 +15,10 @@ use dmarc_store::{
 use serde::Serialize;
 use serde_json::json;
 
-use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::query::{Params, RecordPage};
+use super::{AppState, Heavy};
 use crate::config::LimitsConfig;
 
 /// Longest file name kept from an upload.
@@ -35,7 +35,7 @@ pub async fn domains(
 /// `GET /api/reports`: newest period first; the common filters, `limit`, `offset`.
 pub async fn reports(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Paged<ReportSummary>>> {
     Ok(Json(
@@ -47,7 +47,7 @@ pub async fn reports(
 /// (`limit`, default 1000, and `offset`).
 pub async fn report(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     Path(id): Path<i64>,
     RecordPage(page): RecordPage,
 ) -> ApiResult<Json<StoredReport>> {
@@ -238,7 +238,7 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
 /// `GET /api/rollup/summary`.
 pub async fn summary(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Summary>> {
     Ok(Json(state.store.summary(&params.filter).await?))
@@ -247,7 +247,7 @@ pub async fn summary(
 /// `GET /api/rollup/sources`: messages per source address, most first, paginated.
 pub async fn sources(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Paged<SourceGroup>>> {
     Ok(Json(
@@ -258,7 +258,7 @@ pub async fn sources(
 /// `GET /api/rollup/by-domain`.
 pub async fn by_domain(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Vec<Group>>> {
     Ok(Json(state.store.by_domain(&params.filter).await?))
@@ -267,7 +267,7 @@ pub async fn by_domain(
 /// `GET /api/rollup/organizations`.
 pub async fn organizations(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Vec<Group>>> {
     Ok(Json(state.store.by_organization(&params.filter).await?))
@@ -276,7 +276,7 @@ pub async fn organizations(
 /// `GET /api/rollup/disposition`.
 pub async fn disposition(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<DispositionBreakdown>> {
     Ok(Json(
@@ -287,7 +287,7 @@ pub async fn disposition(
 /// `GET /api/rollup/alignment`.
 pub async fn alignment(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<AlignmentBreakdown>> {
     Ok(Json(state.store.alignment_breakdown(&params.filter).await?))
@@ -296,7 +296,7 @@ pub async fn alignment(
 /// `GET /api/rollup/compliance`.
 pub async fn compliance(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<PolicyCompliance>> {
     Ok(Json(state.store.policy_compliance(&params.filter).await?))
@@ -305,7 +305,7 @@ pub async fn compliance(
 /// `GET /api/rollup/timeline`.
 pub async fn timeline(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Vec<DayBucket>>> {
     Ok(Json(state.store.timeline(&params.filter).await?))
@@ -314,7 +314,7 @@ pub async fn timeline(
 /// `GET /api/rollup/failure-trend`: daily failure rate and its `window`-day average.
 pub async fn failure_trend(
     State(state): State<AppState>,
-    _caller: Caller,
+    _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Vec<TrendPoint>>> {
     Ok(Json(

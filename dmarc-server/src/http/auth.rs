@@ -4,8 +4,9 @@
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use dmarc_store::{ApiKeyInfo, NewAuditEntry, Refresh, Role, User};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -228,37 +229,66 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl AppState {
-    fn issue_access(&self, user_id: i64, session_id: &str) -> ApiResult<(String, i64)> {
+    /// A signed token of kind `typ` (`access`, `device`) for `user_id`, valid `ttl` s.
+    fn issue(&self, user_id: i64, session_id: &str, typ: &str, ttl: i64) -> ApiResult<String> {
         let iat = now();
-        let ttl = seconds(self.config.auth.access_token_ttl);
         let claims = Claims {
             sub: user_id.to_string(),
             sid: session_id.to_owned(),
             iat,
             exp: iat.saturating_add(ttl),
-            typ: "access".into(),
+            typ: typ.into(),
         };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
-                .map_err(|e| ApiError::internal(&e))?;
-        Ok((token, ttl))
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
+            .map_err(|e| ApiError::internal(&e))
     }
 
-    fn decode_access(&self, token: &str) -> ApiResult<Claims> {
+    fn issue_access(&self, user_id: i64, session_id: &str) -> ApiResult<(String, i64)> {
+        let ttl = seconds(self.config.auth.access_token_ttl);
+        Ok((self.issue(user_id, session_id, "access", ttl)?, ttl))
+    }
+
+    /// The claims of a valid, unexpired token of kind `typ`.
+    fn decode(&self, token: &str, typ: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("the access token has expired; refresh it")
-                }
-                _ => ApiError::unauthorized("invalid access token"),
-            })?;
-        if data.claims.typ != "access" {
-            return Err(ApiError::unauthorized("invalid access token"));
+        let data = jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &validation)?;
+        if data.claims.typ != typ {
+            return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
         }
         Ok(data.claims)
+    }
+
+    fn decode_access(&self, token: &str) -> ApiResult<Claims> {
+        self.decode(token, "access").map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                ApiError::unauthorized("the access token has expired; refresh it")
+            }
+            _ => ApiError::unauthorized("invalid access token"),
+        })
+    }
+
+    /// True when `headers` carry a device cookie this server issued to `user_id` (the
+    /// browser signed in to that account before).
+    fn known_device(&self, headers: &HeaderMap, user_id: i64) -> bool {
+        cookie(headers, DEVICE_COOKIE)
+            .and_then(|token| self.decode(token, "device").ok())
+            .is_some_and(|claims| claims.sub == user_id.to_string())
+    }
+
+    /// The `Set-Cookie` value of a new device cookie for `user_id`.
+    fn device_cookie(&self, user_id: i64) -> ApiResult<HeaderValue> {
+        let token = self.issue(user_id, "", "device", DEVICE_TTL)?;
+        let secure = if self.config.tls_in_front {
+            "; Secure"
+        } else {
+            ""
+        };
+        HeaderValue::from_str(&format!(
+            "{DEVICE_COOKIE}={token}; Path=/auth; Max-Age={DEVICE_TTL}; HttpOnly; SameSite=Strict{secure}"
+        ))
+        .map_err(|e| ApiError::internal(&e))
     }
 
     /// A new access token and refresh token for a session (new or rotated).
@@ -300,27 +330,63 @@ pub struct TokenPair {
     expires_in: i64,
 }
 
-/// `POST /auth/login`.
+/// The cookie that marks a browser that signed in to an account before.
+const DEVICE_COOKIE: &str = "dmarc_device";
+/// How long a device stays known without signing in again: a year.
+const DEVICE_TTL: i64 = 365 * 86_400;
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// `POST /auth/login`. Guessing is throttled by failures only: per client address
+/// (`login_attempts_per_minute`) and per account from all clients together
+/// (`login_failures_per_hour_per_account`). The second does not apply to a browser that
+/// carries the account's device cookie (set by a successful login), so failures caused by
+/// a stranger never lock the owner out of a browser they used before, and failures from
+/// one client never hold back another.
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
+    headers: HeaderMap,
     Json(request): Json<LoginRequest>,
-) -> ApiResult<Json<TokenPair>> {
+) -> ApiResult<impl IntoResponse> {
     let email = dmarc_store::normalize_email(&request.email);
-    let limit = state.config.auth.login_attempts_per_minute;
-    let address = ip.0.clone().unwrap_or_default();
-    for key in [
-        format!("login-ip:{address}"),
-        format!("login-email:{email}"),
-    ] {
-        if let Err(wait) = state.limiter.check(&key, limit) {
-            state
-                .audit(anonymous(&ip, "login.rate_limited", &email))
-                .await;
-            return Err(ApiError::rate_limited(wait));
+    let auth = &state.config.auth;
+    let client_key = format!("login-ip:{}", ip.0.as_deref().unwrap_or_default());
+    let account_key = format!("login-account:{email}");
+    let per_client = (auth.login_attempts_per_minute, 60);
+    let per_account = (auth.login_failures_per_hour_per_account, 3600);
+    // A token is taken before the check and given back after a success: concurrent
+    // guesses cannot slip past the limit while bcrypt runs.
+    let limiter = &state.limiter;
+    let mut refused = limiter.take(&client_key, per_client.0, per_client.1).err();
+    let found = state.store.credentials(&email).await?;
+    let known_device = found
+        .as_ref()
+        .is_some_and(|(user, _)| state.known_device(&headers, user.id));
+    if refused.is_none() && !known_device {
+        refused = limiter
+            .take(&account_key, per_account.0, per_account.1)
+            .err();
+        if refused.is_some() {
+            limiter.give_back(&client_key, per_client.0);
         }
     }
-    let found = state.store.credentials(&email).await?;
+    if let Some(wait) = refused {
+        state
+            .audit(anonymous(&ip, "login.rate_limited", &email))
+            .await;
+        return Err(ApiError::rate_limited(wait));
+    }
     // Unknown addresses cost a bcrypt check too, so timing does not tell which exist.
     let hash = found
         .as_ref()
@@ -333,6 +399,10 @@ pub async fn login(
             return Err(ApiError::unauthorized("invalid e-mail or password"));
         }
     };
+    limiter.give_back(&client_key, per_client.0);
+    if !known_device {
+        limiter.give_back(&account_key, per_account.0);
+    }
     let session_id = hex::encode({
         let mut id = [0u8; 16];
         rand::rng().fill_bytes(&mut id);
@@ -359,7 +429,9 @@ pub async fn login(
             detail: serde_json::json!({}),
         })
         .await;
-    Ok(Json(state.token_pair(user.id, &session_id, refresh)?))
+    let device = state.device_cookie(user.id)?;
+    let tokens = state.token_pair(user.id, &session_id, refresh)?;
+    Ok(([(header::SET_COOKIE, device)], Json(tokens)))
 }
 
 fn anonymous(ip: &ClientIp, action: &str, email: &str) -> NewAuditEntry {

@@ -88,7 +88,16 @@ impl ApiError {
 
 impl From<dmarc_store::StoreError> for ApiError {
     fn from(e: dmarc_store::StoreError) -> Self {
-        ApiError::internal(&e)
+        match e {
+            dmarc_store::StoreError::Timeout => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the query ran longer than the server allows and was stopped; narrow the \
+                 period or the filters",
+            ),
+            dmarc_store::StoreError::Conflict(message) => ApiError::conflict(message),
+            e => ApiError::internal(&e),
+        }
     }
 }
 

@@ -14,10 +14,10 @@ use dmarc_store::{Page, Role, Store};
 
 use crate::pdf;
 
-use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::query::Params;
+use super::{AppState, Heavy};
 
 /// Rows fetched per query.
 const PAGE: u32 = 1000;
@@ -251,12 +251,9 @@ fn allow_export(state: &AppState, caller: &Caller, format: &str, per_minute: u32
         .map_err(ApiError::rate_limited)
 }
 
-async fn export(
-    state: AppState,
-    caller: &Caller,
-    params: Params,
-    kind: Kind,
-) -> ApiResult<Response> {
+async fn export(state: AppState, heavy: Heavy, params: Params, kind: Kind) -> ApiResult<Response> {
+    let Heavy { caller, guard } = heavy;
+    let caller = &caller;
     allow_export(
         &state,
         caller,
@@ -276,9 +273,10 @@ async fn export(
             serde_json::json!({ "filter": &filter }),
         ))
         .await;
+    // The guard travels with the stream: the export counts as running until it is sent.
     let body = futures_util::stream::unfold(
-        (state, filter, Some(start)),
-        move |(state, filter, cursor)| async move {
+        (state, filter, Some(start), guard),
+        move |(state, filter, cursor, guard)| async move {
             let cursor = cursor?;
             let chunk = match page(state.store.as_ref(), kind, &filter, cursor).await {
                 Ok((rows, next)) => match encode(&rows) {
@@ -293,8 +291,8 @@ async fn export(
                 }
             };
             match chunk {
-                Ok((bytes, next)) => Some((Ok(bytes), (state, filter, next))),
-                Err(e) => Some((Err(e), (state, filter, None))),
+                Ok((bytes, next)) => Some((Ok(bytes), (state, filter, next, guard))),
+                Err(e) => Some((Err(e), (state, filter, None, guard))),
             }
         },
     );
@@ -315,39 +313,40 @@ async fn export(
 /// `GET /api/export/reports/csv` (analyst).
 pub async fn reports(
     State(state): State<AppState>,
-    caller: Caller,
+    heavy: Heavy,
     params: Params,
 ) -> ApiResult<Response> {
-    export(state, &caller, params, Kind::Reports).await
+    export(state, heavy, params, Kind::Reports).await
 }
 
 /// `GET /api/export/records/csv` (analyst).
 pub async fn records(
     State(state): State<AppState>,
-    caller: Caller,
+    heavy: Heavy,
     params: Params,
 ) -> ApiResult<Response> {
-    export(state, &caller, params, Kind::Records).await
+    export(state, heavy, params, Kind::Records).await
 }
 
 /// `GET /api/export/sources/csv` (analyst).
 pub async fn sources(
     State(state): State<AppState>,
-    caller: Caller,
+    heavy: Heavy,
     params: Params,
 ) -> ApiResult<Response> {
-    export(state, &caller, params, Kind::Sources).await
+    export(state, heavy, params, Kind::Sources).await
 }
 
 /// `GET /api/export/report/pdf` (analyst): the PDF summary of the filtered data.
 pub async fn report_pdf(
     State(state): State<AppState>,
-    caller: Caller,
+    heavy: Heavy,
     params: Params,
 ) -> ApiResult<Response> {
+    let caller = &heavy.caller;
     allow_export(
         &state,
-        &caller,
+        caller,
         "pdf",
         state.config.limits.pdf_exports_per_minute,
     )?;

@@ -1,8 +1,9 @@
 //! Per-key rate limits (token buckets): login attempts per client and per address, uploads
-//! and exports per user. In memory, per process.
+//! and exports per user; and requests in flight per user ([`InFlight`]). In memory, per
+//! process.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 /// Buckets kept before idle ones are dropped.
@@ -24,19 +25,37 @@ impl RateLimiter {
     /// Takes one token from `key`'s bucket of `per_minute` tokens (refilled evenly over a
     /// minute). `Err(seconds)` says when the next token is there.
     pub fn check(&self, key: &str, per_minute: u32) -> Result<(), u64> {
-        self.check_at(key, per_minute, Instant::now())
+        self.use_bucket(key, f64::from(per_minute), 60.0, Instant::now())
     }
 
-    fn check_at(&self, key: &str, per_minute: u32, now: Instant) -> Result<(), u64> {
-        if per_minute == 0 {
-            return Err(60);
+    /// Like [`check`](Self::check) for a bucket of `capacity` tokens refilled over
+    /// `window` seconds.
+    pub fn take(&self, key: &str, capacity: u32, window: u32) -> Result<(), u64> {
+        let (capacity, window) = (f64::from(capacity), f64::from(window));
+        self.use_bucket(key, capacity, window, Instant::now())
+    }
+
+    /// Gives back a token [`take`](Self::take) took, when what it guarded went well (only
+    /// failed logins count): taking first and giving back after keeps concurrent attempts
+    /// within the limit.
+    pub fn give_back(&self, key: &str, capacity: u32) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(bucket) = buckets.get_mut(key) {
+            bucket.tokens = (bucket.tokens + 1.0).min(f64::from(capacity));
         }
-        let capacity = f64::from(per_minute);
-        let per_second = capacity / 60.0;
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+
+    #[cfg(test)]
+    fn check_at(&self, key: &str, per_minute: u32, now: Instant) -> Result<(), u64> {
+        self.use_bucket(key, f64::from(per_minute), 60.0, now)
+    }
+
+    fn use_bucket(&self, key: &str, capacity: f64, window: f64, now: Instant) -> Result<(), u64> {
+        if capacity < 1.0 || window <= 0.0 {
+            return Err(window.max(1.0) as u64);
+        }
+        let per_second = capacity / window;
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() > PRUNE_ABOVE {
             // A bucket that has refilled holds no information.
             buckets.retain(|_, b| {
@@ -63,10 +82,67 @@ impl RateLimiter {
     }
 }
 
+/// Requests in flight per key (a user), at most a given number each.
+#[derive(Debug, Default, Clone)]
+pub struct InFlight {
+    counts: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+/// One request in flight; leaving its scope ends it.
+#[derive(Debug)]
+pub struct InFlightGuard {
+    counts: Arc<Mutex<HashMap<i64, usize>>>,
+    key: i64,
+}
+
+impl InFlight {
+    /// Starts a request for `key` unless `limit` are in flight already.
+    pub fn enter(&self, key: i64, limit: usize) -> Option<InFlightGuard> {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(InFlightGuard {
+            counts: Arc::clone(&self.counts),
+            key,
+        })
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn requests_in_flight_are_counted_per_key_until_they_end() {
+        let flight = InFlight::default();
+        let a = flight.enter(1, 2).expect("first");
+        let b = flight.enter(1, 2).expect("second");
+        assert!(flight.enter(1, 2).is_none(), "a third waits for one to end");
+        assert!(flight.enter(2, 2).is_some(), "other keys are separate");
+        drop(a);
+        let c = flight.enter(1, 2).expect("room again");
+        drop((b, c));
+        assert!(
+            flight.counts.lock().unwrap().is_empty(),
+            "no key left behind"
+        );
+    }
 
     #[test]
     fn a_burst_is_allowed_then_refused_until_a_token_refills() {

@@ -35,7 +35,7 @@ use crate::config::Config;
 use crate::jobs::Jobs;
 use auth::TokenKeys;
 use error::ApiError;
-use limit::RateLimiter;
+use limit::{InFlight, InFlightGuard, RateLimiter};
 use metrics::Metrics;
 
 /// What every handler shares; cheap to clone.
@@ -54,6 +54,8 @@ pub struct Inner {
     keys: TokenKeys,
     /// Rate limits.
     pub limiter: RateLimiter,
+    /// Expensive reads in flight per user.
+    pub heavy: InFlight,
     /// Prometheus counters.
     pub metrics: Arc<Metrics>,
     /// The job queue and what jobs run with.
@@ -106,10 +108,38 @@ impl AppState {
                 keys: TokenKeys::new(&secret)?,
                 config,
                 limiter: RateLimiter::default(),
+                heavy: InFlight::default(),
                 metrics,
                 dummy_hash,
             }),
         })
+    }
+}
+
+/// A caller making an expensive read (lists, rollups, a report's records, exports): at
+/// most `limits.heavy_reads_per_user` of theirs run at once, more are answered with 429.
+/// The read counts as running while this value lives.
+#[derive(Debug)]
+pub struct Heavy {
+    /// Who asks.
+    pub caller: auth::Caller,
+    /// Ends the read when dropped.
+    pub guard: InFlightGuard,
+}
+
+impl FromRequestParts<AppState> for Heavy {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = auth::Caller::from_request_parts(parts, state).await?;
+        let limit = state.config.limits.heavy_reads_per_user;
+        let guard = state.heavy.enter(caller.user.id, limit).ok_or_else(|| ApiError {
+            message: format!(
+                "at most {limit} expensive requests at once per user; retry when one has finished"
+            ),
+            ..ApiError::rate_limited(1)
+        })?;
+        Ok(Heavy { caller, guard })
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod dovecot;
+pub(crate) mod server;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,270 @@
+//! The hardening issue's rows over the HTTP API: reports with impossible dates, expensive
+//! reads (time limit, requests in flight per user), and the small rows (locking out,
+//! errors in the JSON shape, request ids, ...). The server runs in this process over a real
+//! SQLite file.
+
+mod support;
+
+use std::path::PathBuf;
+
+use dmarc_store::Role;
+use reqwest::{Method, StatusCode};
+use support::server::*;
+
+fn regression(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dmarc-core/tests/data/regressions")
+        .join(name)
+}
+
+/// Writes `bytes` as a file in `dir` and gives its path.
+fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write");
+    path
+}
+
+/// A generated report of `records` records, gzip-compressed.
+fn generated(records: usize, seed: u64) -> Vec<u8> {
+    let report = dmarc_benches::Generator::new(seed).report(
+        dmarc_benches::Reporter::Microsoft,
+        "example.com",
+        1_700_006_400,
+        records,
+    );
+    dmarc_benches::gzip(report.xml.as_bytes())
+}
+
+/// Every read endpoint a viewer or analyst can call, with and without a period.
+const READS: &[&str] = &[
+    "/api/domains",
+    "/api/reports",
+    "/api/rollup/summary",
+    "/api/rollup/sources",
+    "/api/rollup/by-domain",
+    "/api/rollup/organizations",
+    "/api/rollup/disposition",
+    "/api/rollup/alignment",
+    "/api/rollup/compliance",
+    "/api/rollup/timeline",
+    "/api/rollup/failure-trend",
+    "/api/export/reports/csv",
+    "/api/export/records/csv",
+    "/api/export/sources/csv",
+    "/api/export/report/pdf",
+];
+
+#[tokio::test]
+async fn future_dates_are_refused_and_every_endpoint_keeps_answering_small() {
+    let server = start(dmarc_store::testing::sqlite(), |c| {
+        c.limits.csv_exports_per_minute = 1000;
+        c.limits.pdf_exports_per_minute = 1000;
+    })
+    .await;
+    server.user("analyst@example.com", Role::Analyst).await;
+    let access = Auth::Bearer(server.tokens("analyst@example.com").await.0);
+    let dir = tempfile::tempdir().expect("dir");
+    let normal = std::fs::read_to_string(regression("normal.xml")).expect("normal");
+    let year_5138 = normal
+        .replace("<report_id>a</report_id>", "<report_id>y5138</report_id>")
+        .replace(
+            "<begin>1700000000</begin><end>1700086399</end>",
+            "<begin>99999000000</begin><end>99999086400</end>",
+        );
+    let milliseconds = normal
+        .replace("<report_id>a</report_id>", "<report_id>ms</report_id>")
+        .replace(
+            "<begin>1700000000</begin><end>1700086399</end>",
+            "<begin>1700100000000</begin><end>1700186399000</end>",
+        );
+    let files = [
+        regression("normal.xml"),
+        regression("huge9e18.xml"),
+        regression("min_a.xml"),
+        regression("min_b.xml"),
+        file(&dir, "y5138.xml", year_5138.as_bytes()),
+        file(&dir, "ms.xml", milliseconds.as_bytes()),
+    ];
+    let upload = server.upload(&access, &files).await;
+    assert_eq!(upload.status, StatusCode::OK, "{}", upload.body);
+    let outcome = |i: usize| &upload.body["files"][i]["outcomes"][0];
+    for (i, want) in [(0, "accepted"), (5, "accepted")] {
+        assert_eq!(outcome(i)["outcome"], want, "{}", upload.body);
+    }
+    for i in 1..=4 {
+        assert_eq!(outcome(i)["outcome"], "rejected", "{}", upload.body);
+        assert_eq!(outcome(i)["error"]["kind"], "invalid_date_range");
+    }
+    for path in READS {
+        for query in ["", "?preset=all", "?from=2023-11-01&to=2023-11-30"] {
+            let (status, body) = server.get_bytes(&format!("{path}{query}"), &access).await;
+            assert_eq!(status, StatusCode::OK, "{path}{query}");
+            assert!(
+                body.len() < 64 * 1024,
+                "{path}{query}: {} bytes",
+                body.len()
+            );
+        }
+    }
+    let days = server
+        .call(Method::GET, "/api/rollup/timeline", &access, None)
+        .await;
+    assert_eq!(days.body.as_array().map(Vec::len), Some(2), "{}", days.body);
+}
+
+#[tokio::test]
+async fn expensive_reads_stop_at_the_time_limit_with_503() {
+    let server = start(dmarc_store::testing::sqlite(), |c| {
+        c.limits.query_timeout_ms = 1;
+    })
+    .await;
+    server.user("viewer@example.com", Role::Viewer).await;
+    server.user("analyst@example.com", Role::Analyst).await;
+    let analyst = Auth::Bearer(server.tokens("analyst@example.com").await.0);
+    let dir = tempfile::tempdir().expect("dir");
+    let big = file(&dir, "big.xml.gz", &generated(40_000, 3));
+    let upload = server.upload(&analyst, &[big]).await;
+    assert_eq!(upload.body["summary"]["records"], 40_000, "{}", upload.body);
+    let viewer = Auth::Bearer(server.tokens("viewer@example.com").await.0);
+    let stopped = server
+        .call(
+            Method::GET,
+            "/api/rollup/summary?source_ip=0.0.0.0/0",
+            &viewer,
+            None,
+        )
+        .await;
+    assert_eq!(stopped.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stopped.body["error"]["code"], "timeout", "{}", stopped.body);
+}
+
+#[tokio::test]
+async fn a_user_has_a_bounded_number_of_expensive_reads_in_flight() {
+    let server = start(dmarc_store::testing::sqlite(), |c| {
+        c.limits.heavy_reads_per_user = 1;
+    })
+    .await;
+    server.user("analyst@example.com", Role::Analyst).await;
+    server.user("other@example.com", Role::Viewer).await;
+    let analyst = Auth::Bearer(server.tokens("analyst@example.com").await.0);
+    let other = Auth::Bearer(server.tokens("other@example.com").await.0);
+    let dir = tempfile::tempdir().expect("dir");
+    let big = [
+        file(&dir, "big1.xml.gz", &generated(80_000, 4)),
+        file(&dir, "big2.xml.gz", &generated(80_000, 5)),
+    ];
+    let upload = server.upload(&analyst, &big).await;
+    assert_eq!(
+        upload.body["summary"]["records"], 160_000,
+        "{}",
+        upload.body
+    );
+    // A records export of ~25 MB, not read: it stays in flight (the socket is full).
+    let export = server
+        .http
+        .get(format!("{}/api/export/records/csv", server.base))
+        .bearer_auth(match &analyst {
+            Auth::Bearer(token) => token.clone(),
+            _ => unreachable!(),
+        })
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(export.status(), StatusCode::OK);
+    let busy = server
+        .call(Method::GET, "/api/rollup/summary", &analyst, None)
+        .await;
+    assert_eq!(busy.status, StatusCode::TOO_MANY_REQUESTS, "{}", busy.body);
+    assert_eq!(busy.headers["retry-after"], "1");
+    // Others are not held up; cheap reads are not counted.
+    let theirs = server
+        .call(Method::GET, "/api/rollup/summary", &other, None)
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    let domains = server
+        .call(Method::GET, "/api/domains", &analyst, None)
+        .await;
+    assert_eq!(domains.status, StatusCode::OK);
+    // Once the export is gone, the next read runs.
+    drop(export);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let again = server
+            .call(Method::GET, "/api/rollup/summary", &analyst, None)
+            .await;
+        if again.status == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", again.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A login from `client` (as `X-Forwarded-For`, trusted here), with `cookie` if given:
+/// the status and the `Set-Cookie` value.
+async fn login_from(
+    server: &Server,
+    client: &str,
+    email: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, Option<String>) {
+    let mut request = server
+        .http
+        .post(format!("{}/auth/login", server.base))
+        .header("X-Forwarded-For", client)
+        .json(&serde_json::json!({ "email": email, "password": password }));
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    let response = request.send().await.expect("login");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned());
+    (response.status(), cookie)
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_owner_out() {
+    let server = start(dmarc_store::testing::sqlite(), |c| {
+        c.trust_forwarded_for = true;
+        c.auth.login_failures_per_hour_per_account = 15;
+    })
+    .await;
+    server.user("viewer@example.com", Role::Viewer).await;
+    let viewer = "viewer@example.com";
+    // The owner signed in once from their browser: it keeps a device cookie.
+    let (status, device) = login_from(&server, "198.51.100.7", viewer, PASSWORD, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let device = device.expect("a device cookie");
+    assert!(device.starts_with("dmarc_device="), "{device}");
+
+    // Ten wrong passwords from one client: that client is held back, nobody else.
+    for _ in 0..10 {
+        let (status, _) = login_from(&server, "127.0.0.20", viewer, "guess guess!", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = login_from(&server, "127.0.0.20", viewer, PASSWORD, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the guesser waits");
+    let (status, _) = login_from(&server, "127.0.0.21", viewer, PASSWORD, None).await;
+    assert_eq!(status, StatusCode::OK, "the owner signs in from elsewhere");
+
+    // Guessing from many clients: the account's budget (15 failures an hour, 10 spent
+    // above) runs out for new browsers, but not for the owner's.
+    for i in 0..5 {
+        let client = format!("203.0.113.{i}");
+        let (status, _) = login_from(&server, &client, viewer, "guess guess!", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = login_from(&server, "203.0.113.99", viewer, PASSWORD, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a new browser waits");
+    let (status, _) = login_from(&server, "203.0.113.98", viewer, PASSWORD, Some(&device)).await;
+    assert_eq!(status, StatusCode::OK, "the owner's browser does not");
+    // Another account's cookie does not count for this one.
+    server.user("other@example.com", Role::Viewer).await;
+    let (_, other) = login_from(&server, "198.51.100.8", "other@example.com", PASSWORD, None).await;
+    let (status, _) = login_from(&server, "203.0.113.97", viewer, PASSWORD, other.as_deref()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}

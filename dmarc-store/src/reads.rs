@@ -1,0 +1,203 @@
+//! Reads under a time limit: every query a caller can make expensive (rollups, lists, a
+//! report's records, exports) runs on a read pool whose statements stop after
+//! `read_timeout` with [`StoreError::Timeout`](crate::StoreError::Timeout).
+//!
+//! PostgreSQL enforces `statement_timeout`, set on each read connection. SQLite has no such
+//! setting, and `sqlx::Any` gives no handle to interrupt a statement, so SQLite reads use
+//! native connections (read-only, on the same file) with a progress handler that aborts
+//! the statement once its deadline has passed. Rows come back as plain values either way.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{AnyPool, AssertSqlSafe, Row as _};
+
+use crate::sql::{Arg, Backend, Sql, anonymous_placeholders};
+use crate::{Result, StoreError};
+
+/// SQLite virtual-machine steps between two looks at the clock (a few milliseconds).
+const PROGRESS_STEPS: i32 = 10_000;
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// A result row of plain values, read by position.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ReadRow(Vec<Value>);
+
+impl ReadRow {
+    fn value(&self, i: usize) -> Result<&Value> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {i} in a result row")))
+    }
+
+    fn mismatch(&self, i: usize, want: &str) -> StoreError {
+        StoreError::Corrupt(format!("column {i} is not {want}: {:?}", self.0.get(i)))
+    }
+
+    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.value(i)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            _ => Err(self.mismatch(i, "an integer")),
+        }
+    }
+
+    pub(crate) fn int(&self, i: usize) -> Result<i64> {
+        self.opt_int(i)?
+            .ok_or_else(|| self.mismatch(i, "an integer"))
+    }
+
+    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match self.value(i)? {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v.clone())),
+            _ => Err(self.mismatch(i, "text")),
+        }
+    }
+
+    pub(crate) fn text(&self, i: usize) -> Result<String> {
+        self.opt_text(i)?.ok_or_else(|| self.mismatch(i, "text"))
+    }
+}
+
+/// Decodes column `i` of a row of any driver: an integer, text, bytes or NULL.
+fn value<R: sqlx::Row>(row: &R, i: usize) -> Result<Value>
+where
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+        return Ok(v.map_or(Value::Null, Value::Int));
+    }
+    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+        return Ok(v.map_or(Value::Null, Value::Text));
+    }
+    Ok(row
+        .try_get::<Option<Vec<u8>>, _>(i)?
+        .map_or(Value::Null, Value::Bytes))
+}
+
+fn any_row(row: &AnyRow) -> Result<ReadRow> {
+    (0..row.len())
+        .map(|i| value(row, i))
+        .collect::<Result<_>>()
+        .map(ReadRow)
+}
+
+fn sqlite_row(row: &SqliteRow) -> Result<ReadRow> {
+    (0..row.len())
+        .map(|i| value(row, i))
+        .collect::<Result<_>>()
+        .map(ReadRow)
+}
+
+/// The pool reads run on.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(AnyPool),
+}
+
+/// Reads with a time limit per statement.
+#[derive(Debug, Clone)]
+pub(crate) struct Reads {
+    pool: Pool,
+    timeout: Duration,
+}
+
+impl Reads {
+    /// A read pool on the database at `url` (already created and migrated).
+    pub(crate) async fn connect(url: &str, backend: Backend, timeout: Duration) -> Result<Reads> {
+        let pool = match backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .read_only(true)
+                    .create_if_missing(false)
+                    .busy_timeout(Duration::from_secs(30))
+                    .pragma("cache_size", "-16384");
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(Duration::from_secs(60))
+                        .connect_with(options)
+                        .await?,
+                )
+            }
+            Backend::Postgres => {
+                let millis = timeout.as_millis().max(1);
+                Pool::Postgres(
+                    AnyPoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(Duration::from_secs(60))
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move {
+                                let set = format!("SET statement_timeout = {millis}");
+                                sqlx::raw_sql(AssertSqlSafe(set)).execute(conn).await?;
+                                Ok(())
+                            })
+                        })
+                        .connect(url)
+                        .await?,
+                )
+            }
+        };
+        Ok(Reads { pool, timeout })
+    }
+
+    /// Runs a query; [`StoreError::Timeout`] when it ran longer than the limit.
+    pub(crate) async fn fetch(&self, sql: Sql) -> Result<Vec<ReadRow>> {
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let rows = sql
+                    .query(Backend::Postgres)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(StoreError::from)?;
+                rows.iter().map(any_row).collect()
+            }
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                let deadline = Instant::now() + self.timeout;
+                conn.lock_handle()
+                    .await?
+                    .set_progress_handler(PROGRESS_STEPS, move || Instant::now() < deadline);
+                let mut query = sqlx::query(AssertSqlSafe(anonymous_placeholders(&sql.text)));
+                for arg in sql.args {
+                    query = match arg {
+                        Arg::Int(v) => query.bind(v),
+                        Arg::OptInt(v) => query.bind(v),
+                        Arg::Text(v) => query.bind(v),
+                        Arg::OptText(v) => query.bind(v),
+                        Arg::Bytes(v) => query.bind(v),
+                    };
+                }
+                let rows = query.fetch_all(&mut *conn).await;
+                conn.lock_handle().await?.remove_progress_handler();
+                rows.map_err(StoreError::from)?
+                    .iter()
+                    .map(sqlite_row)
+                    .collect()
+            }
+        }
+    }
+
+    /// The integer in the first column of the first row (a `COUNT(*)`), 0 without rows.
+    pub(crate) async fn count(&self, sql: Sql) -> Result<i64> {
+        match self.fetch(sql).await?.first() {
+            Some(row) => row.int(0),
+            None => Ok(0),
+        }
+    }
+}
