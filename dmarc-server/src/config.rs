@@ -214,6 +214,9 @@ pub struct LimitsConfig {
     /// Expensive reads (lists, rollups, a report's records, exports) one user may have in
     /// flight at once; more are answered with 429.
     pub heavy_reads_per_user: usize,
+    /// Largest input kept whole when it holds no report; a larger one is kept as its
+    /// SHA-256, size and first 64 KiB.
+    pub rejected_payload_max_bytes: u64,
 }
 
 impl LimitsConfig {
@@ -313,6 +316,7 @@ impl Default for LimitsConfig {
             ingest_batch_records: 20_000,
             query_timeout_ms: 30_000,
             heavy_reads_per_user: 4,
+            rejected_payload_max_bytes: 1 << 20,
         }
     }
 }

@@ -39,6 +39,7 @@ impl Ingest {
             batch_records: self.limits.ingest_batch_records,
             budget_records: self.limits.ingest_batch_records.saturating_mul(2),
             parsers: 1,
+            rejected_keep_bytes: self.limits.rejected_payload_max_bytes,
             ..PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()))
         }
     }

@@ -268,3 +268,222 @@ async fn a_stranger_cannot_lock_the_owner_out() {
     let (status, _) = login_from(&server, "203.0.113.97", viewer, PASSWORD, other.as_deref()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A raw request: status, headers and body text.
+async fn raw(
+    server: &Server,
+    request: reqwest::RequestBuilder,
+) -> (StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+    let _ = server;
+    let response = request.send().await.expect("send");
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.text().await.expect("body");
+    let json = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body:?}"));
+    (status, headers, json)
+}
+
+#[tokio::test]
+async fn every_error_is_json_and_request_ids_are_checked() {
+    let server = start(dmarc_store::testing::sqlite(), |c| {
+        c.limits.json_max_bytes = 1024;
+    })
+    .await;
+    server.user("admin@example.com", Role::Admin).await;
+    let token = server.tokens("admin@example.com").await.0;
+    let url = |path: &str| format!("{}{path}", server.base);
+    let http = &server.http;
+    let cases = [
+        // A JSON body over the limit, malformed, of the wrong shape, with unknown fields.
+        (
+            http.post(url("/users/api-keys"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "name": "x".repeat(2000) })),
+            413,
+            "payload_too_large",
+        ),
+        (
+            http.post(url("/auth/login"))
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "bad_request",
+        ),
+        (
+            http.post(url("/auth/login"))
+                .json(&serde_json::json!({ "email": 5, "password": "x" })),
+            400,
+            "bad_request",
+        ),
+        (
+            http.post(url("/users/me/password"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({
+                    "current_password": PASSWORD,
+                    "new_password": "another long password",
+                    "role": "admin"
+                })),
+            400,
+            "bad_request",
+        ),
+        (
+            http.post(url("/auth/login")).body("email=a&password=b"),
+            415,
+            "unsupported_media_type",
+        ),
+        // A path parameter that is not a number, a method the path does not take.
+        (
+            http.patch(url("/users/abc"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "disabled": true })),
+            400,
+            "bad_request",
+        ),
+        (
+            http.delete(url("/api/domains")).bearer_auth(&token),
+            405,
+            "method_not_allowed",
+        ),
+        // An upload that is not multipart.
+        (
+            http.post(url("/api/upload"))
+                .bearer_auth(&token)
+                .body("not a form"),
+            400,
+            "bad_request",
+        ),
+        (http.get(url("/no/such/thing")), 404, "not_found"),
+    ];
+    for (request, status, code) in cases {
+        let (got, headers, body) = raw(&server, request).await;
+        assert_eq!(
+            (got.as_u16(), body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        if status == 405 {
+            assert!(headers.contains_key("allow"), "405 says what is allowed");
+        }
+    }
+    // Unknown fields are refused, so the password did not change.
+    assert_eq!(
+        server.login("admin@example.com", PASSWORD).await.status,
+        StatusCode::OK
+    );
+
+    // Request ids: a short token is kept, anything else replaced.
+    let id_of = |value: &'static str| {
+        let request = http.get(url("/health")).header("x-request-id", value);
+        async move {
+            let response = request.send().await.expect("health");
+            response.headers()["x-request-id"]
+                .to_str()
+                .expect("id")
+                .to_owned()
+        }
+    };
+    assert_eq!(id_of("trace-42.a_b").await, "trace-42.a_b");
+    for bad in ["abc<script>", "a b", "x;y=\"z\""] {
+        let id = id_of(bad).await;
+        assert_ne!(id, bad);
+        assert!(
+            id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "{id}"
+        );
+    }
+    let long = "a".repeat(65);
+    let response = http
+        .get(url("/health"))
+        .header("x-request-id", &long)
+        .send()
+        .await
+        .expect("health");
+    assert_ne!(response.headers()["x-request-id"], long.as_str());
+}
+
+#[tokio::test]
+async fn hsts_is_sent_when_tls_is_in_front() {
+    for (tls, sent) in [(false, false), (true, true)] {
+        let server = start(dmarc_store::testing::sqlite(), |c| c.tls_in_front = tls).await;
+        let response = server
+            .http
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .expect("health");
+        assert_eq!(
+            response.headers().contains_key("strict-transport-security"),
+            sent
+        );
+    }
+}
+
+#[tokio::test]
+async fn disabling_a_user_revokes_their_api_keys() {
+    let server = start(dmarc_store::testing::sqlite(), |_| {}).await;
+    server.user("admin@example.com", Role::Admin).await;
+    let worker = server.user("worker@example.com", Role::Analyst).await;
+    let admin = Auth::Bearer(server.tokens("admin@example.com").await.0);
+    let own = Auth::Bearer(server.tokens("worker@example.com").await.0);
+    let created = server
+        .call(
+            Method::POST,
+            "/users/api-keys",
+            &own,
+            Some(serde_json::json!({ "name": "cron" })),
+        )
+        .await;
+    let key = Auth::Key(created.body["key"].as_str().expect("key").to_owned());
+    let reports = |auth: Auth| {
+        let server = &server;
+        async move {
+            server
+                .call(Method::GET, "/api/reports", &auth, None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(reports(key.clone()).await, StatusCode::OK);
+    for disabled in [true, false] {
+        let patch = server
+            .call(
+                Method::PATCH,
+                &format!("/users/{worker}"),
+                &admin,
+                Some(serde_json::json!({ "disabled": disabled })),
+            )
+            .await;
+        assert_eq!(patch.status, StatusCode::OK, "{}", patch.body);
+    }
+    // Enabled again, but the key issued before stays dead.
+    assert_eq!(reports(key).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn triggers_do_not_pile_up_jobs() {
+    let server = start(dmarc_store::testing::sqlite(), |_| {}).await;
+    server.user("analyst@example.com", Role::Analyst).await;
+    let analyst = Auth::Bearer(server.tokens("analyst@example.com").await.0);
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..30 {
+        let task = server
+            .call(
+                Method::POST,
+                "/tasks/trigger/process-reports",
+                &analyst,
+                None,
+            )
+            .await;
+        assert_eq!(task.status, StatusCode::ACCEPTED, "{}", task.body);
+        ids.insert(task.body["task_id"].as_i64().expect("task_id"));
+    }
+    assert_eq!(ids.len(), 1, "one job, answered 30 times");
+    let queued = server
+        .call(Method::GET, "/tasks?state=queued", &analyst, None)
+        .await;
+    assert_eq!(queued.body["total"], 1, "{}", queued.body);
+}

@@ -211,6 +211,40 @@ impl SqlStore {
             .ok_or_else(|| StoreError::Corrupt("INSERT returned no row".into()))
     }
 
+    /// Queues a job unless one of the same kind is queued already: that job then, and
+    /// `false` (several processes agree: the check and the insert are one transaction,
+    /// serialised per kind).
+    pub async fn enqueue_once(&self, job: &NewJob, now: i64) -> Result<(Job, bool)> {
+        let backend = self.backend_kind();
+        let mut tx = self.begin_write().await?;
+        if backend == Backend::Postgres {
+            Sql::new("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(Arg::Text(format!("dmarc-enqueue:{}", job.kind)))
+                .fetch_all(backend, &mut *tx)
+                .await?;
+        }
+        let queued = Sql::new(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND state = 'queued' \
+             ORDER BY run_at, id LIMIT 1"
+        ))
+        .bind(Arg::Text(job.kind.clone()))
+        .fetch_all(backend, &mut *tx)
+        .await?;
+        if let Some(row) = queued.first() {
+            return Ok((job_at(row)?, false));
+        }
+        let mut sql = insert(job, None, now);
+        sql.push(&format!(" RETURNING {JOB_COLUMNS}"));
+        let rows = sql.fetch_all(backend, &mut *tx).await?;
+        let created = rows
+            .first()
+            .map(job_at)
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt("INSERT returned no row".into()))?;
+        tx.commit().await?;
+        Ok((created, true))
+    }
+
     /// Queues the job of one schedule slot, unless that slot was queued already (by this
     /// or another scheduler): the new job's id, or `None`.
     pub async fn enqueue_slot(

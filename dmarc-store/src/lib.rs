@@ -51,7 +51,7 @@ pub use accounts::{
 pub use error::StoreError;
 pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
 pub use pipeline::{Input, InputDone, PipelineOptions, run as ingest_inputs};
-pub use prepare::{Prepared, PreparedPart, ReportRows, batches, prepare};
+pub use prepare::{KEPT_HEAD, Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use sql::{Backend, DEFAULT_READ_TIMEOUT, PgStore, SqlStore, SqliteStore, connect};
 pub use types::{
     DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RecordExport, ReportRef,

@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use dmarc_core::{Error, ParseOptions, Parsed, Record, ReportSink, parse_input_into};
 use tokio::sync::mpsc;
 
-use crate::prepare::{Prepared, PreparedPart, RowSink, gzip, hex_sha256};
+use crate::prepare::{KEPT_HEAD, Prepared, PreparedPart, RowSink, gzip, hex_sha256};
 use crate::types::Outcome;
 use crate::{Result, Store};
 
@@ -45,6 +45,9 @@ pub struct PipelineOptions {
     pub budget_records: u64,
     /// Inputs parsed at once.
     pub parsers: usize,
+    /// Largest input kept whole when it holds no report; a larger one is kept as its
+    /// SHA-256, size and first 64 KiB.
+    pub rejected_keep_bytes: u64,
 }
 
 impl PipelineOptions {
@@ -55,6 +58,7 @@ impl PipelineOptions {
             batch_records: 20_000,
             budget_records: 40_000,
             parsers: 1,
+            rejected_keep_bytes: 1 << 20,
         }
     }
 }
@@ -258,9 +262,11 @@ fn parse_one(
             sha256: hex_sha256(&bytes),
             size: bytes.len() as u64,
             compressed: Arc::from(Vec::new()),
+            truncated: false,
             parts: Vec::new(),
         },
         bytes: &bytes,
+        rejected_keep_bytes: options.rejected_keep_bytes,
         rows: RowSink::default(),
         records: 0,
         held: 0,
@@ -285,6 +291,7 @@ struct ChunkSink<'a> {
     /// Name, digest, size, and (once the first chunk goes) the compressed bytes.
     header: Prepared,
     bytes: &'a [u8],
+    rejected_keep_bytes: u64,
     rows: RowSink,
     /// Records of the complete reports not sent yet.
     records: u64,
@@ -303,7 +310,15 @@ impl ChunkSink<'_> {
             return;
         }
         if self.header.compressed.is_empty() {
-            self.header.compressed = Arc::from(gzip(self.bytes));
+            // Decided with the first chunk: an input sent in several chunks held reports.
+            let nothing = last && self.rows.parts.iter().all(|p| p.result.is_err());
+            let keep = if nothing && self.header.size > self.rejected_keep_bytes {
+                self.header.truncated = true;
+                &self.bytes[..self.bytes.len().min(KEPT_HEAD)]
+            } else {
+                self.bytes
+            };
+            self.header.compressed = Arc::from(gzip(keep));
         }
         let parts: Vec<PreparedPart> = std::mem::take(&mut self.rows.parts);
         let records = std::mem::take(&mut self.records);

@@ -29,6 +29,9 @@ pub struct Prepared {
     /// The bytes as received, gzip-compressed: kept whatever the outcome (shared by the
     /// chunks of an input written in several transactions).
     pub compressed: Arc<[u8]>,
+    /// `compressed` holds only the input's first [`KEPT_HEAD`] bytes: a large input
+    /// that held no report (`sha256` and `size` are still the whole input's).
+    pub truncated: bool,
     /// One entry per payload found in the input.
     pub parts: Vec<PreparedPart>,
 }
@@ -51,6 +54,7 @@ impl Prepared {
             sha256: String::new(),
             size: 0,
             compressed: Arc::from(Vec::new()),
+            truncated: false,
             parts: vec![PreparedPart {
                 part: None,
                 result: Err(error),
@@ -69,7 +73,43 @@ pub fn prepare(name: impl Into<String>, bytes: &[u8], options: &ParseOptions) ->
         sha256: hex_sha256(bytes),
         size: bytes.len() as u64,
         compressed: Arc::from(gzip(bytes)),
+        truncated: false,
         parts: sink.parts,
+    }
+}
+
+/// What is kept of a large input that held no report: its first 64 KiB.
+pub const KEPT_HEAD: usize = 64 * 1024;
+
+/// Record rows in blocks of [`RecordRows::BLOCK`]: a report of any size costs what its rows
+/// need, with no doubling slack and no copy of the whole list as it grows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecordRows {
+    blocks: Vec<Vec<RecordRow>>,
+    len: usize,
+}
+
+impl RecordRows {
+    const BLOCK: usize = 4096;
+
+    fn push(&mut self, row: RecordRow) {
+        match self.blocks.last_mut() {
+            Some(block) if block.len() < Self::BLOCK => block.push(row),
+            _ => {
+                let mut block = Vec::with_capacity(Self::BLOCK);
+                block.push(row);
+                self.blocks.push(block);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &RecordRow> {
+        self.blocks.iter().flatten()
     }
 }
 
@@ -77,7 +117,7 @@ pub fn prepare(name: impl Into<String>, bytes: &[u8], options: &ParseOptions) ->
 /// soon as it is read.
 #[derive(Debug, Default)]
 pub(crate) struct RowSink {
-    records: Vec<RecordRow>,
+    records: RecordRows,
     classes: BTreeMap<OutcomeClass, u64>,
     dmarc_pass: i64,
     /// The payloads done so far.
@@ -182,7 +222,7 @@ pub struct ReportRows {
     pub(crate) messages: i64,
     pub(crate) dmarc_pass: i64,
     pub(crate) meta: String,
-    pub(crate) records: Vec<RecordRow>,
+    pub(crate) records: RecordRows,
     pub(crate) rollups: Vec<RollupRow>,
 }
 
@@ -247,6 +287,7 @@ pub(crate) struct RollupRow {
 /// What a record keeps beyond its columns.
 #[derive(Serialize)]
 struct Detail<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     reason: &'a [dmarc_core::PolicyOverrideReason],
     auth_results: &'a dmarc_core::AuthResults,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -284,7 +325,7 @@ impl ReportRows {
     /// messages per outcome class and the messages that passed DMARC.
     fn from_parts(
         report: Report,
-        records: Vec<RecordRow>,
+        records: RecordRows,
         classes: &BTreeMap<OutcomeClass, u64>,
         dmarc_pass: i64,
     ) -> Self {

@@ -126,7 +126,7 @@ impl Reads {
                     .read_only(true)
                     .create_if_missing(false)
                     .busy_timeout(Duration::from_secs(30))
-                    .pragma("cache_size", "-16384");
+                    .pragma("cache_size", "-8192");
                 Pool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(4)

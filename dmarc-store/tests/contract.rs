@@ -698,3 +698,99 @@ async fn reads_stop_at_the_time_limit() {
         assert_eq!(store.totals().await.expect("totals").records, 40_000);
     }
 }
+
+/// Ingests `inputs` through the pipeline with `options`; the outcomes per input.
+async fn ingest_inputs(
+    store: Arc<dyn Store>,
+    inputs: Vec<(String, Vec<u8>)>,
+    options: dmarc_store::PipelineOptions,
+) -> Vec<dmarc_store::InputDone> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    let feed = async move {
+        for (name, bytes) in inputs {
+            let input = dmarc_store::Input {
+                name,
+                bytes: Ok(bytes),
+            };
+            sender.send(input).await.expect("send");
+        }
+    };
+    let mut done = Vec::new();
+    let ((), result) = tokio::join!(
+        feed,
+        dmarc_store::ingest_inputs(store, receiver, options, |d| done.push(d))
+    );
+    result.expect("ingest");
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_rejected_inputs_keep_only_their_head() {
+    for (_db, sql_store) in testing::stores().await {
+        let store: Arc<dyn Store> = Arc::new(sql_store.clone());
+        let noise = |n: usize, seed: u64| -> Vec<u8> {
+            // Bytes no container starts with, for ever changing.
+            let mut x = seed | 1;
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8 | 0x80
+                })
+                .collect()
+        };
+        let report = Generator::new(3)
+            .report(Reporter::Microsoft, "example.com", 1_700_006_400, 600)
+            .xml
+            .into_bytes();
+        assert!(report.len() > 200_000);
+        let options = dmarc_store::PipelineOptions {
+            rejected_keep_bytes: 100_000,
+            ..dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()))
+        };
+        let inputs = vec![
+            ("big-noise".to_owned(), noise(300_000, 1)),
+            ("small-noise".to_owned(), noise(50_000, 2)),
+            ("report.xml".to_owned(), report),
+        ];
+        let done = ingest_inputs(Arc::clone(&store), inputs, options).await;
+        let statuses: Vec<OutcomeStatus> = done.iter().map(|d| d.outcomes[0].outcome).collect();
+        assert_eq!(
+            statuses,
+            [
+                OutcomeStatus::Rejected,
+                OutcomeStatus::Rejected,
+                OutcomeStatus::Accepted
+            ]
+        );
+        assert_eq!(store.totals().await.expect("totals").payloads, 3);
+        // Every input is there with its size and digest; the large rejected one holds its head.
+        let rows: Vec<(String, i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT name, size, truncated, content FROM payloads ORDER BY id")
+                .fetch_all(sql_store.pool())
+                .await
+                .expect("payloads");
+        let gunzip = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)
+                .expect("gzip");
+            out
+        };
+        let kept: Vec<(&str, i64, i64, usize)> = rows
+            .iter()
+            .map(|(name, size, truncated, content)| {
+                (name.as_str(), *size, *truncated, gunzip(content).len())
+            })
+            .collect();
+        assert_eq!(kept[0], ("big-noise", 300_000, 1, dmarc_store::KEPT_HEAD));
+        assert_eq!(kept[1], ("small-noise", 50_000, 0, 50_000));
+        assert_eq!((kept[2].2, kept[2].3 as i64), (0, kept[2].1));
+        // Reprocessing skips what cannot be parsed again.
+        let again = store
+            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), false)
+            .await
+            .expect("reprocess");
+        assert_eq!(again.payloads, 2);
+    }
+}

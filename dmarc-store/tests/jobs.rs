@@ -317,3 +317,45 @@ async fn concurrent_workers_never_run_the_same_job() {
         assert_eq!(done.total, JOBS as u64);
     }
 }
+
+/// A trigger pressed many times at once queues one job: every caller gets the same one.
+/// Once it has been taken, the next trigger queues a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn triggers_while_a_job_is_queued_return_that_job() {
+    for (_db, store) in testing::stores().await {
+        let store = Arc::new(store);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .enqueue_once(&new_job("process-reports", 3, 1_000), 1_000)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut ids = HashSet::new();
+        let mut created = 0;
+        for task in tasks {
+            let (job, new) = task.await.unwrap();
+            ids.insert(job.id);
+            created += usize::from(new);
+        }
+        assert_eq!((ids.len(), created), (1, 1));
+        // Another kind is separate.
+        let (other, new) = store
+            .enqueue_once(&new_job("email-ingestion", 3, 1_000), 1_000)
+            .await
+            .unwrap();
+        assert!(new && !ids.contains(&other.id));
+        // Taken by a worker, the job no longer absorbs triggers.
+        let claimed = store.claim("w", 1_000, 60_000).await.unwrap().expect("due");
+        assert!(ids.contains(&claimed.id));
+        let (next, new) = store
+            .enqueue_once(&new_job("process-reports", 3, 2_000), 2_000)
+            .await
+            .unwrap();
+        assert!(new && next.id != claimed.id);
+    }
+}

@@ -315,6 +315,7 @@ impl AppState {
 
 /// `POST /auth/login` body.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     email: String,
     password: String,
@@ -447,6 +448,7 @@ fn anonymous(ip: &ClientIp, action: &str, email: &str) -> NewAuditEntry {
 
 /// `POST /auth/refresh` body.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
 }

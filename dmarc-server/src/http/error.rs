@@ -58,6 +58,36 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
 
+    /// 405: the path does not take this method.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+    }
+
+    /// 415: the body is not in a type the endpoint reads.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// Any other status, with a code derived from it (`request_timeout`, ...).
+    pub fn other(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status.as_u16() {
+            408 => "request_timeout",
+            500 => "internal",
+            503 => "unavailable",
+            s if s < 500 => "client_error",
+            _ => "server_error",
+        };
+        Self::new(status, code, message)
+    }
+
     /// 429 with `Retry-After`.
     pub fn rate_limited(retry_after: u64) -> Self {
         ApiError {

@@ -93,10 +93,17 @@ enum Cursor {
     After(Option<(i64, i64)>),
 }
 
-/// A cell as written: text a spreadsheet would evaluate (`= + - @`, tab, carriage return
-/// first) gets a leading apostrophe, which spreadsheets show as text.
+/// A cell as written: text a spreadsheet would evaluate gets a leading apostrophe, which
+/// spreadsheets show as text. That is a cell starting with a tab or carriage return, or
+/// whose first character after any Unicode white space (no-break space included) is
+/// `= + - @ |` or a fullwidth `＝ ＋ － ＠`, which some spreadsheets read as the ASCII ones.
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let first = cell.trim_start_matches(char::is_whitespace).chars().next();
+    let formula = matches!(
+        first,
+        Some('=' | '+' | '-' | '@' | '|' | '\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}')
+    );
+    if formula || cell.starts_with(['\t', '\r']) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
@@ -406,7 +413,21 @@ mod tests {
         for cell in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
             assert_eq!(neutralise(cell), format!("'{cell}"));
         }
+        // After leading Unicode white space, fullwidth signs, and a pipe (DDE).
+        for cell in [
+            "\u{A0}=1+1",
+            " \u{3000}=1",
+            "\u{FF1D}1+1",
+            "\u{FF0B}1",
+            "\u{FF0D}1",
+            "\u{FF20}A1",
+            "|cmd",
+            "\n=1",
+        ] {
+            assert_eq!(neutralise(cell), format!("'{cell}"), "{cell:?}");
+        }
         assert_eq!(neutralise("example.com"), "example.com");
+        assert_eq!(neutralise(" a=1"), " a=1");
         assert_eq!(neutralise(""), "");
         let csv = encode(&[vec!["=cmd|' /C calc'!A0", "a,b", "say \"hi\""]]).unwrap();
         assert_eq!(

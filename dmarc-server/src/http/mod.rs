@@ -20,9 +20,9 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use dmarc_store::SqlStore;
 use tower_http::request_id::{
@@ -216,6 +216,75 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
+/// Every error answer in the documented shape, `{"error": {"code", "message"}}`: errors
+/// made by axum and tower (a body that cannot be read or is too large, a malformed path,
+/// query or JSON body, a method the path does not take) arrive as plain text or empty and
+/// are rewritten here. A JSON body the handler cannot use (wrong types, unknown fields) is
+/// a 400 like every other malformed request.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text: String = String::from_utf8_lossy(&text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let mut error = match status {
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+            ApiError::bad_request(message)
+        }
+        StatusCode::NOT_FOUND => ApiError::not_found(message),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(message),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(message),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(message),
+        other => ApiError::other(other, message),
+    }
+    .into_response();
+    // Keep what the original said besides its body (Allow, Retry-After, ...).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            error.headers_mut().insert(name, value.clone());
+        }
+    }
+    error
+}
+
+/// A client's `X-Request-Id` is kept only when it is a short token (`[A-Za-z0-9._-]`, at
+/// most 64 characters), so logs and answers never carry what a client made up; otherwise
+/// the server makes one.
+async fn checked_request_id(mut request: Request, next: Next) -> Response {
+    let acceptable = |v: &HeaderValue| {
+        let bytes = v.as_bytes();
+        (1..=64).contains(&bytes.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if request
+        .headers()
+        .get("x-request-id")
+        .is_some_and(|v| !acceptable(v))
+    {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
+}
+
 /// The application: every route, its auth (in the handlers' extractors), body limits,
 /// request ids, security headers, logs and metrics.
 pub fn build_app(state: AppState) -> Router {
@@ -301,7 +370,14 @@ pub fn build_app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
+        ))
+        .layer(middleware::from_fn(json_errors));
+    if state.config.tls_in_front {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
+    }
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -321,6 +397,7 @@ pub fn build_app(state: AppState) -> Router {
     app.layer(trace)
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, ids))
+        .layer(middleware::from_fn(checked_request_id))
         .with_state(state)
 }
 

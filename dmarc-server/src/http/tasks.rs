@@ -81,12 +81,13 @@ async fn trigger(
             "no mailbox is configured: set [imap] in the configuration file or DMARC_IMAP_HOST, DMARC_IMAP_USER and DMARC_IMAP_PASSWORD",
         ));
     }
-    let job = state.jobs.enqueue(kind, &caller.actor()).await?;
+    // A trigger while the same kind is queued answers that job instead of queuing more.
+    let (job, created) = state.jobs.enqueue_once(kind, &caller.actor()).await?;
     state
         .audit(caller.audit(
             "task.trigger",
             Some(job.id.to_string()),
-            json!({ "kind": kind.as_str() }),
+            json!({ "kind": kind.as_str(), "queued_already": !created }),
         ))
         .await;
     Ok((StatusCode::ACCEPTED, Json(Task::from(job))))

@@ -25,6 +25,7 @@ pub async fn me(caller: Caller) -> Json<User> {
 
 /// `POST /users/me/password` body.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,

@@ -153,6 +153,22 @@ impl Jobs {
         Ok(job)
     }
 
+    /// Queues a job of `kind` to run now unless one is queued already (a trigger pressed
+    /// twice): the job, and whether it is new.
+    pub async fn enqueue_once(
+        &self,
+        kind: JobKind,
+        created_by: &str,
+    ) -> dmarc_store::Result<(Job, bool)> {
+        let now = now_ms();
+        let queued = self
+            .store
+            .enqueue_once(&self.new_job(kind, created_by, now), now)
+            .await?;
+        self.wake_workers();
+        Ok(queued)
+    }
+
     /// Wakes an idle worker of this process (or the next one to go idle).
     pub fn wake_workers(&self) {
         self.wake.notify_one();
