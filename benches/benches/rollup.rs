@@ -65,5 +65,31 @@ fn rollups(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, rollups);
+/// One report of 158,270 records covering 366 days (the hardening issue's case): the
+/// timeline spreads it over 367 days, per outcome class.
+fn long_period(c: &mut Criterion) {
+    let mut report = Generator::new(2).report(
+        dmarc_benches::Reporter::Microsoft,
+        "example.com",
+        1_700_000_000,
+        158_270,
+    );
+    report.xml = report.xml.replace(
+        "<end>1700086400</end>",
+        &format!("<end>{}</end>", 1_700_000_000 + 366 * 86_400),
+    );
+    let report = parse_xml(report.xml.as_bytes(), &ParseOptions::at(dmarc_benches::NOW))
+        .expect("the report parses");
+    assert!(report.report_metadata.date_range.end > 1_700_000_000 + 365 * 86_400);
+    let reports = [report];
+    let mut group = c.benchmark_group("long_period_366_days");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(158_270));
+    group.bench_function("timeline", |b| {
+        b.iter(|| rollup::timeline(black_box(&reports), &Filter::default()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, rollups, long_period);
 criterion_main!(benches);

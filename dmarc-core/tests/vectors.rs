@@ -1042,3 +1042,24 @@ fn records_stream_to_a_sink_payload_by_payload() {
         .collect();
     assert_eq!(counts, [3, 0, 1]);
 }
+
+/// A report's messages are spread over its days per outcome class, not per record: three
+/// one-message records over two whole days give one day two messages and the other one
+/// (per record, each message went to the first day). Spreading per class is what makes a
+/// long period cost its classes times its days instead of its records times its days.
+#[test]
+fn long_periods_are_spread_per_outcome_class() {
+    let two_days = "<org_name>x</org_name><report_id>2d</report_id><date_range>\
+        <begin>1699920000</begin><end>1700092800</end></date_range>";
+    let records = record("192.0.2.1", 1, "pass", "fail").repeat(3);
+    let report = one(report(Some(two_days), POLICY, &records).as_bytes());
+    let days = rollup::timeline(std::slice::from_ref(&report), &Filter::default());
+    let messages: Vec<(String, u64)> = days
+        .iter()
+        .map(|d| (d.day.clone(), d.tally.messages))
+        .collect();
+    assert_eq!(
+        messages,
+        [("2023-11-14".to_owned(), 2), ("2023-11-15".to_owned(), 1)]
+    );
+}

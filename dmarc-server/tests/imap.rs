@@ -330,3 +330,56 @@ async fn a_killed_fetch_rerun_gives_exact_totals() {
     let summary: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
     assert_eq!(summary["messages"].as_u64().unwrap() as usize, left);
 }
+
+/// Reports dated in the far future and in the year 5138 arrive by mail next to one dated
+/// in milliseconds: the future ones are rejected (their messages go to the failed folder),
+/// the millisecond one is repaired and stored, and the timeline stays small.
+#[tokio::test]
+async fn future_periods_by_mail_are_refused() {
+    let Some(server) = Dovecot::start() else {
+        return;
+    };
+    let (_db, store) = store().await;
+    let mut session = server.session().await;
+    let regressions =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/regressions");
+    let normal = std::fs::read_to_string(regressions.join("normal.xml")).expect("normal");
+    let dated = |id: &str, begin: &str, end: &str| {
+        normal
+            .replace(
+                "<report_id>a</report_id>",
+                &format!("<report_id>{id}</report_id>"),
+            )
+            .replace(
+                "<begin>1700000000</begin><end>1700086399</end>",
+                &format!("<begin>{begin}</begin><end>{end}</end>"),
+            )
+    };
+    let huge = std::fs::read(regressions.join("huge9e18.xml")).expect("huge");
+    let messages = [
+        email("huge.xml.gz", &dmarc_benches::gzip(&huge)),
+        email(
+            "y5138.xml.gz",
+            &dmarc_benches::gzip(dated("y5138", "99999000000", "99999086400").as_bytes()),
+        ),
+        email(
+            "ms.xml.gz",
+            &dmarc_benches::gzip(dated("ms", "1700100000000", "1700186399000").as_bytes()),
+        ),
+    ];
+    dovecot::append(&mut session, "INBOX", &messages).await;
+    let summary = imap::fetch_mailbox(&ingest(&store), &server.mailbox(ImapTls::None))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", server.log()));
+    assert_eq!((summary.processed, summary.failed), (1, 2));
+    assert_eq!(
+        (summary.outcomes.accepted, summary.outcomes.rejected),
+        (1, 2)
+    );
+    assert_eq!(dovecot::count(&mut session, "Failed").await, 2);
+    let days = store
+        .timeline(&dmarc_core::Filter::default())
+        .await
+        .expect("timeline");
+    assert_eq!(days.len(), 1, "{days:?}");
+}

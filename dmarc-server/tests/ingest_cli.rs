@@ -339,3 +339,65 @@ fn bad_usage_and_unreachable_database_exit_2() {
         "{stderr}"
     );
 }
+
+/// Reports dated in the far future (read as milliseconds: year 285 billion), in the year
+/// 5138, and in milliseconds that make a plausible time, through `dmarc ingest`: the future
+/// ones are rejected with the reason, the millisecond one is repaired, and the stored data
+/// answers with small timelines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn future_periods_are_rejected_and_millisecond_ones_repaired() {
+    let regressions =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/regressions");
+    let dir = tempfile::tempdir().expect("dir");
+    let normal = std::fs::read_to_string(regressions.join("normal.xml")).expect("normal");
+    let dated = |id: &str, begin: &str, end: &str| {
+        let path = dir.path().join(format!("{id}.xml"));
+        let xml = normal
+            .replace(
+                "<report_id>a</report_id>",
+                &format!("<report_id>{id}</report_id>"),
+            )
+            .replace(
+                "<begin>1700000000</begin><end>1700086399</end>",
+                &format!("<begin>{begin}</begin><end>{end}</end>"),
+            );
+        std::fs::write(&path, xml).expect("write");
+        path
+    };
+    let files = [
+        regressions.join("normal.xml"),
+        regressions.join("huge9e18.xml"),
+        dated("y5138", "99999000000", "99999086400"),
+        dated("ms", "1700100000000", "1700186399000"),
+    ];
+    let db = testing::sqlite();
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let out = ingest(&db.url, &paths);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a rejected input makes exit status 1"
+    );
+    assert_eq!(
+        statuses(&out),
+        ["accepted", "rejected", "rejected", "accepted"]
+    );
+    let reasons: Vec<String> = lines(&out)
+        .iter()
+        .filter_map(|l| l["error"]["kind"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(reasons, ["invalid_date_range", "invalid_date_range"]);
+    let store = connect(&db.url).await.expect("connect");
+    let days = store.timeline(&Filter::default()).await.expect("timeline");
+    assert!(days.len() <= 3, "{days:?}");
+    let period = store
+        .reports(&Filter::default(), Page::first(10))
+        .await
+        .expect("reports");
+    let ms = period
+        .items
+        .iter()
+        .find(|r| r.report_id == "ms")
+        .expect("the millisecond report");
+    assert_eq!((ms.begin, ms.end), (1_700_100_000, 1_700_186_399));
+}

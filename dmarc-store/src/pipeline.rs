@@ -183,6 +183,9 @@ async fn write(
             store.ingest(&storable).await?
         }
         .into_iter();
+        // The rows go before the budget is given back: a parser that wakes up must find
+        // their memory free, not allocate beside it.
+        drop(storable);
         budget.committed(records);
         for chunk in batch {
             let done = &mut open.entry(chunk.index).or_insert_with(|| {

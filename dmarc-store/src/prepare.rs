@@ -114,7 +114,11 @@ impl RecordRows {
     const BLOCK: usize = 4096;
 
     fn push(&mut self, record: &Record) {
-        if self.blocks.last().is_none_or(|b| b.rows.len() == Self::BLOCK) {
+        if self
+            .blocks
+            .last()
+            .is_none_or(|b| b.rows.len() == Self::BLOCK)
+        {
             if let Some(full) = self.blocks.last_mut() {
                 full.text.shrink_to_fit();
             }

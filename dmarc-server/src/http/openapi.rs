@@ -389,7 +389,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep(
         "post",
         "/tasks/trigger/email-ingestion",
-        "Queue a fetch of the configured mailboxes now (409 when none is configured)",
+        "Queue a fetch of the configured mailboxes now, or answer the one queued already (409 when none is configured)",
         A::Analyst,
         Q::None,
         None,
@@ -398,7 +398,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep(
         "post",
         "/tasks/trigger/process-reports",
-        "Queue the parsing of stored, never parsed inputs now",
+        "Queue the parsing of stored, pending inputs now, or answer the job queued already",
         A::Analyst,
         Q::None,
         None,
@@ -862,10 +862,27 @@ fn operation(endpoint: &Endpoint) -> Value {
     if endpoint.body.is_some() {
         errors.push((413, "The body is larger than its limit"));
     }
-    if matches!(endpoint.path, "/auth/login" | "/api/upload")
+    if endpoint.body.is_some_and(|b| b != "upload") {
+        errors.push((415, "The body is not JSON (Content-Type: application/json)"));
+    }
+    // Lists, rollups, a report's records and exports: a time limit and reads in flight.
+    let heavy = endpoint.path.starts_with("/api/rollup/")
+        || endpoint.path.starts_with("/api/export/")
+        || matches!(endpoint.path, "/api/reports" | "/api/reports/{id}");
+    if heavy
+        || matches!(endpoint.path, "/auth/login" | "/api/upload")
         || matches!(endpoint.response, "csv" | "pdf")
     {
-        errors.push((429, "Rate limited; see Retry-After"));
+        errors.push((
+            429,
+            "Rate limited, or too many expensive requests of this user at once; see Retry-After",
+        ));
+    }
+    if heavy {
+        errors.push((
+            503,
+            "The query ran longer than the time limit and was stopped",
+        ));
     }
     // Taken addresses, the last admin, oneself, a key already revoked.
     if matches!(
