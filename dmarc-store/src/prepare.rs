@@ -97,8 +97,8 @@ struct Block {
     text: String,
 }
 
-/// Where a text of a row is in its block's arena; `None` when the field is absent.
-type Span = Option<(u32, u32)>;
+/// The length of an absent text.
+const ABSENT: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 struct Packed {
@@ -106,8 +106,11 @@ struct Packed {
     count: i64,
     dkim_pass: bool,
     spf_pass: bool,
-    /// disposition, dkim, spf, header_from, envelope_from, envelope_to, detail.
-    texts: [Span; 7],
+    /// Where the row's texts start in its block's arena; they follow one another.
+    start: u32,
+    /// Lengths of disposition, dkim, spf, header_from, envelope_from, envelope_to and
+    /// detail ([`ABSENT`] for an absent field).
+    lengths: [u32; 7],
 }
 
 impl RecordRows {
@@ -131,21 +134,22 @@ impl RecordRows {
             return;
         };
         let text = &mut block.text;
-        let mut put = |value: Option<&str>| -> Span {
-            let value = value?;
-            let start = u32::try_from(text.len()).ok()?;
-            text.push_str(value);
-            Some((start, u32::try_from(value.len()).ok()?))
+        let Ok(start) = u32::try_from(text.len()) else {
+            return;
+        };
+        let mut put = |value: Option<&str>| -> u32 {
+            match value.and_then(|v| Some((v, u32::try_from(v.len()).ok()?))) {
+                Some((value, len)) if len != ABSENT => {
+                    text.push_str(value);
+                    len
+                }
+                _ => ABSENT,
+            }
         };
         let evaluated = &record.policy_evaluated;
         let ids = &record.identifiers;
-        let detail = Detail {
-            reason: &evaluated.reason,
-            auth_results: &record.auth_results,
-            extensions: &record.extensions,
-        };
-        let detail = serde_json::to_string(&detail).unwrap_or_default();
-        let texts = [
+        let detail = serde_json::to_string(&Detail::of(record)).unwrap_or_default();
+        let lengths = [
             put(evaluated.disposition.as_ref().map(Disposition::as_str)),
             put(evaluated.dkim.as_ref().map(DmarcResult::as_str)),
             put(evaluated.spf.as_ref().map(DmarcResult::as_str)),
@@ -159,7 +163,8 @@ impl RecordRows {
             count: db_count(record.count),
             dkim_pass: record.dkim_aligned_pass(),
             spf_pass: record.spf_aligned_pass(),
-            texts,
+            start,
+            lengths,
         });
         self.len += 1;
     }
@@ -187,9 +192,17 @@ pub(crate) struct RecordRow<'a> {
 
 impl<'a> RecordRow<'a> {
     fn text(&self, field: usize) -> Option<&'a str> {
-        let (start, len) = self.row.texts[field]?;
-        let (start, len) = (start as usize, len as usize);
-        self.text.get(start..start + len)
+        let lengths = &self.row.lengths;
+        if lengths[field] == ABSENT {
+            return None;
+        }
+        let before: usize = lengths[..field]
+            .iter()
+            .filter(|&&len| len != ABSENT)
+            .map(|&len| len as usize)
+            .sum();
+        let start = self.row.start as usize + before;
+        self.text.get(start..start + lengths[field] as usize)
     }
 
     pub(crate) fn source_ip(&self) -> Option<IpAddr> {
@@ -306,12 +319,15 @@ pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
 
 /// Gzip of the raw bytes, as kept in `payloads.content`.
 pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
-    // Reports compress 20:1 or better and compressed inputs not at all: start small, the
-    // buffer grows as needed.
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(bytes.len().min(1 << 20) / 8),
-        Compression::fast(),
-    );
+    // Reports compress 20:1 or better and compressed inputs not at all, so the buffer
+    // starts at the size of a compressed input (a report grows it as needed).
+    let compressed = matches!(bytes, [0x1F, 0x8B, ..] | [b'P', b'K', ..]);
+    let capacity = if compressed {
+        bytes.len() + 1024
+    } else {
+        bytes.len() / 16
+    };
+    let mut encoder = GzEncoder::new(Vec::with_capacity(capacity), Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(bytes);
     encoder.finish().unwrap_or_default()
@@ -353,14 +369,94 @@ pub(crate) struct RollupRow {
     pub(crate) messages: i64,
 }
 
-/// What a record keeps beyond its columns.
+/// What a record keeps beyond its columns, as JSON without the fields that are absent
+/// (read back by `record_from_columns`, where absent means `None`). About 110 bytes for a
+/// typical record, 170 with every `null` written.
 #[derive(Serialize)]
 struct Detail<'a> {
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    reason: &'a [dmarc_core::PolicyOverrideReason],
-    auth_results: &'a dmarc_core::AuthResults,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reason: Vec<ReasonOut<'a>>,
+    auth_results: AuthOut<'a>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     extensions: &'a [dmarc_core::Extension],
+}
+
+#[derive(Serialize)]
+struct ReasonOut<'a> {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a dmarc_core::OverrideType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct AuthOut<'a> {
+    dkim: Vec<DkimOut<'a>>,
+    spf: Vec<SpfOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct DkimOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selector: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a dmarc_core::DkimResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    human_result: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SpfOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a dmarc_core::SpfScope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a dmarc_core::SpfResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    human_result: Option<&'a str>,
+}
+
+impl<'a> Detail<'a> {
+    fn of(record: &'a Record) -> Self {
+        let auth = &record.auth_results;
+        Detail {
+            reason: record
+                .policy_evaluated
+                .reason
+                .iter()
+                .map(|r| ReasonOut {
+                    kind: r.kind.as_ref(),
+                    comment: r.comment.as_deref(),
+                })
+                .collect(),
+            auth_results: AuthOut {
+                dkim: auth
+                    .dkim
+                    .iter()
+                    .map(|d| DkimOut {
+                        domain: d.domain.as_deref(),
+                        selector: d.selector.as_deref(),
+                        result: d.result.as_ref(),
+                        human_result: d.human_result.as_deref(),
+                    })
+                    .collect(),
+                spf: auth
+                    .spf
+                    .iter()
+                    .map(|d| SpfOut {
+                        domain: d.domain.as_deref(),
+                        scope: d.scope.as_ref(),
+                        result: d.result.as_ref(),
+                        human_result: d.human_result.as_deref(),
+                    })
+                    .collect(),
+            },
+            extensions: &record.extensions,
+        }
+    }
 }
 
 pub(crate) use dmarc_core::rollup::disposition_class;

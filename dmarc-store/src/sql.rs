@@ -98,6 +98,10 @@ pub struct SqlStore {
     reads: Reads,
 }
 
+/// Records of a write transaction after which SQLite's write connection gives its page
+/// cache back.
+const SHRINK_AFTER_RECORDS: u64 = 50_000;
+
 /// How long a read may run before it is stopped, unless told otherwise.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -1139,7 +1143,17 @@ impl Store for SqlStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        self.retrying(|| self.ingest_once(batch)).await
+        let outcomes = self.retrying(|| self.ingest_once(batch)).await?;
+        // A large transaction fills the write connection's page cache (up to 64 MiB);
+        // give it back between batches rather than keep it resident. Smaller batches keep
+        // theirs: the next one reuses it.
+        let records: u64 = batch.iter().map(Prepared::record_count).sum();
+        if self.backend == Backend::Sqlite && records >= SHRINK_AFTER_RECORDS {
+            Sql::new("PRAGMA shrink_memory")
+                .execute(self.backend, &self.writes)
+                .await?;
+        }
+        Ok(outcomes)
     }
 
     async fn reprocess(
