@@ -10,12 +10,7 @@ use std::path::PathBuf;
 use dmarc_store::Role;
 use reqwest::{Method, StatusCode};
 use support::server::*;
-
-fn regression(name: &str) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../dmarc-core/tests/data/regressions")
-        .join(name)
-}
+use support::{dated_report, regression};
 
 /// Writes `bytes` as a file in `dir` and gives its path.
 fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -64,19 +59,8 @@ async fn future_dates_are_refused_and_every_endpoint_keeps_answering_small() {
     server.user("analyst@example.com", Role::Analyst).await;
     let access = Auth::Bearer(server.tokens("analyst@example.com").await.0);
     let dir = tempfile::tempdir().expect("dir");
-    let normal = std::fs::read_to_string(regression("normal.xml")).expect("normal");
-    let year_5138 = normal
-        .replace("<report_id>a</report_id>", "<report_id>y5138</report_id>")
-        .replace(
-            "<begin>1700000000</begin><end>1700086399</end>",
-            "<begin>99999000000</begin><end>99999086400</end>",
-        );
-    let milliseconds = normal
-        .replace("<report_id>a</report_id>", "<report_id>ms</report_id>")
-        .replace(
-            "<begin>1700000000</begin><end>1700086399</end>",
-            "<begin>1700100000000</begin><end>1700186399000</end>",
-        );
+    let year_5138 = dated_report("y5138", "99999000000", "99999086400");
+    let milliseconds = dated_report("ms", "1700100000000", "1700186399000");
     let files = [
         regression("normal.xml"),
         regression("huge9e18.xml"),

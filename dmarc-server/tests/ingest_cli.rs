@@ -1,6 +1,8 @@
 //! `dmarc ingest` end to end: the real binary, real SQLite files and a real PostgreSQL
 //! (see `dmarc_store::testing`).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -14,7 +14,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row as _};
 
-use crate::sql::{Arg, Backend, Sql, anonymous_placeholders};
+use crate::sql::{Backend, Sql, anonymous_placeholders, bind_all};
 use crate::{Result, StoreError};
 
 /// SQLite virtual-machine steps between two looks at the clock (a few milliseconds).
@@ -173,17 +173,10 @@ impl Reads {
                 conn.lock_handle()
                     .await?
                     .set_progress_handler(PROGRESS_STEPS, move || Instant::now() < deadline);
-                let mut query = sqlx::query(AssertSqlSafe(anonymous_placeholders(&sql.text)));
-                for arg in sql.args {
-                    query = match arg {
-                        Arg::Int(v) => query.bind(v),
-                        Arg::OptInt(v) => query.bind(v),
-                        Arg::Text(v) => query.bind(v),
-                        Arg::OptText(v) => query.bind(v),
-                        Arg::Bytes(v) => query.bind(v),
-                    };
-                }
-                let rows = query.fetch_all(&mut *conn).await;
+                let text = AssertSqlSafe(anonymous_placeholders(&sql.text));
+                let rows = bind_all(sqlx::query(text), sql.args)
+                    .fetch_all(&mut *conn)
+                    .await;
                 conn.lock_handle().await?.remove_progress_handler();
                 rows.map_err(StoreError::from)?
                     .iter()

@@ -317,17 +317,7 @@ impl Sql {
             Backend::Postgres => self.text,
             Backend::Sqlite => anonymous_placeholders(&self.text),
         };
-        let mut query = sqlx::query(AssertSqlSafe(text));
-        for arg in self.args {
-            query = match arg {
-                Arg::Int(v) => query.bind(v),
-                Arg::OptInt(v) => query.bind(v),
-                Arg::Text(v) => query.bind(v),
-                Arg::OptText(v) => query.bind(v),
-                Arg::Bytes(v) => query.bind(v),
-            };
-        }
-        query
+        bind_all(sqlx::query(AssertSqlSafe(text)), self.args)
     }
 
     pub(crate) async fn fetch_all<'e, E>(self, backend: Backend, executor: E) -> Result<Vec<AnyRow>>
@@ -355,6 +345,31 @@ impl Sql {
             None => Ok(0),
         }
     }
+}
+
+/// `query` with `args` bound in order, for any driver (`Any`, or a native one).
+pub(crate) fn bind_all<'q, DB>(
+    mut query: Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    args: Vec<Arg>,
+) -> Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<String>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<Vec<u8>>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    for arg in args {
+        query = match arg {
+            Arg::Int(v) => query.bind(v),
+            Arg::OptInt(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+            Arg::OptText(v) => query.bind(v),
+            Arg::Bytes(v) => query.bind(v),
+        };
+    }
+    query
 }
 
 /// `$1 ... $n` (numbered in order of appearance) to `?`.

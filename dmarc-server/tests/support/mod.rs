@@ -4,9 +4,32 @@
 pub(crate) mod dovecot;
 pub(crate) mod server;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dmarc_store::{Job, JobState, SqlStore};
+
+/// A report of `dmarc-core/tests/data/regressions/`.
+pub(crate) fn regression(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dmarc-core/tests/data/regressions")
+        .join(name)
+}
+
+/// The regression file `normal.xml` with report id `id` and the period `begin`..`end`
+/// written as given (so any text: far future, milliseconds, fractions).
+pub(crate) fn dated_report(id: &str, begin: &str, end: &str) -> String {
+    std::fs::read_to_string(regression("normal.xml"))
+        .expect("normal.xml")
+        .replace(
+            "<report_id>a</report_id>",
+            &format!("<report_id>{id}</report_id>"),
+        )
+        .replace(
+            "<begin>1700000000</begin><end>1700086399</end>",
+            &format!("<begin>{begin}</begin><end>{end}</end>"),
+        )
+}
 
 /// The job once it is in `state`, or as it is after `timeout`.
 pub(crate) async fn wait_for_job(
