@@ -5,7 +5,7 @@
 #[non_exhaustive]
 pub enum StoreError {
     /// The database URL is not one the store understands.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    #[error("unsupported database URL {0:?}: use sqlite://PATH (a file) or postgres://...")]
     UnsupportedUrl(String),
     /// Connecting, or a query, failed.
     #[error("database error: {0}")]
@@ -19,6 +19,9 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The system refused something the store needs (a thread for parsing).
+    #[error("system error: {0}")]
+    Io(#[from] std::io::Error),
     /// Stored data could not be read back (a bug or a hand-edited database).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

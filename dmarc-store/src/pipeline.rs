@@ -1,8 +1,8 @@
 //! The one ingestion path for every source (files, uploads, mailboxes, the demo): inputs
 //! in, one outcome per payload out, with memory bounded by limits, not by what was sent.
 //!
-//! Inputs are parsed on at most [`PipelineOptions::parsers`] blocking threads, each holding
-//! one input and the XML of one payload at a time; records become rows as they are read
+//! Inputs are parsed on [`PipelineOptions::parsers`] threads of the run, each holding one
+//! input and the XML of one payload at a time; records become rows as they are read
 //! ([`dmarc_core::parse_input_into`]). Rows wait for the one writer under a budget of
 //! [`PipelineOptions::budget_records`]: a parser that would go over it waits until what it
 //! already sent is committed, and a parser does not open a new input while more rows than
@@ -123,8 +123,7 @@ pub async fn run(
                     }
                 })
         })
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| crate::StoreError::Corrupt(format!("cannot start a parser thread: {e}")))?;
+        .collect::<std::io::Result<_>>()?;
     drop(chunks);
     let written = write(&*store, &mut received, &options, &budget, &mut on_input).await;
     // On a write error, parsers waiting for room must not wait for ever, and stop sending.

@@ -52,6 +52,10 @@ impl Backend {
     pub fn of_url(url: &str) -> Result<Backend> {
         let scheme = url.split_once(':').map_or("", |(s, _)| s);
         match scheme {
+            // An in-memory database is private to one connection; the store uses several.
+            "sqlite" if url.contains(":memory:") || url.contains("mode=memory") => {
+                Err(StoreError::UnsupportedUrl(redact(url)))
+            }
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
             _ => Err(StoreError::UnsupportedUrl(redact(url))),
@@ -1516,6 +1520,10 @@ mod tests {
     #[test]
     fn urls_name_backends_and_hide_passwords() {
         assert_eq!(Backend::of_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert!(
+            Backend::of_url("sqlite::memory:").is_err(),
+            "one connection only"
+        );
         assert_eq!(
             Backend::of_url("postgresql://h/db").ok(),
             Some(Backend::Postgres)
