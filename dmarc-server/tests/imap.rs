@@ -341,21 +341,8 @@ async fn future_periods_by_mail_are_refused() {
     };
     let (_db, store) = store().await;
     let mut session = server.session().await;
-    let regressions =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/regressions");
-    let normal = std::fs::read_to_string(regressions.join("normal.xml")).expect("normal");
-    let dated = |id: &str, begin: &str, end: &str| {
-        normal
-            .replace(
-                "<report_id>a</report_id>",
-                &format!("<report_id>{id}</report_id>"),
-            )
-            .replace(
-                "<begin>1700000000</begin><end>1700086399</end>",
-                &format!("<begin>{begin}</begin><end>{end}</end>"),
-            )
-    };
-    let huge = std::fs::read(regressions.join("huge9e18.xml")).expect("huge");
+    let dated = support::dated_report;
+    let huge = std::fs::read(support::regression("huge9e18.xml")).expect("huge");
     let messages = [
         email("huge.xml.gz", &dmarc_benches::gzip(&huge)),
         email(

@@ -348,27 +348,15 @@ fn bad_usage_and_unreachable_database_exit_2() {
 /// answers with small timelines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn future_periods_are_rejected_and_millisecond_ones_repaired() {
-    let regressions =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/regressions");
     let dir = tempfile::tempdir().expect("dir");
-    let normal = std::fs::read_to_string(regressions.join("normal.xml")).expect("normal");
     let dated = |id: &str, begin: &str, end: &str| {
         let path = dir.path().join(format!("{id}.xml"));
-        let xml = normal
-            .replace(
-                "<report_id>a</report_id>",
-                &format!("<report_id>{id}</report_id>"),
-            )
-            .replace(
-                "<begin>1700000000</begin><end>1700086399</end>",
-                &format!("<begin>{begin}</begin><end>{end}</end>"),
-            );
-        std::fs::write(&path, xml).expect("write");
+        std::fs::write(&path, support::dated_report(id, begin, end)).expect("write");
         path
     };
     let files = [
-        regressions.join("normal.xml"),
-        regressions.join("huge9e18.xml"),
+        support::regression("normal.xml"),
+        support::regression("huge9e18.xml"),
         dated("y5138", "99999000000", "99999086400"),
         dated("ms", "1700100000000", "1700186399000"),
     ];
