@@ -11,6 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostic;
 
+/// Lenient matching of an enumerated XML value: the canonical word, the aliases reporters
+/// write instead, and the raw text of anything else (the parser reads every enumeration
+/// through it).
+pub(crate) trait Vocabulary: Sized {
+    fn from_canonical(text: &str) -> Option<Self>;
+    fn alias(lower: &str) -> Option<Self>;
+    fn other(raw: String) -> Self;
+}
+
 /// Declares a closed XML vocabulary with an `Other(raw)` fallback.
 ///
 /// Serialises as the lower-case XML spelling; unknown values serialise as sent.
@@ -54,12 +63,12 @@ macro_rules! vocabulary {
                 let trimmed = text.trim_ascii();
                 let lower = trimmed.to_ascii_lowercase();
                 Self::from_canonical(&lower)
-                    .or_else(|| <Self as crate::xml::Vocabulary>::alias(&lower))
+                    .or_else(|| <Self as Vocabulary>::alias(&lower))
                     .unwrap_or_else(|| $name::Other(trimmed.to_owned()))
             }
         }
 
-        impl crate::xml::Vocabulary for $name {
+        impl Vocabulary for $name {
             fn from_canonical(text: &str) -> Option<Self> {
                 $name::from_canonical(text)
             }

@@ -1299,10 +1299,3 @@ fn parse_ip(raw: &str) -> Option<IpAddr> {
     let without_zone = unbracketed.split('%').next().unwrap_or(unbracketed);
     IpAddr::from_str(without_zone).ok()
 }
-
-/// Lenient matching of an enumerated XML value (implemented by the model's vocabularies).
-pub(crate) trait Vocabulary: Sized {
-    fn from_canonical(text: &str) -> Option<Self>;
-    fn alias(lower: &str) -> Option<Self>;
-    fn other(raw: String) -> Self;
-}
