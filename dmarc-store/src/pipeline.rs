@@ -13,7 +13,7 @@
 //!
 //! `parsers x (one input + one payload's XML + budget rows) + max(budget, largest report) rows`
 //!
-//! where a row costs about 400 bytes.
+//! where a row costs about 215 bytes (measured with massif on a 270,000-record report).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
