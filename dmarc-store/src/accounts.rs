@@ -9,7 +9,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use crate::sql::{Arg, Backend, Sql, now};
+use crate::query::{Arg, Sql};
+use crate::sql::{Backend, now};
 use crate::types::{Page, Paged};
 use crate::{Result, SqlStore, StoreError};
 

@@ -16,7 +16,8 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::sql::{Arg, Backend, Sql};
+use crate::query::{Arg, Sql};
+use crate::sql::Backend;
 use crate::types::{Page, Paged};
 use crate::{Result, SqlStore, StoreError};
 

@@ -30,10 +30,12 @@ mod error;
 mod jobs;
 mod pipeline;
 mod prepare;
+mod query;
 mod reads;
 mod rollups;
 mod sql;
 mod types;
+mod write;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -12,11 +12,9 @@ use dmarc_core::rollup::{
     PolicyCompliance, SourceActivity, SourceGroup, Summary, Tally, TimelineBuilder,
 };
 
+use crate::query::{Arg, Sql, Target, has_report_conditions, push_conditions, rollup_answers};
 use crate::reads::ReadRow;
-use crate::sql::{
-    Arg, Backend, Sql, SqlStore, Target, has_report_conditions, push_conditions, rollup_answers,
-    unsigned,
-};
+use crate::sql::{Backend, SqlStore, unsigned};
 use crate::types::{Page, Paged};
 use crate::{Result, StoreError};
 
