@@ -232,6 +232,12 @@ fn parse_xml_with(
 }
 
 fn check_strict(diagnostics: &[Diagnostic]) -> Result<(), Error> {
+    if let Some(empty) = diagnostics.iter().find(|d| d.code == Code::NoRecords) {
+        return Err(Error::new(
+            ErrorKind::NoRecords,
+            format!("strict mode: {}", empty.message),
+        ));
+    }
     let serious: Vec<&Diagnostic> = diagnostics
         .iter()
         .filter(|d| d.severity >= Severity::Warning)

@@ -73,6 +73,9 @@ pub enum DiagnosticCode {
     InvalidSourceIp,
     /// A row was dropped because its message count is unreadable or implausibly large.
     RowDropped,
+    /// The report holds no usable `<record>`: it only shows that the reporter is active for
+    /// the domain (some reporters send these). Strict mode rejects it as `no_records`.
+    NoRecords,
 }
 
 impl DiagnosticCode {
@@ -106,6 +109,7 @@ impl DiagnosticCode {
             C::ImplausibleTimestamp => "timestamp before 2000-01-01",
             C::InvalidSourceIp => "source_ip missing or not an IP address; row kept without it",
             C::RowDropped => "row dropped: message count unreadable or above the limit",
+            C::NoRecords => "the report has no usable <record>",
         }
     }
 }

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use dmarc_core::{
-    Alignment, Disposition, DkimResult, ErrorKind, Record, Report, SpfResult, SpfScope, parse_input,
+    Alignment, DiagnosticCode, Disposition, DkimResult, ErrorKind, ParseOptions, Record, Report,
+    Severity, SpfResult, SpfScope, parse_input,
 };
 use serde_json::Value;
 
@@ -257,14 +258,15 @@ fn invalid_files_are_rejected_with_a_cause_or_salvaged() {
             "aggregate_invalid/dmarcrua__42ba5e086e8442c7baf9bb94c1d40fc5.xml",
             Err(ErrorKind::MalformedXml),
         ),
-        // Well-formed, but without a single <record>.
+        // Well-formed, but without a single <record>: accepted with a `no_records` warning
+        // (the reporter is active for the domain); strict mode rejects them (below).
         (
             "aggregate_invalid/dmarcrua__2cc32d95b4f142578eb7c70d3cea6219.xml",
-            Err(ErrorKind::NoRecords),
+            Ok(()),
         ),
         (
             "aggregate_invalid/dmarcrua__7ac386c51c3644aea283da78e4768438.xml",
-            Err(ErrorKind::NoRecords),
+            Ok(()),
         ),
         // A <feedback> holding only a <record>.
         (
@@ -305,6 +307,34 @@ fn invalid_files_are_rejected_with_a_cause_or_salvaged() {
             }
             (got, want) => panic!("{file}: got {got:?}, want {want:?}"),
         }
+    }
+}
+
+#[test]
+fn reports_without_records_are_kept_with_a_warning_and_refused_when_strict() {
+    let strict = ParseOptions {
+        strict: true,
+        ..common::options()
+    };
+    for file in [
+        "aggregate_invalid/dmarcrua__2cc32d95b4f142578eb7c70d3cea6219.xml",
+        "aggregate_invalid/dmarcrua__7ac386c51c3644aea283da78e4768438.xml",
+    ] {
+        let got = parse_file(&corpus().join(file));
+        let report = got[0].as_ref().expect("accepted");
+        assert!(report.records.is_empty(), "{file}");
+        let warning = report
+            .diagnostics
+            .iter()
+            .find(|d| d.code == DiagnosticCode::NoRecords)
+            .unwrap_or_else(|| panic!("{file}: no no_records diagnostic"));
+        assert_eq!(warning.severity, Severity::Warning, "{file}");
+        let bytes = fs::read(corpus().join(file)).expect("read");
+        let error = parse_input(&bytes, &strict)[0]
+            .result
+            .clone()
+            .expect_err("strict rejects it");
+        assert_eq!(error.kind, ErrorKind::NoRecords, "{file}: {error}");
     }
 }
 

@@ -757,8 +757,15 @@ fn required_parts_missing() {
         rejected(report(None, "<p>none</p>", &rec).as_bytes()).kind,
         ErrorKind::MissingElement
     );
+    // No record at all: kept with a warning, refused in strict mode.
+    let empty = report(None, POLICY, "");
+    assert!(has(&one(empty.as_bytes()), Code::NoRecords));
+    let strict = ParseOptions {
+        strict: true,
+        ..common::options()
+    };
     assert_eq!(
-        rejected(report(None, POLICY, "").as_bytes()).kind,
+        parse_xml(empty.as_bytes(), &strict).unwrap_err().kind,
         ErrorKind::NoRecords
     );
 }

@@ -69,4 +69,9 @@ def test_invalid_files_are_errors_not_exceptions_in_a_batch():
     for error in errors:
         assert error.path and error.kind and error.message
     assert any(e.kind == "not_aggregate_report" for e in errors)
-    assert all(len(r) > 0 for r in reports)  # salvaged reports keep their records
+    # Salvaged reports keep their records; a report without any carries a no_records warning.
+    empty = [r for r in reports if len(r) == 0]
+    assert len(empty) == 2
+    for r in empty:
+        assert any(d.code == "no_records" and d.severity == "warning" for d in r.diagnostics)
+    assert all(len(r) > 0 for r in reports if r not in empty)

@@ -78,7 +78,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// Checks that no report is partial: the records and rollup rows stored for each report
 /// add up to what its row says.
-async fn assert_whole(store: &dyn Store) {
+async fn assert_whole(store: &Store) {
     let totals = store.totals().await.expect("totals");
     let reports = store
         .reports(&Filter::default(), Page::first(Page::MAX_LIMIT))
@@ -97,7 +97,9 @@ async fn assert_whole(store: &dyn Store) {
         rolled.tally.messages, totals.messages,
         "rollup rows match too"
     );
-    assert_eq!(rolled.reports, totals.reports);
+    // The summary counts reports with records (those without any are listed all the same).
+    let with_records = reports.items.iter().filter(|r| r.records > 0).count();
+    assert_eq!(rolled.reports as usize, with_records);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +125,7 @@ async fn corpus_once_then_all_duplicates() {
             (totals.reports, totals.messages),
             (expected.len() as u64, messages)
         );
-        assert_whole(store.as_ref()).await;
+        assert_whole(&store).await;
         // Every rejection names the input and a cause.
         for line in lines(&first) {
             if line["outcome"] == "rejected" {
@@ -244,7 +246,7 @@ async fn killed_mid_batch_then_rerun_gives_exact_totals() {
             "killed mid-run ({after_kill} of {})",
             expected.len()
         );
-        assert_whole(store.as_ref()).await;
+        assert_whole(&store).await;
 
         let rerun = ingest(&db.url, &[dir.path()]);
         assert_eq!(
@@ -258,7 +260,7 @@ async fn killed_mid_batch_then_rerun_gives_exact_totals() {
             (totals.reports, totals.records, totals.messages),
             (expected.len() as u64, records, messages)
         );
-        assert_whole(store.as_ref()).await;
+        assert_whole(&store).await;
     }
 }
 
@@ -313,7 +315,7 @@ async fn two_processes_on_postgres_store_each_report_once() {
         totals.records,
         expected.iter().map(|r| r.records.len() as u64).sum::<u64>()
     );
-    assert_whole(store.as_ref()).await;
+    assert_whole(&store).await;
 }
 
 #[test]

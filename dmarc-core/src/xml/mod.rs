@@ -464,10 +464,13 @@ impl<'a> Parser<'a, '_> {
             &mut self.diags,
         )?;
         if self.record_count == 0 {
-            return Err(Error::new(
-                ErrorKind::NoRecords,
-                "the report has no usable <record>",
-            ));
+            self.diags.push(
+                Code::NoRecords,
+                Severity::Warning,
+                "feedback/record",
+                None,
+                None,
+            );
         }
         let dialect = if self.rfc9990_hint || namespace.as_deref() == Some(NS_DMARC2) {
             Dialect::Rfc9990
