@@ -65,7 +65,6 @@ mod filter;
 mod identity;
 mod lexer;
 mod limits;
-mod mime;
 mod model;
 mod period;
 mod text;

@@ -2,7 +2,8 @@
 
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use crate::container::{Kind, Walker, printable, sniff};
+use super::Walker;
+use super::sniff::{Kind, printable, sniff};
 use crate::diag::{Diagnostics, Error, ErrorKind};
 
 /// What a message turned out to hold besides aggregate reports, for the error message
