@@ -2,9 +2,8 @@
 //! the binary) and an admin with a random password, so a newcomer sees real data at once.
 
 use dmarc_core::ParseOptions;
-use std::sync::Arc;
 
-use dmarc_store::{Input, InputDone, OutcomeStatus, PipelineOptions, Role, SqlStore, Store};
+use dmarc_store::{Input, InputDone, OutcomeStatus, PipelineOptions, Role, Store};
 
 use crate::http::auth::{hash_password, random_password};
 
@@ -25,7 +24,7 @@ pub struct Demo {
 }
 
 /// Stores the sample reports and creates the admin (with `bcrypt_cost`).
-pub async fn load(store: &SqlStore, bcrypt_cost: u32) -> anyhow::Result<Demo> {
+pub async fn load(store: &Store, bcrypt_cost: u32) -> anyhow::Result<Demo> {
     let (sender, inputs) = tokio::sync::mpsc::channel(1);
     let feed = async move {
         for (name, bytes) in DEMO_REPORTS {
@@ -40,7 +39,6 @@ pub async fn load(store: &SqlStore, bcrypt_cost: u32) -> anyhow::Result<Demo> {
     };
     let mut reports = 0;
     let options = PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()));
-    let store_dyn: Arc<dyn Store> = Arc::new(store.clone());
     let count = |done: InputDone| {
         reports += done
             .outcomes
@@ -50,7 +48,7 @@ pub async fn load(store: &SqlStore, bcrypt_cost: u32) -> anyhow::Result<Demo> {
     };
     let ((), stored) = tokio::join!(
         feed,
-        dmarc_store::ingest_inputs(store_dyn, inputs, options, count)
+        dmarc_store::ingest_inputs(store.clone(), inputs, options, count)
     );
     stored?;
     let password = random_password();

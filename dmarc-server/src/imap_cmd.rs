@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use dmarc_server::ingest::Ingest;
-use dmarc_store::SqlStore;
+use dmarc_store::Store;
 
 use crate::serve_cmd::{ConfigArgs, init_logs};
 
@@ -39,7 +39,7 @@ pub(crate) fn run(args: &ImapArgs) -> ExitCode {
     }
     init_logs(config.log_format);
     crate::runtime().block_on(async move {
-        let store = match SqlStore::connect(&config.database_url.0).await {
+        let store = match Store::connect(&config.database_url.0).await {
             Ok(store) => store,
             Err(e) => {
                 eprintln!("dmarc imap fetch: {e}");
@@ -48,7 +48,7 @@ pub(crate) fn run(args: &ImapArgs) -> ExitCode {
         };
         // Counted here for nothing: this process serves no /metrics.
         let metrics = std::sync::Arc::new(dmarc_server::http::metrics::Metrics::default());
-        let ingest = Ingest::new(std::sync::Arc::new(store), &config.limits, metrics);
+        let ingest = Ingest::new(store, &config.limits, metrics);
         match dmarc_server::imap::fetch_all(&ingest, &config).await {
             Ok(summary) => {
                 for mailbox in &summary.mailboxes {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use dmarc_core::ParseOptions;
-use dmarc_store::{Input, InputDone, PipelineOptions, SqlStore, Store};
+use dmarc_store::{Input, InputDone, PipelineOptions, Store};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::LimitsConfig;
@@ -16,7 +16,7 @@ use crate::http::metrics::Metrics;
 /// What ingestion runs with; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Ingest {
-    store: Arc<SqlStore>,
+    store: Store,
     limits: LimitsConfig,
     metrics: Arc<Metrics>,
     slots: Arc<Semaphore>,
@@ -24,7 +24,7 @@ pub struct Ingest {
 
 impl Ingest {
     /// Ingestion into `store` under `limits`.
-    pub fn new(store: Arc<SqlStore>, limits: &LimitsConfig, metrics: Arc<Metrics>) -> Ingest {
+    pub fn new(store: Store, limits: &LimitsConfig, metrics: Arc<Metrics>) -> Ingest {
         Ingest {
             store,
             limits: limits.clone(),
@@ -53,7 +53,7 @@ impl Ingest {
     ) -> dmarc_store::Result<()> {
         // The semaphore is never closed.
         let _slot = self.slots.acquire().await.ok();
-        let store: Arc<dyn Store> = self.store.clone();
+        let store: Store = self.store.clone();
         dmarc_store::ingest_inputs(store, inputs, self.options(), |done| {
             for outcome in &done.outcomes {
                 self.metrics.ingested(outcome);

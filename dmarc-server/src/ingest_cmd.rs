@@ -9,7 +9,6 @@
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use dmarc_core::ParseOptions;
@@ -84,7 +83,7 @@ pub(crate) fn run(args: &IngestArgs) -> ExitCode {
 }
 
 async fn ingest(
-    store: Arc<dyn Store>,
+    store: Store,
     files: &[PathBuf],
     options: &ParseOptions,
     args: &IngestArgs,

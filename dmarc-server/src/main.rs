@@ -60,7 +60,7 @@ struct DatabaseArgs {
 async fn open_store(
     database: &DatabaseArgs,
     command: &str,
-) -> Result<std::sync::Arc<dyn dmarc_store::Store>, ExitCode> {
+) -> Result<dmarc_store::Store, ExitCode> {
     dmarc_store::connect(&database.database_url)
         .await
         .map_err(|e| {

@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use dmarc_server::config::{Config, LogFormat, Secret};
 use dmarc_server::http::{serve_until, shutdown_signal};
 use dmarc_server::jobs::scheduler;
 use dmarc_server::{AppState, build_app};
-use dmarc_store::SqlStore;
+use dmarc_store::Store;
 
 /// Where the configuration comes from (every command that runs jobs takes these).
 #[derive(Debug, clap::Args)]
@@ -107,9 +106,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
 
 async fn start(config: Config, demo: bool) -> anyhow::Result<()> {
     // Connecting applies pending migrations.
-    let store = Arc::new(
-        SqlStore::connect_with(&config.database_url.0, config.limits.query_timeout()).await?,
-    );
+    let store = Store::connect_with(&config.database_url.0, config.limits.query_timeout()).await?;
     let listen = config.listen.clone();
     let demo = if demo {
         Some(dmarc_server::demo::load(&store, config.auth.bcrypt_cost).await?)

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use dmarc_server::http::auth::{hash_password, random_password};
 use dmarc_server::http::users::{check_email, check_new_password};
-use dmarc_store::{Role, SqlStore, UserChange};
+use dmarc_store::{Role, Store, UserChange};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct UserArgs {
@@ -96,7 +96,7 @@ impl UserCommand {
 pub(crate) fn run(args: &UserArgs) -> ExitCode {
     let common = args.command.common();
     crate::runtime().block_on(async {
-        let store = match SqlStore::connect(&common.database.database_url).await {
+        let store = match Store::connect(&common.database.database_url).await {
             Ok(store) => store,
             Err(e) => {
                 eprintln!("dmarc user: {e}");
@@ -119,7 +119,7 @@ async fn hash(password: String, cost: u32) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn change(store: &SqlStore, email: &str, change: UserChange) -> Result<(), String> {
+async fn change(store: &Store, email: &str, change: UserChange) -> Result<(), String> {
     let (user, _) = store
         .credentials(email)
         .await
@@ -132,7 +132,7 @@ async fn change(store: &SqlStore, email: &str, change: UserChange) -> Result<(),
     Ok(())
 }
 
-async fn command(store: &SqlStore, command: &UserCommand, cost: u32) -> Result<(), String> {
+async fn command(store: &Store, command: &UserCommand, cost: u32) -> Result<(), String> {
     match command {
         UserCommand::Create {
             email,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use dmarc_server::http::metrics::Metrics;
 use dmarc_server::http::shutdown_signal;
 use dmarc_server::jobs::Jobs;
-use dmarc_store::SqlStore;
+use dmarc_store::Store;
 
 use crate::serve_cmd::{ConfigArgs, init_logs};
 
@@ -34,16 +34,15 @@ pub(crate) fn run(args: &WorkerArgs) -> ExitCode {
     }
     init_logs(config.log_format);
     crate::runtime().block_on(async move {
-        let store =
-            match SqlStore::connect_with(&config.database_url.0, config.limits.query_timeout())
-                .await
-            {
-                Ok(store) => Arc::new(store),
-                Err(e) => {
-                    eprintln!("dmarc worker: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+        let store = match Store::connect_with(&config.database_url.0, config.limits.query_timeout())
+            .await
+        {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!("dmarc worker: {e}");
+                return ExitCode::from(2);
+            }
+        };
         let workers = config.jobs.workers;
         let jobs = Jobs::new(store, Arc::new(config), Arc::new(Metrics::default()));
         let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use dmarc_core::{ParseOptions, Report};
+use dmarc_store::Role;
 use dmarc_store::testing;
-use dmarc_store::{Role, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::server::*;

@@ -17,7 +17,7 @@ use dmarc_server::imap;
 use dmarc_server::ingest::Ingest;
 use dmarc_server::jobs::{JobKind, Jobs};
 use dmarc_store::testing::{self, TestDb};
-use dmarc_store::{JobState, SqlStore, Store};
+use dmarc_store::{JobState, Store};
 use support::dovecot::{self, Dovecot};
 
 fn corpus(name: &str) -> PathBuf {
@@ -74,18 +74,14 @@ const NO_REPORT: &str = "From: someone@example.net\r\nTo: dmarc@example.com\r\n\
     Subject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nNo report here.\r\n";
 
 /// Ingestion into `store` with the default limits.
-fn ingest(store: &SqlStore) -> Ingest {
+fn ingest(store: &Store) -> Ingest {
     let limits = LimitsConfig::default();
-    Ingest::new(
-        Arc::new(store.clone()),
-        &limits,
-        Arc::new(Metrics::default()),
-    )
+    Ingest::new(store.clone(), &limits, Arc::new(Metrics::default()))
 }
 
-async fn store() -> (TestDb, SqlStore) {
+async fn store() -> (TestDb, Store) {
     let db = testing::sqlite();
-    let store = SqlStore::connect(&db.url).await.expect("connect");
+    let store = Store::connect(&db.url).await.expect("connect");
     (db, store)
 }
 
@@ -214,11 +210,7 @@ async fn wrong_credentials_fail_the_job_after_retries_with_backoff() {
     config.imap.password = Secret("not-the-password".into());
     config.jobs.retry_backoff_ms = 300;
     config.jobs.poll_interval_ms = 50;
-    let jobs = Jobs::new(
-        Arc::new(store),
-        Arc::new(config),
-        Arc::new(Metrics::default()),
-    );
+    let jobs = Jobs::new(store, Arc::new(config), Arc::new(Metrics::default()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = jobs.spawn_workers(1, &stopped);
     let queued = jobs.enqueue(JobKind::EmailIngestion, "test").await.unwrap();
@@ -284,7 +276,7 @@ async fn a_killed_fetch_rerun_gives_exact_totals() {
             .stderr(std::process::Stdio::piped());
         command
     };
-    let store = SqlStore::connect(&db.url).await.unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
     let mut child = fetch().spawn().expect("dmarc imap fetch");
     // Kill it once some batches are committed and before it is done.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -10,17 +10,13 @@ use dmarc_server::config::{Config, SchedulesConfig};
 use dmarc_server::http::metrics::Metrics;
 use dmarc_server::jobs::{JobKind, Jobs, scheduler};
 use dmarc_store::testing;
-use dmarc_store::{JobFilter, JobState, Page, SqlStore, Store};
+use dmarc_store::{JobFilter, JobState, Page, Store};
 
 mod support;
 
 async fn jobs_on(url: &str, config: Config) -> Jobs {
-    let store = SqlStore::connect(url).await.expect("connect");
-    Jobs::new(
-        Arc::new(store),
-        Arc::new(config),
-        Arc::new(Metrics::default()),
-    )
+    let store = Store::connect(url).await.expect("connect");
+    Jobs::new(store, Arc::new(config), Arc::new(Metrics::default()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,10 +9,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
+use crate::backend::Backend;
 use crate::query::{Arg, Sql};
-use crate::sql::{Backend, now};
+use crate::store::Store;
+use crate::store::now;
 use crate::types::{Page, Paged};
-use crate::{Result, SqlStore, StoreError};
+use crate::{Result, StoreError};
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -208,9 +210,9 @@ fn key_at(row: &AnyRow, first: usize) -> Result<ApiKeyInfo> {
 
 /// Accounts, sessions, keys, audit and settings. One implementation for both backends, like
 /// the report queries.
-impl SqlStore {
+impl Store {
     async fn one_user(&self, sql: Sql) -> Result<Option<User>> {
-        let rows = sql.fetch_all(self.backend_kind(), self.pool()).await?;
+        let rows = sql.fetch_all(self.backend(), self.pool()).await?;
         rows.first().map(|row| user_at(row, 0)).transpose()
     }
 
@@ -231,7 +233,7 @@ impl SqlStore {
         .bind(Arg::Text(role.as_str().to_owned()))
         .bind(Arg::Int(at))
         .bind(Arg::Int(at))
-        .fetch_all(self.backend_kind(), self.pool())
+        .fetch_all(self.backend(), self.pool())
         .await?;
         match rows.first() {
             Some(row) => self.user(row.try_get(0)?).await,
@@ -256,7 +258,7 @@ impl SqlStore {
             "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"
         ))
         .bind(Arg::Text(normalize_email(email)))
-        .fetch_all(self.backend_kind(), self.pool())
+        .fetch_all(self.backend(), self.pool())
         .await?;
         rows.first()
             .map(|row| Ok((user_at(row, 0)?, row.try_get(7)?)))
@@ -266,7 +268,7 @@ impl SqlStore {
     /// Every user, by id.
     pub async fn users(&self) -> Result<Vec<User>> {
         Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.id"))
-            .fetch_all(self.backend_kind(), self.pool())
+            .fetch_all(self.backend(), self.pool())
             .await?
             .iter()
             .map(|row| user_at(row, 0))
@@ -276,14 +278,14 @@ impl SqlStore {
     /// Enabled administrators.
     pub async fn active_admins(&self) -> Result<i64> {
         Sql::new("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
-            .fetch_count(self.backend_kind(), self.pool())
+            .fetch_count(self.backend(), self.pool())
             .await
     }
 
     /// Changes a user; `None` when there is no such user. Disabling a user or changing
     /// their password revokes their sessions in the same transaction.
     pub async fn update_user(&self, id: i64, change: &UserChange) -> Result<Option<User>> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let at = now();
         let mut tx = self.begin_write().await?;
         let admins = lock_admins(backend, &mut tx).await?;
@@ -338,7 +340,7 @@ impl SqlStore {
     /// Deletes a user with their sessions and API keys; false when there was none. Audit
     /// entries keep the actor's name.
     pub async fn delete_user(&self, id: i64) -> Result<bool> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let mut tx = self.begin_write().await?;
         let admins = lock_admins(backend, &mut tx).await?;
         Sql::new("UPDATE audit_log SET user_id = NULL WHERE user_id = $1")
@@ -359,7 +361,7 @@ impl SqlStore {
         Sql::new("UPDATE users SET last_login_at = $1 WHERE id = $2")
             .bind(Arg::Int(now()))
             .bind(Arg::Int(user_id))
-            .execute(self.backend_kind(), self.pool())
+            .execute(self.backend(), self.pool())
             .await?;
         Ok(())
     }
@@ -372,7 +374,7 @@ impl SqlStore {
         refresh_hash: &str,
         refresh_expires_at: i64,
     ) -> Result<()> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let at = now();
         let mut tx = self.begin_write().await?;
         Sql::new("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
@@ -402,7 +404,7 @@ impl SqlStore {
         next_hash: &str,
         next_expires_at: i64,
     ) -> Result<Refresh> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let at = now();
         let mut tx = self.begin_write().await?;
         let rows = Sql::new(&format!(
@@ -465,7 +467,7 @@ impl SqlStore {
              WHERE s.id = $1"
         ))
         .bind(Arg::Text(session_id.to_owned()))
-        .fetch_all(self.backend_kind(), self.pool())
+        .fetch_all(self.backend(), self.pool())
         .await?;
         rows.first()
             .map(|row| {
@@ -479,7 +481,7 @@ impl SqlStore {
 
     /// Revokes a session (logout); false when it was not active.
     pub async fn revoke_session(&self, session_id: &str, reason: &str) -> Result<bool> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let mut tx = self.begin_write().await?;
         let changed = revoke(backend, &mut tx, session_id, reason, now()).await?;
         tx.commit().await?;
@@ -504,7 +506,7 @@ impl SqlStore {
         .bind(Arg::Text(prefix.to_owned()))
         .bind(Arg::Text(key_hash.to_owned()))
         .bind(Arg::Int(now()))
-        .fetch_all(self.backend_kind(), self.pool())
+        .fetch_all(self.backend(), self.pool())
         .await?;
         let row = rows
             .first()
@@ -519,7 +521,7 @@ impl SqlStore {
             sql.push(" AND k.user_id = ").arg(Arg::Int(user));
         }
         sql.push(" ORDER BY k.id DESC");
-        sql.fetch_all(self.backend_kind(), self.pool())
+        sql.fetch_all(self.backend(), self.pool())
             .await?
             .iter()
             .map(|row| key_at(row, 0))
@@ -532,7 +534,7 @@ impl SqlStore {
             "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1"
         ))
         .bind(Arg::Int(id))
-        .fetch_all(self.backend_kind(), self.pool())
+        .fetch_all(self.backend(), self.pool())
         .await?;
         rows.first().map(|row| key_at(row, 0)).transpose()
     }
@@ -543,7 +545,7 @@ impl SqlStore {
             Sql::new("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(Arg::Int(now()))
                 .bind(Arg::Int(id))
-                .execute(self.backend_kind(), self.pool())
+                .execute(self.backend(), self.pool())
                 .await?;
         Ok(changed > 0)
     }
@@ -551,7 +553,7 @@ impl SqlStore {
     /// The key and its owner for a presented key's SHA-256, revoked or not; records the use
     /// (to the minute) when the key is active.
     pub async fn api_key_user(&self, key_hash: &str) -> Result<Option<(ApiKeyInfo, User)>> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let rows = Sql::new(&format!(
             "SELECT {KEY_COLUMNS}, {USER_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1"
@@ -592,7 +594,7 @@ impl SqlStore {
         .bind(Arg::OptText(entry.target.clone()))
         .bind(Arg::OptText(entry.ip.clone()))
         .bind(Arg::Text(entry.detail.to_string()))
-        .execute(self.backend_kind(), self.pool())
+        .execute(self.backend(), self.pool())
         .await?;
         Ok(())
     }
@@ -603,7 +605,7 @@ impl SqlStore {
         action: Option<&str>,
         page: Page,
     ) -> Result<Paged<AuditEntry>> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let (limit, offset) = page.clamped();
         let condition = |sql: &mut Sql| {
             if let Some(action) = action {
@@ -647,7 +649,7 @@ impl SqlStore {
     /// The stored value of a setting, storing `value` first when there is none (so several
     /// processes starting at once agree on one value).
     pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         Sql::new("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(Arg::Text(key.to_owned()))
             .bind(Arg::Text(value.to_owned()))

@@ -16,10 +16,11 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::backend::Backend;
 use crate::query::{Arg, Sql};
-use crate::sql::Backend;
+use crate::store::Store;
 use crate::types::{Page, Paged};
-use crate::{Result, SqlStore, StoreError};
+use crate::{Result, StoreError};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -194,9 +195,9 @@ fn insert(job: &NewJob, schedule: Option<(&str, i64)>, now: i64) -> Sql {
     .bind(Arg::Int(now))
 }
 
-impl SqlStore {
+impl Store {
     async fn one_job(&self, sql: Sql) -> Result<Option<Job>> {
-        sql.fetch_all(self.backend_kind(), self.pool())
+        sql.fetch_all(self.backend(), self.pool())
             .await?
             .first()
             .map(job_at)
@@ -216,7 +217,7 @@ impl SqlStore {
     /// `false` (several processes agree: the check and the insert are one transaction,
     /// serialised per kind).
     pub async fn enqueue_once(&self, job: &NewJob, now: i64) -> Result<(Job, bool)> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let mut tx = self.begin_write().await?;
         if backend == Backend::Postgres {
             Sql::new("SELECT pg_advisory_xact_lock(hashtext($1))")
@@ -257,7 +258,7 @@ impl SqlStore {
     ) -> Result<Option<i64>> {
         let mut sql = insert(job, Some((schedule, slot)), now);
         sql.push(" ON CONFLICT (schedule, slot) DO NOTHING RETURNING id");
-        let rows = sql.fetch_all(self.backend_kind(), self.pool()).await?;
+        let rows = sql.fetch_all(self.backend(), self.pool()).await?;
         rows.first().map(|row| Ok(row.try_get(0)?)).transpose()
     }
 
@@ -265,7 +266,7 @@ impl SqlStore {
     /// A running job whose lease has expired is due again; one that has used all its
     /// attempts is failed instead.
     pub async fn claim(&self, worker: &str, now: i64, lease: i64) -> Result<Option<Job>> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         Sql::new(
             "UPDATE jobs SET state = 'failed', finished_at = $1, lease_until = NULL, \
              last_error = 'the lease of attempt ' || attempts || ' expired: the process \
@@ -308,7 +309,7 @@ impl SqlStore {
         .bind(Arg::Int(until))
         .bind(Arg::Int(id))
         .bind(Arg::Text(worker.to_owned()))
-        .execute(self.backend_kind(), self.pool())
+        .execute(self.backend(), self.pool())
         .await?;
         Ok(changed == 1)
     }
@@ -325,7 +326,7 @@ impl SqlStore {
         .bind(Arg::Int(now))
         .bind(Arg::Int(id))
         .bind(Arg::Text(worker.to_owned()))
-        .execute(self.backend_kind(), self.pool())
+        .execute(self.backend(), self.pool())
         .await?;
         Ok(changed == 1)
     }
@@ -354,7 +355,7 @@ impl SqlStore {
         .bind(finished_at)
         .bind(Arg::Int(id))
         .bind(Arg::Text(worker.to_owned()))
-        .execute(self.backend_kind(), self.pool())
+        .execute(self.backend(), self.pool())
         .await?;
         Ok(changed == 1)
     }
@@ -369,7 +370,7 @@ impl SqlStore {
 
     /// Jobs, newest first.
     pub async fn jobs(&self, filter: &JobFilter, page: Page) -> Result<Paged<Job>> {
-        let backend = self.backend_kind();
+        let backend = self.backend();
         let (limit, offset) = page.clamped();
         let condition = |sql: &mut Sql| {
             sql.push(" WHERE 1 = 1");
@@ -407,7 +408,7 @@ impl SqlStore {
     /// Jobs per kind and state.
     pub async fn job_counts(&self) -> Result<Vec<JobCount>> {
         Sql::new("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state")
-            .fetch_all(self.backend_kind(), self.pool())
+            .fetch_all(self.backend(), self.pool())
             .await?
             .iter()
             .map(|row| {
@@ -426,7 +427,7 @@ impl SqlStore {
         Sql::new(
             "SELECT schedule, MAX(slot) FROM jobs WHERE schedule IS NOT NULL GROUP BY schedule",
         )
-        .fetch_all(self.backend_kind(), self.pool())
+        .fetch_all(self.backend(), self.pool())
         .await?
         .iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
@@ -437,7 +438,7 @@ impl SqlStore {
     pub async fn prune_jobs(&self, before: i64) -> Result<u64> {
         Sql::new("DELETE FROM jobs WHERE state IN ('succeeded', 'failed') AND finished_at < $1")
             .bind(Arg::Int(before))
-            .execute(self.backend_kind(), self.pool())
+            .execute(self.backend(), self.pool())
             .await
     }
 }

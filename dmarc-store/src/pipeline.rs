@@ -21,9 +21,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use dmarc_core::{Error, ParseOptions, Parsed, Record, ReportSink, parse_input_into};
 use tokio::sync::mpsc;
 
+use crate::Result;
 use crate::prepare::{KEPT_HEAD, Prepared, PreparedPart, RowSink, gzip, hex_sha256};
+use crate::store::Store;
 use crate::types::Outcome;
-use crate::{Result, Store};
 
 /// One input to ingest.
 #[derive(Debug)]
@@ -79,7 +80,7 @@ pub struct InputDone {
 /// Ingests every input received on `inputs` until the channel closes, and hands each
 /// input's outcomes to `on_input` in input order, as soon as they are committed.
 pub async fn run(
-    store: Arc<dyn Store>,
+    store: Store,
     inputs: mpsc::Receiver<Input>,
     options: PipelineOptions,
     mut on_input: impl FnMut(InputDone),
@@ -125,7 +126,7 @@ pub async fn run(
         })
         .collect::<std::io::Result<_>>()?;
     drop(chunks);
-    let written = write(&*store, &mut received, &options, &budget, &mut on_input).await;
+    let written = write(&store, &mut received, &options, &budget, &mut on_input).await;
     // On a write error, parsers waiting for room must not wait for ever, and stop sending.
     budget.close();
     drop(received);
@@ -145,7 +146,7 @@ pub async fn run(
 
 /// The writer: batches chunks, commits them, hands finished inputs over in order.
 async fn write(
-    store: &dyn Store,
+    store: &Store,
     received: &mut mpsc::Receiver<Chunk>,
     options: &PipelineOptions,
     budget: &Budget,

@@ -10,8 +10,8 @@ use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Row};
 
 use crate::Result;
+use crate::backend::Backend;
 use crate::prepare::disposition_class;
-use crate::sql::Backend;
 
 /// A bind parameter. NULLs carry their type: PostgreSQL wants it.
 #[derive(Debug, Clone)]
@@ -223,10 +223,25 @@ pub(crate) fn has_record_conditions(filter: &Filter) -> bool {
         || filter.disposition.is_some()
 }
 
+/// `INSERT INTO table (columns) VALUES (...), (...)` for `rows` rows of `width` parameters.
+pub(crate) fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
+    let width = columns.len();
+    let mut text = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let mut n = 0;
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            n += 1;
+            let _ = write!(text, "{}${n}", if col == 0 { "" } else { ", " });
+        }
+        text.push(')');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::write::multi_insert;
 
     #[test]
     fn placeholders_are_numbered_in_order() {

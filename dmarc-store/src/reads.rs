@@ -14,8 +14,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row as _};
 
+use crate::backend::Backend;
 use crate::query::{Sql, anonymous_placeholders, bind_all};
-use crate::sql::Backend;
 use crate::{Result, StoreError};
 
 /// SQLite virtual-machine steps between two looks at the clock (a few milliseconds).

@@ -9,14 +9,69 @@ use std::net::IpAddr;
 use dmarc_core::Filter;
 use dmarc_core::rollup::{
     self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, OutcomeClass,
-    PolicyCompliance, SourceActivity, SourceGroup, Summary, Tally, TimelineBuilder,
+    PolicyCompliance, SourceActivity, SourceGroup, Summary, Tally, TimelineBuilder, TrendPoint,
 };
 
+use crate::backend::Backend;
 use crate::query::{Arg, Sql, Target, has_report_conditions, push_conditions, rollup_answers};
 use crate::reads::ReadRow;
-use crate::sql::{Backend, SqlStore, unsigned};
+use crate::store::{Store, unsigned};
 use crate::types::{Page, Paged};
 use crate::{Result, StoreError};
+
+/// The rollups, computed in the database.
+impl Store {
+    /// Headline figures.
+    pub async fn summary(&self, filter: &Filter) -> Result<Summary> {
+        summary(self, filter).await
+    }
+
+    /// Messages per policy domain, most first.
+    pub async fn by_domain(&self, filter: &Filter) -> Result<Vec<Group>> {
+        grouped(self, "policy_domain", filter).await
+    }
+
+    /// Messages per reporting organisation, most first.
+    pub async fn by_organization(&self, filter: &Filter) -> Result<Vec<Group>> {
+        grouped(self, "organization", filter).await
+    }
+
+    /// Messages per source address, most first, paginated (`total` counts addresses).
+    pub async fn by_source(&self, filter: &Filter, page: Page) -> Result<Paged<SourceGroup>> {
+        by_source(self, filter, page).await
+    }
+
+    /// Messages by applied disposition.
+    pub async fn disposition_breakdown(&self, filter: &Filter) -> Result<DispositionBreakdown> {
+        disposition(self, filter).await
+    }
+
+    /// Messages by aligned DKIM x aligned SPF verdict.
+    pub async fn alignment_breakdown(&self, filter: &Filter) -> Result<AlignmentBreakdown> {
+        alignment(self, filter).await
+    }
+
+    /// DMARC compliance and the treatment of failures.
+    pub async fn policy_compliance(&self, filter: &Filter) -> Result<PolicyCompliance> {
+        compliance(self, filter).await
+    }
+
+    /// Messages per UTC day.
+    pub async fn timeline(&self, filter: &Filter) -> Result<Vec<DayBucket>> {
+        timeline(self, filter).await
+    }
+
+    /// What each source address did (the input of anomaly scoring).
+    pub async fn source_activity(&self, filter: &Filter) -> Result<Vec<SourceActivity>> {
+        source_activity(self, filter).await
+    }
+
+    /// Daily failure rate with a `window`-day moving average.
+    pub async fn failure_trend(&self, filter: &Filter, window: usize) -> Result<Vec<TrendPoint>> {
+        let days = self.timeline(filter).await?;
+        Ok(dmarc_core::rollup::trend_from_timeline(&days, window))
+    }
+}
 
 /// SQL giving the disposition class (`dmarc_core::rollup::disposition_class`) of a record's
 /// stored disposition, which is the canonical word for the known values.
@@ -106,7 +161,7 @@ fn tally_at(row: &ReadRow, first: usize) -> Result<Tally> {
 
 /// Runs `SELECT {select} FROM {source} WHERE {filter}{tail}`.
 async fn query(
-    store: &SqlStore,
+    store: &Store,
     source: Source,
     select: &str,
     filter: &Filter,
@@ -119,7 +174,7 @@ async fn query(
 }
 
 /// Headline figures.
-pub(crate) async fn summary(store: &SqlStore, filter: &Filter) -> Result<Summary> {
+pub(crate) async fn summary(store: &Store, filter: &Filter) -> Result<Summary> {
     let s = Source::for_filter(filter);
     let r = s.report;
     let select = format!(
@@ -144,7 +199,7 @@ pub(crate) async fn summary(store: &SqlStore, filter: &Filter) -> Result<Summary
 
 /// Messages grouped by a report-level column (`policy_domain`, `organization`), ranked as
 /// the core ranks groups.
-pub(crate) async fn grouped(store: &SqlStore, column: &str, filter: &Filter) -> Result<Vec<Group>> {
+pub(crate) async fn grouped(store: &Store, column: &str, filter: &Filter) -> Result<Vec<Group>> {
     let s = Source::for_filter(filter);
     let key = format!("{}.{column}", s.report);
     let rows = query(
@@ -168,7 +223,7 @@ pub(crate) async fn grouped(store: &SqlStore, column: &str, filter: &Filter) -> 
 
 /// Messages per source address, most first, paginated (`total` counts addresses).
 pub(crate) async fn by_source(
-    store: &SqlStore,
+    store: &Store,
     filter: &Filter,
     page: Page,
 ) -> Result<Paged<SourceGroup>> {
@@ -232,7 +287,7 @@ pub(crate) async fn by_source(
 }
 
 /// Messages by applied disposition.
-pub(crate) async fn disposition(store: &SqlStore, filter: &Filter) -> Result<DispositionBreakdown> {
+pub(crate) async fn disposition(store: &Store, filter: &Filter) -> Result<DispositionBreakdown> {
     let s = Source::for_filter(filter);
     let select = format!("{}, {}", s.class, s.sum());
     let rows = query(store, s, &select, filter, " GROUP BY 1").await?;
@@ -252,7 +307,7 @@ pub(crate) async fn disposition(store: &SqlStore, filter: &Filter) -> Result<Dis
 }
 
 /// Messages by aligned DKIM x aligned SPF verdict.
-pub(crate) async fn alignment(store: &SqlStore, filter: &Filter) -> Result<AlignmentBreakdown> {
+pub(crate) async fn alignment(store: &Store, filter: &Filter) -> Result<AlignmentBreakdown> {
     let s = Source::for_filter(filter);
     let a = s.outcome;
     let select = format!("{a}.dkim_pass, {a}.spf_pass, {}", s.sum());
@@ -272,7 +327,7 @@ pub(crate) async fn alignment(store: &SqlStore, filter: &Filter) -> Result<Align
 }
 
 /// DMARC compliance and the treatment of failures.
-pub(crate) async fn compliance(store: &SqlStore, filter: &Filter) -> Result<PolicyCompliance> {
+pub(crate) async fn compliance(store: &Store, filter: &Filter) -> Result<PolicyCompliance> {
     let s = Source::for_filter(filter);
     let a = s.outcome;
     let select = format!(
@@ -307,7 +362,7 @@ pub(crate) async fn compliance(store: &SqlStore, filter: &Filter) -> Result<Poli
 
 /// Messages per UTC day within the filter's period, bounded as
 /// [`TimelineBuilder::finish`] bounds it whatever periods are stored.
-pub(crate) async fn timeline(store: &SqlStore, filter: &Filter) -> Result<Vec<DayBucket>> {
+pub(crate) async fn timeline(store: &Store, filter: &Filter) -> Result<Vec<DayBucket>> {
     let mut builder = TimelineBuilder::new(filter);
     let s = Source::for_filter(filter);
     if s.target == Target::Rollup {
@@ -361,12 +416,9 @@ fn static_class(class: &str) -> &'static str {
 }
 
 /// What each source address did (rows with a usable address), most messages first.
-pub(crate) async fn source_activity(
-    store: &SqlStore,
-    filter: &Filter,
-) -> Result<Vec<SourceActivity>> {
+pub(crate) async fn source_activity(store: &Store, filter: &Filter) -> Result<Vec<SourceActivity>> {
     // Lower-casing as the core does (ASCII only): PostgreSQL's LOWER follows the collation.
-    let header_from = match store.backend_kind() {
+    let header_from = match store.backend() {
         Backend::Sqlite => "LOWER(x.header_from)",
         Backend::Postgres => "LOWER(x.header_from COLLATE \"C\")",
     };

@@ -63,10 +63,10 @@ pub async fn databases() -> Vec<TestDb> {
 }
 
 /// A connected store over each of [`databases`].
-pub async fn stores() -> Vec<(TestDb, crate::SqlStore)> {
+pub async fn stores() -> Vec<(TestDb, crate::Store)> {
     let mut out = Vec::new();
     for db in databases().await {
-        let store = crate::SqlStore::connect(&db.url)
+        let store = crate::Store::connect(&db.url)
             .await
             .unwrap_or_else(|e| panic!("connect to {}: {e}", db.url));
         out.push((db, store));

@@ -1,16 +1,16 @@
-//! The write path of [`SqlStore`]: a batch of prepared inputs in one transaction (raw
+//! The write path of [`Store`]: a batch of prepared inputs in one transaction (raw
 //! payloads upserted by digest, each report checked against the duplicate rules, then its
 //! records and daily rows in multi-row INSERTs made a chunk at a time, and one ingest-log
 //! row per payload part), and the rewrite of one stored input when it is parsed again.
 
-use std::fmt::Write as _;
 
 use dmarc_core::{Error as ParseError, ParseOptions, ip_key};
 use sqlx::{AnyConnection, Row};
 
+use crate::backend::backend_of;
 use crate::prepare::{Prepared, ReportRows};
-use crate::query::{Arg, Sql};
-use crate::sql::{SqlStore, backend_of, now, unsigned};
+use crate::query::{Arg, Sql, multi_insert};
+use crate::store::{Store, now, unsigned};
 use crate::types::{Outcome, OutcomeStatus, ReportRef, ReprocessSummary};
 use crate::{Result, StoreError};
 
@@ -79,22 +79,6 @@ fn report_args(
 /// Rows per multi-row INSERT: one statement text (prepared once per connection) for every
 /// full chunk, at most 14 x 256 = 3,584 parameters (under both backends' caps).
 const INSERT_CHUNK: usize = 256;
-
-/// `INSERT INTO table (columns) VALUES (...), (...)` for `rows` rows of `width` parameters.
-pub(crate) fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
-    let width = columns.len();
-    let mut text = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let mut n = 0;
-    for row in 0..rows {
-        text.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..width {
-            n += 1;
-            let _ = write!(text, "{}${n}", if col == 0 { "" } else { ", " });
-        }
-        text.push(')');
-    }
-    text
-}
 
 /// Multi-row INSERTs of up to [`INSERT_CHUNK`] rows: rows are added one at a time and sent
 /// a chunk at a time, so a report of any size costs one chunk of values here.
@@ -442,7 +426,7 @@ fn report_ref(id: i64, rows: &ReportRows) -> ReportRef {
     }
 }
 
-impl SqlStore {
+impl Store {
     pub(crate) async fn ingest_once(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
         let at = now();
         let mut tx = self.begin_write().await?;

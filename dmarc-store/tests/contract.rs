@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use dmarc_benches::{Container, Generator, Reporter};
 use dmarc_core::rollup;
@@ -18,7 +17,7 @@ macro_rules! contract {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
             for db in testing::databases().await {
-                let $store: Arc<dyn Store> = connect(&db.url).await.expect("connect");
+                let $store: Store = connect(&db.url).await.expect("connect");
                 let backend = $store.backend();
                 eprintln!("{} on {backend:?}", stringify!($name));
                 $body
@@ -579,7 +578,7 @@ contract!(concurrent_writers_store_each_report_once, |store| {
     let expected = testing::distinct(&reports_of(&batch));
     let mut tasks = Vec::new();
     for writer in 0..4 {
-        let store = Arc::clone(&store);
+        let store = store.clone();
         // Overlapping halves, in batches of five, in different orders.
         let mut mine: Vec<Prepared> = batch[(writer % 2) * 10..(writer % 2) * 10 + 30].to_vec();
         if writer >= 2 {
@@ -674,7 +673,7 @@ async fn a_stored_future_period_cannot_break_a_query_and_is_moved_out() {
 async fn reads_stop_at_the_time_limit() {
     for db in testing::databases().await {
         let limit = std::time::Duration::from_millis(1);
-        let store = dmarc_store::SqlStore::connect_with(&db.url, limit)
+        let store = dmarc_store::Store::connect_with(&db.url, limit)
             .await
             .expect("connect");
         eprintln!("on {:?}", store.backend());
@@ -701,7 +700,7 @@ async fn reads_stop_at_the_time_limit() {
 
 /// Ingests `inputs` through the pipeline with `options`; the outcomes per input.
 async fn ingest_inputs(
-    store: Arc<dyn Store>,
+    store: Store,
     inputs: Vec<(String, Vec<u8>)>,
     options: dmarc_store::PipelineOptions,
 ) -> Vec<dmarc_store::InputDone> {
@@ -727,7 +726,7 @@ async fn ingest_inputs(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_rejected_inputs_keep_only_their_head() {
     for (_db, sql_store) in testing::stores().await {
-        let store: Arc<dyn Store> = Arc::new(sql_store.clone());
+        let store: Store = sql_store.clone();
         let noise = |n: usize, seed: u64| -> Vec<u8> {
             // Bytes no container starts with, for ever changing.
             let mut x = seed | 1;
@@ -754,7 +753,7 @@ async fn large_rejected_inputs_keep_only_their_head() {
             ("small-noise".to_owned(), noise(50_000, 2)),
             ("report.xml".to_owned(), report),
         ];
-        let done = ingest_inputs(Arc::clone(&store), inputs, options).await;
+        let done = ingest_inputs(store.clone(), inputs, options).await;
         let statuses: Vec<OutcomeStatus> = done.iter().map(|d| d.outcomes[0].outcome).collect();
         assert_eq!(
             statuses,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use dmarc_store::testing;
-use dmarc_store::{JobFilter, JobState, NewJob, Page, SqlStore};
+use dmarc_store::{JobFilter, JobState, NewJob, Page, Store};
 use serde_json::json;
 
 fn new_job(kind: &str, max_attempts: u32, run_at: i64) -> NewJob {
@@ -278,7 +278,7 @@ async fn concurrent_workers_never_run_the_same_job() {
         for w in 0..4 {
             let url = db.url.clone();
             workers.push(tokio::spawn(async move {
-                let store = Arc::new(SqlStore::connect(&url).await.expect("connect"));
+                let store = Arc::new(Store::connect(&url).await.expect("connect"));
                 let name = format!("worker-{w}");
                 let mut ran = Vec::new();
                 while let Some(job) = store.claim(&name, 1, 600_000).await.expect("claim") {
@@ -301,7 +301,7 @@ async fn concurrent_workers_never_run_the_same_job() {
             all.extend(ran);
         }
         let distinct: HashSet<i64> = all.iter().copied().collect();
-        assert_eq!(all.len(), JOBS, "{:?}", store.backend_kind());
+        assert_eq!(all.len(), JOBS, "{:?}", store.backend());
         assert_eq!(distinct.len(), JOBS, "a job ran twice");
         assert!(busy >= 2, "the workers ran concurrently");
         let done = store
@@ -326,7 +326,7 @@ async fn triggers_while_a_job_is_queued_return_that_job() {
         let store = Arc::new(store);
         let tasks: Vec<_> = (0..8)
             .map(|_| {
-                let store = Arc::clone(&store);
+                let store = store.clone();
                 tokio::spawn(async move {
                     store
                         .enqueue_once(&new_job("process-reports", 3, 1_000), 1_000)

@@ -3,8 +3,6 @@
 //! answer is bounded by the period asked for, never by the reports' dates. On SQLite; the
 //! contract suite checks that PostgreSQL answers the same.
 
-use std::sync::Arc;
-
 use dmarc_core::rollup::MAX_DENSE_DAYS;
 use dmarc_core::{Filter, ParseOptions};
 use dmarc_store::{Store, connect, prepare, testing};
@@ -63,7 +61,7 @@ proptest! {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
             let db = testing::sqlite();
-            let store: Arc<dyn Store> = connect(&db.url).await.expect("connect");
+            let store: Store = connect(&db.url).await.expect("connect");
             // Stored by an older version: a period it should have refused.
             let old = report(0, "9000000000000000000", "9000000000086399999", &[7]);
             let then = prepare("old.xml", old.as_bytes(), &ParseOptions::at(i64::MAX));

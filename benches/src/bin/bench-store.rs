@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         match mode.as_str() {
             "load" => {
                 load(
-                    store.as_ref(),
+                    &store,
                     option("--records", 1_000_000),
                     option("--domains", 20),
                     option("--days", 365),
@@ -61,13 +61,13 @@ fn main() -> ExitCode {
                 )
                 .await
             }
-            "query" => query(store.as_ref(), option("--repeat", 20)).await,
+            "query" => query(&store, option("--repeat", 20)).await,
             _ => usage(),
         }
     })
 }
 
-async fn load(store: &dyn Store, records: u64, domains: u64, days: u64, seed: u64) -> ExitCode {
+async fn load(store: &Store, records: u64, domains: u64, days: u64, seed: u64) -> ExitCode {
     let mut generator = Generator::new(seed);
     let per_day = (records / days.max(1)).max(1) as usize;
     let reports_per_day = (domains * 3) as usize;
@@ -121,7 +121,7 @@ async fn load(store: &dyn Store, records: u64, domains: u64, days: u64, seed: u6
     ExitCode::SUCCESS
 }
 
-async fn query(store: &dyn Store, repeat: u64) -> ExitCode {
+async fn query(store: &Store, repeat: u64) -> ExitCode {
     let Ok(summary) = store.summary(&Filter::default()).await else {
         eprintln!("summary failed");
         return ExitCode::from(1);
@@ -193,7 +193,7 @@ async fn query(store: &dyn Store, repeat: u64) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run_query(store: &dyn Store, name: &str, filter: &Filter) -> dmarc_store::Result<()> {
+async fn run_query(store: &Store, name: &str, filter: &Filter) -> dmarc_store::Result<()> {
     match name {
         "summary" => store.summary(filter).await.map(drop),
         "by_domain" => store.by_domain(filter).await.map(drop),

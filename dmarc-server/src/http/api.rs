@@ -10,7 +10,7 @@ use dmarc_core::rollup::{
 };
 use dmarc_core::{Error as ParseError, ErrorKind};
 use dmarc_store::{
-    DomainInfo, Input, Outcome, OutcomeTally, Paged, ReportSummary, Role, Store, StoredReport,
+    DomainInfo, Input, Outcome, OutcomeTally, Paged, ReportSummary, Role, StoredReport,
 };
 use serde::Serialize;
 use serde_json::json;

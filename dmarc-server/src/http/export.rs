@@ -132,7 +132,7 @@ fn verdict(pass: bool) -> String {
 
 /// One page of rows and where the next starts (`None`: this was the last).
 async fn page(
-    store: &dyn Store,
+    store: &Store,
     kind: Kind,
     filter: &Filter,
     cursor: Cursor,
@@ -285,7 +285,7 @@ async fn export(state: AppState, heavy: Heavy, params: Params, kind: Kind) -> Ap
         (state, filter, Some(start), guard),
         move |(state, filter, cursor, guard)| async move {
             let cursor = cursor?;
-            let chunk = match page(state.store.as_ref(), kind, &filter, cursor).await {
+            let chunk = match page(&state.store, kind, &filter, cursor).await {
                 Ok((rows, next)) => match encode(&rows) {
                     Ok(bytes) => Ok((Bytes::from(bytes), next)),
                     Err(e) => Err(std::io::Error::other(e)),
@@ -358,7 +358,7 @@ pub async fn report_pdf(
         state.config.limits.pdf_exports_per_minute,
     )?;
     let filter = params.filter;
-    let store = state.store.as_ref();
+    let store = &state.store;
     let top = Page::first(pdf::TOP_ROWS);
     let (summary, timeline, disposition, alignment, compliance, domains, organizations, sources) =
         tokio::try_join!(

@@ -1,5 +1,5 @@
 //! Background work: the kinds of job, what each does, and the workers that run them from
-//! the durable queue in the database ([`dmarc_store::SqlStore::claim`]).
+//! the durable queue in the database ([`dmarc_store::Store::claim`]).
 //!
 //! A worker claims a due job, renews its lease while it runs, and records the result; a
 //! failed attempt is queued again after an exponential backoff until the job has used its
@@ -13,7 +13,7 @@ pub mod scheduler;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dmarc_store::{Job, NewJob, SqlStore, Store};
+use dmarc_store::{Job, NewJob, Store};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 
@@ -83,7 +83,7 @@ pub fn backoff_ms(base: u64, attempt: u32) -> u64 {
 #[derive(Debug, Clone)]
 pub struct Jobs {
     /// The database (and queue).
-    pub store: Arc<SqlStore>,
+    pub store: Store,
     /// The configuration in force.
     pub config: Arc<Config>,
     /// Counters of this process.
@@ -121,7 +121,7 @@ impl RunOutcome {
 
 impl Jobs {
     /// The context over a store.
-    pub fn new(store: Arc<SqlStore>, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
+    pub fn new(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
         Jobs {
             ingest: Ingest::new(store.clone(), &config.limits, metrics.clone()),
             store,

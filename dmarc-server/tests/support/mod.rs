@@ -7,7 +7,7 @@ pub(crate) mod server;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dmarc_store::{Job, JobState, SqlStore};
+use dmarc_store::{Job, JobState, Store};
 
 /// A report of `dmarc-core/tests/data/regressions/`.
 pub(crate) fn regression(name: &str) -> PathBuf {
@@ -33,7 +33,7 @@ pub(crate) fn dated_report(id: &str, begin: &str, end: &str) -> String {
 
 /// The job once it is in `state`, or as it is after `timeout`.
 pub(crate) async fn wait_for_job(
-    store: &SqlStore,
+    store: &Store,
     id: i64,
     state: JobState,
     timeout: Duration,

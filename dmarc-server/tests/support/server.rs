@@ -2,12 +2,11 @@
 //! and a client that logs in, calls and uploads.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use dmarc_server::config::Config;
 use dmarc_server::{AppState, build_app, serve};
 use dmarc_store::testing::{self, TestDb};
-use dmarc_store::{Role, SqlStore};
+use dmarc_store::{Role, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -15,7 +14,7 @@ pub(crate) const PASSWORD: &str = "correct horse battery";
 
 pub(crate) struct Server {
     pub(crate) base: String,
-    pub(crate) store: Arc<SqlStore>,
+    pub(crate) store: Store,
     pub(crate) http: reqwest::Client,
     _db: TestDb,
 }
@@ -24,8 +23,8 @@ pub(crate) async fn start(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Server
     let mut config = Config::default();
     config.auth.bcrypt_cost = 4;
     tweak(&mut config);
-    let store = SqlStore::connect_with(&db.url, config.limits.query_timeout());
-    let store = Arc::new(store.await.expect("connect"));
+    let store = Store::connect_with(&db.url, config.limits.query_timeout());
+    let store = store.await.expect("connect");
     let state = AppState::new(store.clone(), config).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

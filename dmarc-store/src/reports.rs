@@ -1,0 +1,381 @@
+//! Reports and their inputs: ingestion (the write path is in `write.rs`), reprocessing,
+//! pending inputs, lists, one report, domains, record exports and the ingest log.
+
+use dmarc_core::{Error as ParseError, ErrorKind, Filter, ParseOptions, Report};
+use sqlx::Row;
+
+use crate::Result;
+use crate::StoreError;
+use crate::backend::Backend;
+use crate::prepare::{Prepared, RecordColumns, record_from_columns};
+use crate::query::{Arg, Sql, Target, has_record_conditions, push_conditions};
+use crate::reads::ReadRow;
+use crate::store::{SHRINK_AFTER_RECORDS, Store, now, unsigned};
+use crate::types::{
+    DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
+    ReprocessSummary, StoredReport, Totals,
+};
+use crate::write::{PayloadRow, upsert_payload};
+
+/// A report list entry from the [`SUMMARY_COLUMNS`] at the start of a row.
+fn report_summary(row: &ReadRow) -> Result<ReportSummary> {
+    Ok(ReportSummary {
+        id: row.int(0)?,
+        reporter: row.text(1)?,
+        org_name: row.text(2)?,
+        report_id: row.text(3)?,
+        domain: row.text(4)?,
+        begin: row.int(5)?,
+        end: row.int(6)?,
+        records: unsigned(row.int(7)?),
+        messages: unsigned(row.int(8)?),
+        dmarc_pass: unsigned(row.int(9)?),
+        diagnostics: unsigned(row.int(10)?),
+        conflict_with: row.opt_int(11)?,
+        ingested_at: row.int(12)?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "r.id, r.reporter, r.organization, r.report_id, r.policy_domain, \
+    r.begin_ts, r.end_ts, r.record_count, r.message_count, r.dmarc_pass, r.diagnostic_count, \
+    r.conflict_with, r.ingested_at";
+
+fn error_kind(text: &str) -> ErrorKind {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(ErrorKind::Io)
+}
+
+impl Store {
+    /// Writes a batch of prepared inputs in one transaction: raw payloads, accepted
+    /// reports, and one outcome per payload part (also logged in the store). Returns the
+    /// outcomes per input, in order. Re-ingesting anything is safe.
+    pub async fn ingest(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let outcomes = self.retrying(|| self.ingest_once(batch)).await?;
+        // A large transaction fills the write connection's page cache (up to 64 MiB);
+        // give it back between batches rather than keep it resident. Smaller batches keep
+        // theirs: the next one reuses it.
+        let records: u64 = batch.iter().map(Prepared::record_count).sum();
+        if self.backend == Backend::Sqlite && records >= SHRINK_AFTER_RECORDS {
+            Sql::new("PRAGMA shrink_memory")
+                .execute(self.backend, &self.writes)
+                .await?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Parses stored raw inputs again (all, or only those never parsed when
+    /// `pending_only`): new reports are added, reports already stored from the same XML
+    /// are rewritten with the new parse (same id), nothing is duplicated.
+    pub async fn reprocess(
+        &self,
+        options: &ParseOptions,
+        pending_only: bool,
+    ) -> Result<ReprocessSummary> {
+        let mut summary = ReprocessSummary::default();
+        let mut after = 0i64;
+        loop {
+            // One payload at a time keeps memory bounded by the largest input.
+            // A truncated input cannot be parsed again: only its head was kept.
+            let mut sql =
+                Sql::new("SELECT id, name, content FROM payloads WHERE truncated = 0 AND id > ");
+            sql.arg(Arg::Int(after));
+            if pending_only {
+                sql.push(" AND processed_at IS NULL");
+            }
+            sql.push(" ORDER BY id LIMIT 1");
+            let rows = sql.fetch_all(self.backend, &self.pool).await?;
+            let Some(row) = rows.first() else { break };
+            let id: i64 = row.try_get(0)?;
+            let name: String = row.try_get(1)?;
+            let content: Vec<u8> = row.try_get(2)?;
+            after = id;
+            let one = self
+                .retrying(|| self.reprocess_one(id, &name, &content, options))
+                .await?;
+            summary.payloads += one.payloads;
+            summary.accepted += one.accepted;
+            summary.refreshed += one.refreshed;
+            summary.duplicate += one.duplicate;
+            summary.rejected += one.rejected;
+        }
+        Ok(summary)
+    }
+
+    /// Stores raw inputs without parsing them (for later processing).
+    pub async fn store_pending(&self, name: &str, bytes: &[u8]) -> Result<i64> {
+        let sha = crate::prepare::hex_sha256(bytes);
+        let compressed = crate::prepare::gzip(bytes);
+        let mut tx = self.begin_write().await?;
+        let payload = PayloadRow {
+            name,
+            sha256: &sha,
+            size: bytes.len() as u64,
+            compressed: &compressed,
+            truncated: false,
+        };
+        let id = upsert_payload(&mut tx, &payload, false, now()).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Counts of what is stored.
+    pub async fn totals(&self) -> Result<Totals> {
+        let row = Sql::new(
+            "SELECT (SELECT COUNT(*) FROM payloads), \
+             (SELECT COUNT(*) FROM payloads WHERE processed_at IS NULL), \
+             (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) FROM records), \
+             (SELECT CAST(COALESCE(SUM(message_count), 0) AS BIGINT) FROM reports), \
+             (SELECT COUNT(*) FROM reports WHERE conflict_with IS NOT NULL)",
+        )
+        .fetch_all(self.backend, &self.pool)
+        .await?;
+        let row = row
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("no totals row".into()))?;
+        Ok(Totals {
+            payloads: unsigned(row.try_get(0)?),
+            pending: unsigned(row.try_get(1)?),
+            reports: unsigned(row.try_get(2)?),
+            records: unsigned(row.try_get(3)?),
+            messages: unsigned(row.try_get(4)?),
+            conflicts: unsigned(row.try_get(5)?),
+        })
+    }
+
+    /// Reports matching the filter (those with at least one matching record), newest
+    /// period first, then highest id first.
+    pub async fn reports(&self, filter: &Filter, page: Page) -> Result<Paged<ReportSummary>> {
+        let (limit, offset) = page.clamped();
+        // Report-level conditions read `r`; record-level ones need a matching record.
+        let mut report_filter = filter.clone();
+        report_filter.source_ip = None;
+        report_filter.dkim = None;
+        report_filter.spf = None;
+        report_filter.disposition = None;
+        let mut where_sql = Sql::new(" WHERE 1 = 1");
+        push_conditions(&mut where_sql, &report_filter, Target::Records);
+        if has_record_conditions(filter) {
+            let record_filter = Filter {
+                source_ip: filter.source_ip,
+                dkim: filter.dkim,
+                spf: filter.spf,
+                disposition: filter.disposition.clone(),
+                ..Filter::default()
+            };
+            where_sql.push(" AND EXISTS (SELECT 1 FROM records x WHERE x.report_pk = r.id");
+            push_conditions(&mut where_sql, &record_filter, Target::Records);
+            where_sql.push(")");
+        }
+        let mut count = Sql::new("SELECT COUNT(*) FROM reports r");
+        count.push(&where_sql.text);
+        count.args = where_sql.args.clone();
+        let total = self.read_count(count).await?;
+        let mut list = Sql::new(&format!("SELECT {SUMMARY_COLUMNS} FROM reports r"));
+        list.push(&where_sql.text);
+        list.args = where_sql.args;
+        list.push(" ORDER BY r.begin_ts DESC, r.id DESC LIMIT ")
+            .arg(Arg::Int(limit))
+            .push(" OFFSET ")
+            .arg(Arg::Int(offset));
+        let items = self
+            .read(list)
+            .await?
+            .iter()
+            .map(report_summary)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Paged {
+            items,
+            total: unsigned(total),
+            limit: page.limit.clamp(1, Page::MAX_LIMIT),
+            offset: page.offset,
+        })
+    }
+
+    /// One report with its diagnostics and one page of its records (in report order).
+    pub async fn report(&self, id: i64, page: Page) -> Result<Option<StoredReport>> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {SUMMARY_COLUMNS}, r.meta, p.name, r.part FROM reports r \
+             JOIN payloads p ON p.id = r.payload_id WHERE r.id = "
+        ));
+        sql.arg(Arg::Int(id));
+        let rows = self.read(sql).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let summary = report_summary(row)?;
+        let meta = row.text(13)?;
+        let mut report: Report = serde_json::from_str(&meta)
+            .map_err(|e| StoreError::Corrupt(format!("report {id} metadata: {e}")))?;
+        let name = row.text(14)?;
+        let part = row.opt_text(15)?;
+        let mut records = Sql::new(
+            "SELECT source_ip, count, disposition, dkim, spf, header_from, envelope_from, \
+             envelope_to, detail FROM records WHERE report_pk = ",
+        );
+        let (limit, offset) = page.clamped();
+        // Positions are 0.. in report order: a page is one range of the primary key.
+        records
+            .arg(Arg::Int(id))
+            .push(" AND ord >= ")
+            .arg(Arg::Int(offset))
+            .push(" ORDER BY ord LIMIT ")
+            .arg(Arg::Int(limit));
+        for row in self.read(records).await? {
+            report.records.push(
+                record_from_columns(RecordColumns {
+                    source_ip: row.opt_text(0)?,
+                    count: row.int(1)?,
+                    disposition: row.opt_text(2)?,
+                    dkim: row.opt_text(3)?,
+                    spf: row.opt_text(4)?,
+                    header_from: row.opt_text(5)?,
+                    envelope_from: row.opt_text(6)?,
+                    envelope_to: row.opt_text(7)?,
+                    detail: row.text(8)?,
+                })
+                .map_err(|e| StoreError::Corrupt(format!("report {id}: {e}")))?,
+            );
+        }
+        Ok(Some(StoredReport {
+            summary,
+            records_page: Page {
+                limit: page.limit.clamp(1, Page::MAX_LIMIT),
+                offset: page.offset,
+            },
+            source: match part {
+                Some(part) => format!("{name} > {part}"),
+                None => name,
+            },
+            report,
+        }))
+    }
+
+    /// Every policy domain with its report and message counts.
+    pub async fn domains(&self) -> Result<Vec<DomainInfo>> {
+        let sql = Sql::new(
+            "SELECT policy_domain, COUNT(*), CAST(SUM(message_count) AS BIGINT), MIN(begin_ts), \
+             MAX(end_ts) FROM reports GROUP BY policy_domain ORDER BY policy_domain",
+        );
+        self.read(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(DomainInfo {
+                    domain: row.text(0)?,
+                    reports: unsigned(row.int(1)?),
+                    messages: unsigned(row.int(2)?),
+                    first_begin: row.int(3)?,
+                    last_end: row.int(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records matching the filter with their report's columns, ordered by report and
+    /// position, starting after `after` (a `(report, ord)` key from the previous call), at
+    /// most `limit`: pages through any number of records at constant cost.
+    pub async fn export_records(
+        &self,
+        filter: &Filter,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<RecordExport>> {
+        let mut sql = Sql::new(
+            "SELECT r.id, x.ord, r.organization, r.report_id, r.policy_domain, r.begin_ts, \
+             r.end_ts, x.source_ip, x.count, x.disposition, x.dkim, x.spf, x.dkim_pass, \
+             x.spf_pass, x.header_from, x.envelope_from, x.envelope_to \
+             FROM records x JOIN reports r ON r.id = x.report_pk WHERE 1 = 1",
+        );
+        push_conditions(&mut sql, filter, Target::Records);
+        if let Some((report, ord)) = after {
+            sql.push(" AND (x.report_pk > ")
+                .arg(Arg::Int(report))
+                .push(" OR (x.report_pk = ")
+                .arg(Arg::Int(report))
+                .push(" AND x.ord > ")
+                .arg(Arg::Int(ord))
+                .push("))");
+        }
+        sql.push(" ORDER BY x.report_pk, x.ord LIMIT ")
+            .arg(Arg::Int(i64::from(limit.clamp(1, Page::MAX_LIMIT))));
+        let mut out = Vec::new();
+        for row in self.read(sql).await? {
+            out.push(RecordExport {
+                report: row.int(0)?,
+                ord: row.int(1)?,
+                org_name: row.text(2)?,
+                report_id: row.text(3)?,
+                domain: row.text(4)?,
+                begin: row.int(5)?,
+                end: row.int(6)?,
+                source_ip: row.opt_text(7)?,
+                count: unsigned(row.int(8)?),
+                disposition: row.opt_text(9)?,
+                dkim: row.opt_text(10)?,
+                spf: row.opt_text(11)?,
+                dkim_aligned: row.int(12)? == 1,
+                spf_aligned: row.int(13)? == 1,
+                header_from: row.opt_text(14)?,
+                envelope_from: row.opt_text(15)?,
+                envelope_to: row.opt_text(16)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Recent ingest outcomes, newest first.
+    pub async fn outcomes(&self, page: Page) -> Result<Paged<Outcome>> {
+        let (limit, offset) = page.clamped();
+        let total = Sql::new("SELECT COUNT(*) FROM ingest_log")
+            .fetch_count(self.backend, &self.pool)
+            .await?;
+        let mut sql = Sql::new(
+            "SELECT p.name, l.part, l.status, l.report_pk, r.reporter, r.report_id, \
+             r.policy_domain, r.record_count, r.message_count, r.conflict_with, l.error_kind, \
+             l.message FROM ingest_log l JOIN payloads p ON p.id = l.payload_id \
+             LEFT JOIN reports r ON r.id = l.report_pk ORDER BY l.id DESC LIMIT ",
+        );
+        sql.arg(Arg::Int(limit))
+            .push(" OFFSET ")
+            .arg(Arg::Int(offset));
+        let mut items = Vec::new();
+        for row in sql.fetch_all(self.backend, &self.pool).await? {
+            let status = OutcomeStatus::parse(&row.try_get::<String, _>(2)?);
+            let report_pk: Option<i64> = row.try_get(3)?;
+            let report = match report_pk {
+                Some(id) => Some(ReportRef {
+                    id,
+                    reporter: row.try_get(4)?,
+                    report_id: row.try_get(5)?,
+                    domain: row.try_get(6)?,
+                }),
+                None => None,
+            };
+            let kind: Option<String> = row.try_get(10)?;
+            let message: Option<String> = row.try_get(11)?;
+            items.push(Outcome {
+                input: row.try_get(0)?,
+                part: row.try_get(1)?,
+                outcome: status,
+                records: report_pk.map_or(Ok(0), |_| row.try_get::<i64, _>(7).map(unsigned))?,
+                messages: report_pk.map_or(Ok(0), |_| row.try_get::<i64, _>(8).map(unsigned))?,
+                conflict_with: if status == OutcomeStatus::Accepted {
+                    row.try_get(9)?
+                } else {
+                    None
+                },
+                report,
+                error: kind
+                    .map(|kind| ParseError::new(error_kind(&kind), message.unwrap_or_default())),
+            });
+        }
+        Ok(Paged {
+            items,
+            total: unsigned(total),
+            limit: page.limit.clamp(1, Page::MAX_LIMIT),
+            offset: page.offset,
+        })
+    }
+}
