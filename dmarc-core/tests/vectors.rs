@@ -1,5 +1,8 @@
 //! The synthetic test vectors of dmarc-format.md §7: good reports, containers, malformed
 //! XML, odd values and attacks.
+//!
+//! The suite stays whole in one file: every file under `tests/` is a test binary of its
+//! own, linked against the whole crate graph, so one suite per subject keeps builds short.
 
 mod common;
 

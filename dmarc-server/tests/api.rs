@@ -1,6 +1,9 @@
 //! The HTTP API over a real socket: token lifecycle, API keys, the RBAC matrix, upload of
 //! the corpus, rate limits and body limits. The server runs in this process on
 //! 127.0.0.1:0 over a real SQLite file (and PostgreSQL where noted).
+//!
+//! The suite stays whole in one file: every file under `tests/` is a test binary of its
+//! own, linked against the whole crate graph, so one suite per subject keeps builds short.
 
 mod support;
 

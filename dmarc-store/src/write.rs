@@ -3,7 +3,6 @@
 //! records and daily rows in multi-row INSERTs made a chunk at a time, and one ingest-log
 //! row per payload part), and the rewrite of one stored input when it is parsed again.
 
-
 use dmarc_core::{Error as ParseError, ParseOptions, ip_key};
 use sqlx::{AnyConnection, Row};
 

@@ -1,6 +1,9 @@
 //! The store contract: every test runs against SQLite and PostgreSQL (a throwaway cluster,
 //! or `DMARC_TEST_POSTGRES_URL`; skipped with a message when neither is available, a
 //! failure when `DMARC_TEST_REQUIRE_SERVICES=1`).
+//!
+//! The suite stays whole in one file: every file under `tests/` is a test binary of its
+//! own, linked against the whole crate graph, so one suite per subject keeps builds short.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! keep it true: every route of the router is described and every described route exists,
 //! and real responses have exactly the documented properties.
 //!
-//! It stays one file (the endpoint table, the schemas and the operation builder read
+//! It stays whole in one file (the endpoint table, the schemas and the operation builder read
 //! together) until the description is derived from the code, which the architecture issue
 //! does; splitting a table that is about to go buys nothing.
 
