@@ -408,7 +408,7 @@ impl Config {
             ));
         }
         for (name, expression) in self.schedules.all() {
-            crate::jobs::scheduler::parse(expression)
+            crate::cron::parse(expression)
                 .map_err(|e| invalid(format!("schedules.{}", name.replace('-', "_")), e))?;
         }
         let named = std::iter::once(("imap".to_owned(), &self.imap)).chain(

@@ -5,7 +5,7 @@ use dmarc_core::ParseOptions;
 
 use dmarc_store::{Input, InputDone, OutcomeStatus, PipelineOptions, Role, Store};
 
-use crate::http::auth::{hash_password, random_password};
+use crate::credentials::{hash_password, random_password};
 
 include!(concat!(env!("OUT_DIR"), "/demo_reports.rs"));
 

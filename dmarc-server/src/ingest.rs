@@ -11,7 +11,7 @@ use dmarc_store::{Input, InputDone, PipelineOptions, Store};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::LimitsConfig;
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// What ingestion runs with; cheap to clone.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dmarc_server::config::{Config, SchedulesConfig};
-use dmarc_server::http::metrics::Metrics;
 use dmarc_server::jobs::{JobKind, Jobs, scheduler};
+use dmarc_server::metrics::Metrics;
 use dmarc_store::testing;
 use dmarc_store::{JobFilter, JobState, Page, Store};
 

@@ -8,66 +8,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use dmarc_store::{ApiKeyInfo, NewAuditEntry, Refresh, Role, User};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use super::{AppState, ClientIp, now};
-
-/// Prefix of refresh tokens and API keys, so leaked ones are recognisable (secret scanners).
-const REFRESH_PREFIX: &str = "dmr_";
-const API_KEY_PREFIX: &str = "dmk_";
-/// Characters of an API key kept to show which key it is.
-const API_KEY_SHOWN: usize = 12;
-
-/// `prefix` followed by 32 random bytes in hex.
-pub(crate) fn random_token(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{prefix}{}", hex::encode(bytes))
-}
-
-/// A random 20-character password (letters and digits: about 119 bits).
-pub fn random_password() -> String {
-    use rand::Rng;
-    use rand::distr::Alphanumeric;
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(20)
-        .map(char::from)
-        .collect()
-}
-
-pub(crate) fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
+use crate::credentials::{REFRESH_PREFIX, random_token, sha256_hex, verify_password};
 
 fn seconds(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Keys for access tokens.
-#[derive(Clone)]
-pub(crate) struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-}
-
-impl std::fmt::Debug for TokenKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenKeys(***)")
-    }
-}
-
-impl TokenKeys {
-    pub(crate) fn new(secret: &str) -> Result<Self, jsonwebtoken::errors::Error> {
-        Ok(TokenKeys {
-            encoding: EncodingKey::from_secret(secret.as_bytes())?,
-            decoding: DecodingKey::from_secret(secret.as_bytes())?,
-        })
-    }
 }
 
 /// Claims of an access token.
@@ -80,36 +30,6 @@ struct Claims {
     iat: i64,
     exp: i64,
     typ: String,
-}
-
-/// Hashes a password (bcrypt, on a blocking thread): for handlers, the command line and
-/// the demo alike.
-pub async fn hash_password(password: String, cost: u32) -> anyhow::Result<String> {
-    Ok(tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await??)
-}
-
-/// Checks a password against a bcrypt hash (on a blocking thread); false for a malformed
-/// hash.
-pub(crate) async fn verify_password(password: String, hash: String) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .map_err(|e| ApiError::internal(&e))
-}
-
-/// Checks a new password against the policy.
-pub(crate) fn check_password(password: &str, min_length: usize) -> ApiResult<()> {
-    if password.chars().count() < min_length {
-        return Err(ApiError::bad_request(format!(
-            "the password must have at least {min_length} characters"
-        )));
-    }
-    // bcrypt reads 72 bytes; longer passwords would be silently cut.
-    if password.len() > 72 {
-        return Err(ApiError::bad_request(
-            "the password must have at most 72 bytes",
-        ));
-    }
-    Ok(())
 }
 
 /// How a caller authenticated.
@@ -508,12 +428,4 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
         .audit(caller.audit("logout", None, serde_json::json!({})))
         .await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A new API key: the key in clear (shown once) and its SHA-256 and shown prefix.
-pub(crate) fn new_api_key() -> (String, String, String) {
-    let key = random_token(API_KEY_PREFIX);
-    let hash = sha256_hex(&key);
-    let prefix = key[..API_KEY_SHOWN].to_owned();
-    (key, hash, prefix)
 }

@@ -157,3 +157,13 @@ impl IntoResponse for ApiError {
 
 /// Result of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::credentials::CredentialError> for ApiError {
+    fn from(e: crate::credentials::CredentialError) -> Self {
+        if e.is_policy() {
+            ApiError::bad_request(e.to_string())
+        } else {
+            ApiError::internal(&e)
+        }
+    }
+}

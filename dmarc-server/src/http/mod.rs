@@ -6,7 +6,6 @@ pub mod auth;
 pub mod error;
 pub mod export;
 pub mod limit;
-pub mod metrics;
 pub mod openapi;
 pub mod query;
 pub mod tasks;
@@ -32,11 +31,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::config::Config;
+use crate::credentials::{TokenKeys, random_token};
 use crate::jobs::Jobs;
-use auth::TokenKeys;
+use crate::metrics::Metrics;
 use error::ApiError;
 use limit::{InFlight, InFlightGuard, RateLimiter};
-use metrics::Metrics;
 
 /// What every handler shares; cheap to clone.
 #[derive(Debug, Clone)]
@@ -87,7 +86,7 @@ impl AppState {
     pub async fn new(store: Store, config: Config) -> anyhow::Result<AppState> {
         let secret = if config.auth.jwt_secret.0.is_empty() {
             store
-                .setting_or_init(JWT_SETTING, &auth::random_token(""))
+                .setting_or_init(JWT_SETTING, &random_token(""))
                 .await?
         } else {
             config.auth.jwt_secret.0.clone()
@@ -97,8 +96,7 @@ impl AppState {
         }
         let cost = config.auth.bcrypt_cost;
         let dummy_hash =
-            tokio::task::spawn_blocking(move || bcrypt::hash(auth::random_token(""), cost))
-                .await??;
+            tokio::task::spawn_blocking(move || bcrypt::hash(random_token(""), cost)).await??;
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         Ok(AppState {
@@ -290,7 +288,7 @@ async fn checked_request_id(mut request: Request, next: Next) -> Response {
 pub fn build_app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let ids = RequestIds {
-        prefix: auth::random_token("")[..8].into(),
+        prefix: random_token("")[..8].into(),
         next: Arc::new(AtomicU64::new(1)),
     };
     let upload_limit = state.config.limits.upload_max_request_bytes;
@@ -403,7 +401,7 @@ pub fn build_app(state: AppState) -> Router {
 
 /// Serves `app` on `listener` until Ctrl-C or SIGTERM; requests in flight finish.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    serve_until(listener, app, shutdown_signal()).await
+    serve_until(listener, app, crate::shutdown::signal()).await
 }
 
 /// Serves `app` on `listener` until `stop` completes; requests in flight finish.
@@ -418,27 +416,4 @@ pub async fn serve_until(
     )
     .with_graceful_shutdown(stop)
     .await
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests and jobs in flight");
 }

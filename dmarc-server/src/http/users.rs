@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use super::auth::{Caller, check_password, hash_password, new_api_key, verify_password};
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::query::Params;
+use crate::credentials::{
+    check_email, check_password, hash_password, new_api_key, verify_password,
+};
 
 /// Longest e-mail address (RFC 5321 path limit).
-const MAX_EMAIL: usize = 254;
 /// Longest API key name.
 const MAX_KEY_NAME: usize = 100;
 
@@ -86,29 +88,6 @@ pub struct NewUser {
     email: String,
     password: String,
     role: Role,
-}
-
-/// Checks a password against the default policy (for the command line).
-pub fn check_new_password(password: &str) -> ApiResult<()> {
-    check_password(
-        password,
-        crate::config::AuthConfig::default().min_password_length,
-    )
-}
-
-/// Checks the form of an e-mail address (the login name; nothing is sent to it).
-pub fn check_email(email: &str) -> ApiResult<()> {
-    let email = email.trim();
-    let valid = email.len() <= MAX_EMAIL
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request("not an e-mail address"))
-    }
 }
 
 /// `POST /users` (admin): 201 with the user, 409 when the address is taken.

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
-use crate::http::metrics::Metrics;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use dmarc_core::{Error, ParseOptions, Parsed, Report, Severity, parse_input, rol
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::inputs;
+use super::inputs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {

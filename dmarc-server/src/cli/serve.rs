@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use dmarc_server::config::{Config, LogFormat, Secret};
-use dmarc_server::http::{serve_until, shutdown_signal};
 use dmarc_server::jobs::scheduler;
+use dmarc_server::serve_until;
+use dmarc_server::shutdown;
 use dmarc_server::{AppState, build_app};
 use dmarc_store::Store;
 
@@ -92,7 +93,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     } else {
         None
     };
-    crate::runtime().block_on(async move {
+    super::runtime().block_on(async move {
         match start(config, demo_dir.is_some()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -138,7 +139,7 @@ async fn start(config: Config, demo: bool) -> anyhow::Result<()> {
             stopped.clone(),
         )));
     }
-    serve_until(listener, build_app(state), shutdown_signal()).await?;
+    serve_until(listener, build_app(state), shutdown::signal()).await?;
     // Workers finish the job in hand (its lease would hand it to another process anyway).
     let _ = stop.send(true);
     for task in background {

@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use dmarc_server::http::metrics::Metrics;
-use dmarc_server::http::shutdown_signal;
 use dmarc_server::jobs::Jobs;
+use dmarc_server::metrics::Metrics;
+use dmarc_server::shutdown;
 use dmarc_store::Store;
 
-use crate::serve_cmd::{ConfigArgs, init_logs};
+use super::serve::{ConfigArgs, init_logs};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct WorkerArgs {
@@ -33,7 +33,7 @@ pub(crate) fn run(args: &WorkerArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     init_logs(config.log_format);
-    crate::runtime().block_on(async move {
+    super::runtime().block_on(async move {
         let store = match Store::connect_with(&config.database_url.0, config.limits.query_timeout())
             .await
         {
@@ -48,7 +48,7 @@ pub(crate) fn run(args: &WorkerArgs) -> ExitCode {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let tasks = jobs.spawn_workers(workers, &stopped);
         tracing::info!(workers, "dmarc worker running");
-        shutdown_signal().await;
+        shutdown::signal().await;
         let _ = stop.send(true);
         for task in tasks {
             let _ = task.await;

@@ -5,8 +5,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use dmarc_server::http::auth::{hash_password, random_password};
-use dmarc_server::http::users::{check_email, check_new_password};
+use dmarc_server::credentials::{check_email, check_password, hash_password, random_password};
 use dmarc_store::{Role, Store, UserChange};
 
 #[derive(Debug, clap::Args)]
@@ -19,7 +18,7 @@ pub(crate) struct UserArgs {
 #[derive(Debug, clap::Args)]
 struct Common {
     #[command(flatten)]
-    database: crate::DatabaseArgs,
+    database: super::DatabaseArgs,
     /// bcrypt cost of new passwords.
     #[arg(long, env = "DMARC_AUTH_BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31))]
     bcrypt_cost: u32,
@@ -78,7 +77,11 @@ fn password(from_stdin: bool) -> Result<(String, bool), String> {
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    check_new_password(&password).map_err(|e| e.message)?;
+    check_password(
+        &password,
+        dmarc_server::config::AuthConfig::default().min_password_length,
+    )
+    .map_err(|e| e.to_string())?;
     Ok((password, false))
 }
 
@@ -95,7 +98,7 @@ impl UserCommand {
 
 pub(crate) fn run(args: &UserArgs) -> ExitCode {
     let common = args.command.common();
-    crate::runtime().block_on(async {
+    super::runtime().block_on(async {
         let store = match Store::connect(&common.database.database_url).await {
             Ok(store) => store,
             Err(e) => {
@@ -140,7 +143,7 @@ async fn command(store: &Store, command: &UserCommand, cost: u32) -> Result<(), 
             password_stdin,
             ..
         } => {
-            check_email(email).map_err(|e| e.message)?;
+            check_email(email).map_err(|e| e.to_string())?;
             let (password, generated) = password(*password_stdin)?;
             let hash = hash(password.clone(), cost).await?;
             let user = store

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use dmarc_core::ParseOptions;
 
-use crate::DatabaseArgs;
+use super::DatabaseArgs;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct MigrateArgs {
@@ -25,9 +25,9 @@ pub(crate) struct ReprocessArgs {
 }
 
 pub(crate) fn migrate(args: &MigrateArgs) -> ExitCode {
-    crate::runtime().block_on(async {
+    super::runtime().block_on(async {
         // Connecting applies pending migrations.
-        let store = match crate::open_store(&args.database, "migrate").await {
+        let store = match super::open_store(&args.database, "migrate").await {
             Ok(store) => store,
             Err(code) => return code,
         };
@@ -49,8 +49,8 @@ pub(crate) fn reprocess(args: &ReprocessArgs) -> ExitCode {
         strict: args.strict,
         ..ParseOptions::at(dmarc_store::unix_now())
     };
-    crate::runtime().block_on(async {
-        let store = match crate::open_store(&args.database, "reprocess").await {
+    super::runtime().block_on(async {
+        let store = match super::open_store(&args.database, "reprocess").await {
             Ok(store) => store,
             Err(code) => return code,
         };

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use dmarc_server::ingest::Ingest;
 use dmarc_store::Store;
 
-use crate::serve_cmd::{ConfigArgs, init_logs};
+use super::serve::{ConfigArgs, init_logs};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ImapArgs {
@@ -38,7 +38,7 @@ pub(crate) fn run(args: &ImapArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     init_logs(config.log_format);
-    crate::runtime().block_on(async move {
+    super::runtime().block_on(async move {
         let store = match Store::connect(&config.database_url.0).await {
             Ok(store) => store,
             Err(e) => {
@@ -47,7 +47,7 @@ pub(crate) fn run(args: &ImapArgs) -> ExitCode {
             }
         };
         // Counted here for nothing: this process serves no /metrics.
-        let metrics = std::sync::Arc::new(dmarc_server::http::metrics::Metrics::default());
+        let metrics = std::sync::Arc::new(dmarc_server::metrics::Metrics::default());
         let ingest = Ingest::new(store, &config.limits, metrics);
         match dmarc_server::imap::fetch_all(&ingest, &config).await {
             Ok(summary) => {

@@ -15,8 +15,8 @@ use dmarc_core::ParseOptions;
 use dmarc_store::{Input, Outcome, OutcomeTally, PipelineOptions, Store};
 use serde::Serialize;
 
-use crate::inputs;
-use crate::parse_cmd::safe;
+use super::inputs;
+use super::parse::safe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
@@ -29,7 +29,7 @@ pub(crate) enum Format {
 #[derive(Debug, clap::Args)]
 pub(crate) struct IngestArgs {
     #[command(flatten)]
-    database: crate::DatabaseArgs,
+    database: super::DatabaseArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -66,8 +66,8 @@ pub(crate) fn run(args: &IngestArgs) -> ExitCode {
         strict: args.strict,
         ..ParseOptions::at(dmarc_store::unix_now())
     };
-    crate::runtime().block_on(async {
-        let store = match crate::open_store(&args.database, "ingest").await {
+    super::runtime().block_on(async {
+        let store = match super::open_store(&args.database, "ingest").await {
             Ok(store) => store,
             Err(code) => return code,
         };
