@@ -1,4 +1,4 @@
-//! Ingestion in the server process: uploads, mailbox passes and the demo all run the
+//! Ingestion in the server process: uploads, mailbox passes and reprocessing all run the
 //! store's one pipeline ([`dmarc_store::ingest_inputs`]) through here, with the configured
 //! limits, counted in the metrics, and at most `limits.concurrent_ingests` at a time (a
 //! further one waits), so the memory of the process is bounded by the configuration:
@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use dmarc_core::ParseOptions;
-use dmarc_store::{Input, InputDone, PipelineOptions, Store};
+use dmarc_store::{Input, InputDone, PipelineOptions, ReprocessSummary, Store};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::LimitsConfig;
@@ -61,5 +61,12 @@ impl Ingest {
             on_input(done);
         })
         .await
+    }
+
+    /// Parses stored inputs again (only those never parsed when `pending_only`), under the
+    /// same limits and slots as any ingestion.
+    pub async fn reprocess(&self, pending_only: bool) -> dmarc_store::Result<ReprocessSummary> {
+        let _slot = self.slots.acquire().await.ok();
+        self.store.reprocess(self.options(), pending_only).await
     }
 }

@@ -75,6 +75,7 @@ impl Metrics {
         let status = match outcome.outcome {
             OutcomeStatus::Accepted => "accepted",
             OutcomeStatus::Duplicate => "duplicate",
+            OutcomeStatus::Refreshed => "refreshed",
             OutcomeStatus::Rejected => "rejected",
         };
         let mut inner = self.lock();
@@ -130,7 +131,7 @@ impl Metrics {
         }
         out.push_str("# HELP dmarc_ingest_outcomes_total Report payloads ingested, by outcome.\n");
         out.push_str("# TYPE dmarc_ingest_outcomes_total counter\n");
-        for status in ["accepted", "duplicate", "rejected"] {
+        for status in ["accepted", "duplicate", "refreshed", "rejected"] {
             let n = inner.ingest.get(status).copied().unwrap_or_default();
             let _ = writeln!(
                 out,

@@ -48,7 +48,7 @@ pub use accounts::{
 pub use backend::Backend;
 pub use error::StoreError;
 pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
-pub use pipeline::{Input, InputDone, PipelineOptions, run as ingest_inputs};
+pub use pipeline::{Enrich, Input, InputDone, PipelineOptions, run as ingest_inputs};
 pub use prepare::{KEPT_HEAD, Prepared, PreparedPart, ReportRows, batches, prepare};
 pub use store::{DEFAULT_READ_TIMEOUT, Store, connect};
 pub use types::{

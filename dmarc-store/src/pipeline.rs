@@ -1,5 +1,7 @@
-//! The one ingestion path for every source (files, uploads, mailboxes, the demo): inputs
-//! in, one outcome per payload out, with memory bounded by limits, not by what was sent.
+//! The one ingestion path for every source (files, uploads, mailboxes, the demo, stored
+//! inputs parsed again): inputs in, one outcome per payload out, with memory bounded by
+//! limits, not by what was sent. Between parsing and writing, an [`Enrich`] step may add to
+//! each report.
 //!
 //! Inputs are parsed on [`PipelineOptions::parsers`] threads of the run, each holding one
 //! input and the XML of one payload at a time; records become rows as they are read
@@ -22,9 +24,10 @@ use dmarc_core::{Error, ParseOptions, Parsed, Record, ReportSink, parse_input_in
 use tokio::sync::mpsc;
 
 use crate::Result;
-use crate::prepare::{KEPT_HEAD, Prepared, PreparedPart, RowSink, gzip, hex_sha256};
+use crate::prepare::{KEPT_HEAD, Prepared, PreparedPart, ReportRows, RowSink, gzip, hex_sha256};
 use crate::store::Store;
 use crate::types::Outcome;
+use crate::write::OnSameXml;
 
 /// One input to ingest.
 #[derive(Debug)]
@@ -49,6 +52,20 @@ pub struct PipelineOptions {
     /// Largest input kept whole when it holds no report; a larger one is kept as its
     /// SHA-256, size and first 64 KiB.
     pub rejected_keep_bytes: u64,
+    /// Reports already stored from the same XML are rewritten from the new parse instead
+    /// of reported as duplicates (set by [`Store::reprocess`]).
+    pub rewrite_same_xml: bool,
+    /// Runs on every report between parsing and writing, on the parser threads.
+    pub enrich: Option<Arc<dyn Enrich>>,
+}
+
+/// A step of the pipeline between parsing and writing: it sees every report about to be
+/// written, whatever its source (files, uploads, mailboxes, the demo, reprocessing), on the
+/// parser threads (so it runs on as many cores as parsing). This is where data derived
+/// from a report joins it before it is stored (geolocation of the source addresses).
+pub trait Enrich: Send + Sync + std::fmt::Debug {
+    /// Called once per report parsed, before it is batched for writing.
+    fn enrich(&self, report: &mut ReportRows);
 }
 
 impl PipelineOptions {
@@ -60,6 +77,8 @@ impl PipelineOptions {
             budget_records: 40_000,
             parsers: 1,
             rejected_keep_bytes: 1 << 20,
+            rewrite_same_xml: false,
+            enrich: None,
         }
     }
 }
@@ -180,7 +199,12 @@ async fn write(
         let mut outcomes = if storable.is_empty() {
             Vec::new()
         } else {
-            store.ingest(&storable).await?
+            let on_same_xml = if options.rewrite_same_xml {
+                OnSameXml::Rewrite
+            } else {
+                OnSameXml::Keep
+            };
+            store.write_batch(&storable, on_same_xml).await?
         }
         .into_iter();
         // The rows go before the budget is given back: a parser that wakes up must find
@@ -270,6 +294,7 @@ fn parse_one(
         },
         bytes: &bytes,
         rejected_keep_bytes: options.rejected_keep_bytes,
+        enrich: options.enrich.as_deref(),
         rows: RowSink::default(),
         records: 0,
         held: 0,
@@ -295,6 +320,7 @@ struct ChunkSink<'a> {
     header: Prepared,
     bytes: &'a [u8],
     rejected_keep_bytes: u64,
+    enrich: Option<&'a dyn Enrich>,
     rows: RowSink,
     /// Records of the complete reports not sent yet.
     records: u64,
@@ -354,6 +380,12 @@ impl ReportSink for ChunkSink<'_> {
         let held = std::mem::take(&mut self.held);
         let accepted = parsed.result.is_ok();
         self.rows.payload(parsed);
+        if let (Some(enrich), Some(Ok(report))) = (
+            self.enrich,
+            self.rows.parts.last_mut().map(|p| p.result.as_mut()),
+        ) {
+            enrich.enrich(report);
+        }
         // Settle the budget with what the payload keeps: its rows, or none when rejected.
         let taken = held - held % BUDGET_STEP;
         if accepted {

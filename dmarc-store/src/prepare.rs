@@ -548,6 +548,17 @@ impl ReportRows {
     pub fn record_count(&self) -> u64 {
         self.records.len() as u64
     }
+
+    /// Each record's source address (`None` where the report gave none usable) and
+    /// message count, in report order: what an [`Enrich`](crate::Enrich) step looks up.
+    pub fn sources(&self) -> impl Iterator<Item = (Option<std::net::IpAddr>, u64)> + '_ {
+        self.records.iter().map(|row| {
+            (
+                row.source_ip(),
+                u64::try_from(row.count()).unwrap_or_default(),
+            )
+        })
+    }
 }
 
 /// Rebuilds a record from its columns (the inverse of `record_row`).

@@ -1,12 +1,13 @@
 //! Reports and their inputs: ingestion (the write path is in `write.rs`), reprocessing,
 //! pending inputs, lists, one report, domains, record exports and the ingest log.
 
-use dmarc_core::{Error as ParseError, ErrorKind, Filter, ParseOptions, Report};
+use dmarc_core::{Error as ParseError, ErrorKind, Filter, Report};
 use sqlx::Row;
 
 use crate::Result;
 use crate::StoreError;
 use crate::backend::Backend;
+use crate::pipeline::{Input, InputDone, PipelineOptions};
 use crate::prepare::{Prepared, RecordColumns, record_from_columns};
 use crate::query::{Arg, Sql, Target, has_record_conditions, push_conditions};
 use crate::reads::ReadRow;
@@ -15,7 +16,7 @@ use crate::types::{
     DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
     ReprocessSummary, StoredReport, Totals,
 };
-use crate::write::{PayloadRow, upsert_payload};
+use crate::write::{OnSameXml, PayloadRow, upsert_payload};
 
 /// A report list entry from the [`SUMMARY_COLUMNS`] at the start of a row.
 fn report_summary(row: &ReadRow) -> Result<ReportSummary> {
@@ -49,10 +50,21 @@ impl Store {
     /// reports, and one outcome per payload part (also logged in the store). Returns the
     /// outcomes per input, in order. Re-ingesting anything is safe.
     pub async fn ingest(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
+        self.write_batch(batch, OnSameXml::Keep).await
+    }
+
+    /// [`Store::ingest`], rewriting reports stored from the same XML when reprocessing.
+    pub(crate) async fn write_batch(
+        &self,
+        batch: &[Prepared],
+        on_same_xml: OnSameXml,
+    ) -> Result<Vec<Vec<Outcome>>> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let outcomes = self.retrying(|| self.ingest_once(batch)).await?;
+        let outcomes = self
+            .retrying(|| self.ingest_once(batch, on_same_xml))
+            .await?;
         // A large transaction fills the write connection's page cache (up to 64 MiB);
         // give it back between batches rather than keep it resident. Smaller batches keep
         // theirs: the next one reuses it.
@@ -66,40 +78,68 @@ impl Store {
     }
 
     /// Parses stored raw inputs again (all, or only those never parsed when
-    /// `pending_only`): new reports are added, reports already stored from the same XML
-    /// are rewritten with the new parse (same id), nothing is duplicated.
+    /// `pending_only`) through the ingest pipeline run with `options`: new reports are
+    /// added, reports already stored from the same XML are rewritten with the new parse
+    /// (same id), nothing is duplicated. Stored inputs go to the pipeline one at a time, so
+    /// memory stays bounded as in any ingestion. A stored input that cannot be read back
+    /// counts as rejected; a truncated one (only its head was kept) is
+    /// skipped.
     pub async fn reprocess(
         &self,
-        options: &ParseOptions,
+        options: PipelineOptions,
         pending_only: bool,
     ) -> Result<ReprocessSummary> {
-        let mut summary = ReprocessSummary::default();
-        let mut after = 0i64;
-        loop {
-            // One payload at a time keeps memory bounded by the largest input.
-            // A truncated input cannot be parsed again: only its head was kept.
-            let mut sql =
-                Sql::new("SELECT id, name, content FROM payloads WHERE truncated = 0 AND id > ");
-            sql.arg(Arg::Int(after));
-            if pending_only {
-                sql.push(" AND processed_at IS NULL");
+        let options = PipelineOptions {
+            rewrite_same_xml: true,
+            ..options
+        };
+        let (sender, inputs) = tokio::sync::mpsc::channel(1);
+        let feed = async move {
+            let mut after = 0i64;
+            loop {
+                let mut sql = Sql::new(
+                    "SELECT id, name, content FROM payloads WHERE truncated = 0 AND id > ",
+                );
+                sql.arg(Arg::Int(after));
+                if pending_only {
+                    sql.push(" AND processed_at IS NULL");
+                }
+                sql.push(" ORDER BY id LIMIT 1");
+                let rows = sql.fetch_all(self.backend, &self.pool).await?;
+                let Some(row) = rows.first() else { break };
+                after = row.try_get(0)?;
+                let name: String = row.try_get(1)?;
+                let content: Vec<u8> = row.try_get(2)?;
+                let bytes = gunzip(&content).map_err(|e| {
+                    ParseError::new(
+                        ErrorKind::Io,
+                        format!("stored input {after} cannot be decompressed: {e}"),
+                    )
+                });
+                if sender.send(Input { name, bytes }).await.is_err() {
+                    break;
+                }
             }
-            sql.push(" ORDER BY id LIMIT 1");
-            let rows = sql.fetch_all(self.backend, &self.pool).await?;
-            let Some(row) = rows.first() else { break };
-            let id: i64 = row.try_get(0)?;
-            let name: String = row.try_get(1)?;
-            let content: Vec<u8> = row.try_get(2)?;
-            after = id;
-            let one = self
-                .retrying(|| self.reprocess_one(id, &name, &content, options))
-                .await?;
-            summary.payloads += one.payloads;
-            summary.accepted += one.accepted;
-            summary.refreshed += one.refreshed;
-            summary.duplicate += one.duplicate;
-            summary.rejected += one.rejected;
-        }
+            Ok::<(), StoreError>(())
+        };
+        let mut summary = ReprocessSummary::default();
+        let count = |done: InputDone| {
+            summary.payloads += 1;
+            for outcome in &done.outcomes {
+                match outcome.outcome {
+                    OutcomeStatus::Accepted => summary.accepted += 1,
+                    OutcomeStatus::Refreshed => summary.refreshed += 1,
+                    OutcomeStatus::Duplicate => summary.duplicate += 1,
+                    OutcomeStatus::Rejected => summary.rejected += 1,
+                }
+            }
+        };
+        let (fed, ran) = tokio::join!(
+            feed,
+            crate::pipeline::run(self.clone(), inputs, options, count)
+        );
+        ran?;
+        fed?;
         Ok(summary)
     }
 
@@ -378,4 +418,12 @@ impl Store {
             offset: page.offset,
         })
     }
+}
+
+/// The bytes of a stored (gzip) input.
+fn gunzip(content: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(content).read_to_end(&mut raw)?;
+    Ok(raw)
 }

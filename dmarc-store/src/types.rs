@@ -58,6 +58,9 @@ pub enum OutcomeStatus {
     Accepted,
     /// The report was already stored (see `report`).
     Duplicate,
+    /// Reprocessing: the report was stored from the same XML and is rewritten from the new
+    /// parse (same id).
+    Refreshed,
     /// No report could be read (see `error`).
     Rejected,
 }
@@ -68,6 +71,7 @@ impl OutcomeStatus {
         match self {
             OutcomeStatus::Accepted => "accepted",
             OutcomeStatus::Duplicate => "duplicate",
+            OutcomeStatus::Refreshed => "refreshed",
             OutcomeStatus::Rejected => "rejected",
         }
     }
@@ -76,6 +80,7 @@ impl OutcomeStatus {
         match text {
             "accepted" => OutcomeStatus::Accepted,
             "duplicate" => OutcomeStatus::Duplicate,
+            "refreshed" => OutcomeStatus::Refreshed,
             _ => OutcomeStatus::Rejected,
         }
     }
@@ -113,12 +118,20 @@ pub struct OutcomeTally {
     pub accepted: u64,
     /// Reports already stored.
     pub duplicate: u64,
+    /// Reports rewritten from a new parse of the same XML (reprocessing only, so left out
+    /// of the serialised form when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refreshed: u64,
     /// Payload parts without a report.
     pub rejected: u64,
     /// Records of accepted reports.
     pub records: u64,
     /// Messages (sum of `count`) of accepted reports.
     pub messages: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl OutcomeTally {
@@ -131,6 +144,7 @@ impl OutcomeTally {
                 self.messages = self.messages.saturating_add(outcome.messages);
             }
             OutcomeStatus::Duplicate => self.duplicate += 1,
+            OutcomeStatus::Refreshed => self.refreshed += 1,
             OutcomeStatus::Rejected => self.rejected += 1,
         }
     }

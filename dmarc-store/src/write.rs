@@ -1,21 +1,22 @@
 //! The write path of [`Store`]: a batch of prepared inputs in one transaction (raw
 //! payloads upserted by digest, each report checked against the duplicate rules, then its
 //! records and daily rows in multi-row INSERTs made a chunk at a time, and one ingest-log
-//! row per payload part), and the rewrite of one stored input when it is parsed again.
+//! row per payload part); when reprocessing, a report stored from the same XML is rewritten
+//! from the new parse instead of reported as a duplicate.
 
-use dmarc_core::{Error as ParseError, ParseOptions, ip_key};
+use dmarc_core::{Error as ParseError, ip_key};
 use sqlx::{AnyConnection, Row};
 
 use crate::backend::backend_of;
 use crate::prepare::{Prepared, ReportRows};
 use crate::query::{Arg, Sql, multi_insert};
 use crate::store::{Store, now, unsigned};
-use crate::types::{Outcome, OutcomeStatus, ReportRef, ReprocessSummary};
+use crate::types::{Outcome, OutcomeStatus, ReportRef};
 use crate::{Result, StoreError};
 
 /// How `write_report` treats a report that is already stored from the same XML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnSameXml {
+pub(crate) enum OnSameXml {
     /// Report it as a duplicate.
     Keep,
     /// Rewrite it from the new parse (reprocessing after a parser change).
@@ -426,7 +427,11 @@ fn report_ref(id: i64, rows: &ReportRows) -> ReportRef {
 }
 
 impl Store {
-    pub(crate) async fn ingest_once(&self, batch: &[Prepared]) -> Result<Vec<Vec<Outcome>>> {
+    pub(crate) async fn ingest_once(
+        &self,
+        batch: &[Prepared],
+        on_same_xml: OnSameXml,
+    ) -> Result<Vec<Vec<Outcome>>> {
         let at = now();
         let mut tx = self.begin_write().await?;
         let mut log = Vec::new();
@@ -453,7 +458,7 @@ impl Store {
                             payload_id,
                             part.part.as_deref(),
                             rows,
-                            OnSameXml::Keep,
+                            on_same_xml,
                             at,
                             &mut children,
                         )
@@ -462,9 +467,8 @@ impl Store {
                             Written::Accepted { id, conflict_with } => {
                                 (OutcomeStatus::Accepted, id, conflict_with)
                             }
-                            Written::Duplicate { id } | Written::Rewritten { id } => {
-                                (OutcomeStatus::Duplicate, id, None)
-                            }
+                            Written::Duplicate { id } => (OutcomeStatus::Duplicate, id, None),
+                            Written::Rewritten { id } => (OutcomeStatus::Refreshed, id, None),
                         };
                         Outcome {
                             input: input.name.clone(),
@@ -502,79 +506,5 @@ impl Store {
         write_log(&mut tx, log, at).await?;
         tx.commit().await?;
         Ok(outcomes)
-    }
-
-    /// Parses one stored payload again and writes the result in one transaction.
-    pub(crate) async fn reprocess_one(
-        &self,
-        id: i64,
-        name: &str,
-        content: &[u8],
-        options: &ParseOptions,
-    ) -> Result<ReprocessSummary> {
-        use std::io::Read;
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(content)
-            .read_to_end(&mut raw)
-            .map_err(|e| StoreError::Corrupt(format!("payload {id} ({name}): {e}")))?;
-        let prepared = crate::prepare::prepare(name, &raw, options);
-        let at = now();
-        let mut tx = self.begin_write().await?;
-        let mut log = Vec::new();
-        let mut counts = ReprocessSummary {
-            payloads: 1,
-            ..ReprocessSummary::default()
-        };
-        let mut children = Vec::new();
-        for part in &prepared.parts {
-            let (status, report_pk, error) = match &part.result {
-                Ok(rows) => {
-                    match write_report(
-                        &mut tx,
-                        id,
-                        part.part.as_deref(),
-                        rows,
-                        OnSameXml::Rewrite,
-                        at,
-                        &mut children,
-                    )
-                    .await?
-                    {
-                        Written::Accepted { id, .. } => {
-                            counts.accepted += 1;
-                            (OutcomeStatus::Accepted, Some(id), None)
-                        }
-                        Written::Rewritten { id } => {
-                            counts.refreshed += 1;
-                            (OutcomeStatus::Duplicate, Some(id), None)
-                        }
-                        Written::Duplicate { id } => {
-                            counts.duplicate += 1;
-                            (OutcomeStatus::Duplicate, Some(id), None)
-                        }
-                    }
-                }
-                Err(e) => {
-                    counts.rejected += 1;
-                    (OutcomeStatus::Rejected, None, Some(e.clone()))
-                }
-            };
-            log.push(LogRow {
-                payload_id: id,
-                part: part.part.clone(),
-                status,
-                report_pk,
-                error,
-            });
-        }
-        insert_children(&mut tx, &children).await?;
-        write_log(&mut tx, log, at).await?;
-        let mut done = Sql::new("UPDATE payloads SET processed_at = ");
-        done.arg(Arg::Int(at))
-            .push(" WHERE id = ")
-            .arg(Arg::Int(id));
-        done.query(backend_of(&tx)).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(counts)
     }
 }

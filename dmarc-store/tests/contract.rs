@@ -547,14 +547,20 @@ contract!(
         let totals = store.totals().await.expect("totals");
         assert_eq!((totals.payloads, totals.pending, totals.reports), (1, 1, 0));
         let first = store
-            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), true)
+            .reprocess(
+                dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now())),
+                true,
+            )
             .await
             .expect("reprocess");
         assert_eq!((first.payloads, first.accepted), (1, 1));
         assert_eq!(store.totals().await.expect("totals").pending, 0);
         // Everything again: the same XML is rewritten in place, nothing is added.
         let again = store
-            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), false)
+            .reprocess(
+                dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now())),
+                false,
+            )
             .await
             .expect("reprocess");
         assert_eq!((again.payloads, again.accepted, again.refreshed), (1, 0, 1));
@@ -567,6 +573,101 @@ contract!(
             .await
             .expect("ingest");
         assert_eq!(outcomes[0][0].outcome, OutcomeStatus::Duplicate);
+    }
+);
+
+/// An enrichment step that notes what it saw: reports, records and messages by address.
+#[derive(Debug, Default)]
+struct Seen {
+    reports: std::sync::atomic::AtomicU64,
+    records: std::sync::atomic::AtomicU64,
+    messages: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl dmarc_store::Enrich for Seen {
+    fn enrich(&self, report: &mut ReportRows) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.reports.fetch_add(1, Relaxed);
+        self.records.fetch_add(report.record_count(), Relaxed);
+        let mut messages = self.messages.lock().expect("lock");
+        for (ip, count) in report.sources() {
+            let key = ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+            *messages.entry(key).or_default() += count;
+        }
+    }
+}
+
+contract!(
+    the_enrichment_step_sees_every_report_ingested_or_reprocessed,
+    |store| {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut generator = Generator::new(21);
+        let generated = generator.batch(6, 2, 1_700_006_400, 50);
+        let mut expected = std::collections::BTreeMap::<String, u64>::new();
+        for report in &generated {
+            for record in &parse_one(report.xml.as_bytes()).records {
+                let key = record
+                    .source_ip
+                    .map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+                *expected.entry(key).or_default() += record.count;
+            }
+        }
+        let records: u64 = generated
+            .iter()
+            .map(|g| parse_one(g.xml.as_bytes()).records.len() as u64)
+            .sum();
+        let seen = std::sync::Arc::new(Seen::default());
+        let options = dmarc_store::PipelineOptions {
+            enrich: Some(seen.clone()),
+            parsers: 2,
+            ..dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()))
+        };
+        let mut inputs: Vec<(String, Vec<u8>)> = generated
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("g{i}.xml"), g.xml.clone().into_bytes()))
+            .collect();
+        inputs.push(("noise.txt".to_owned(), b"not a report".to_vec()));
+        let done = ingest_inputs(store.clone(), inputs, options.clone()).await;
+        assert_eq!(done.len(), generated.len() + 1);
+        assert_eq!(
+            seen.reports.load(Relaxed),
+            generated.len() as u64,
+            "rejected inputs have no report to enrich"
+        );
+        assert_eq!(seen.records.load(Relaxed), records);
+        assert_eq!(*seen.messages.lock().expect("lock"), expected);
+
+        // Reprocessing goes through the same pipeline, so through the same step, and
+        // rewrites in place: every report comes back refreshed, the noise rejected again.
+        let again = store.reprocess(options, false).await.expect("reprocess");
+        assert_eq!(
+            (
+                again.payloads,
+                again.accepted,
+                again.refreshed,
+                again.duplicate,
+                again.rejected
+            ),
+            (generated.len() as u64 + 1, 0, generated.len() as u64, 0, 1)
+        );
+        assert_eq!(seen.reports.load(Relaxed), 2 * generated.len() as u64);
+        let totals = store.totals().await.expect("totals");
+        assert_eq!(
+            (totals.reports, totals.records),
+            (generated.len() as u64, records)
+        );
+        let log = store.outcomes(Page::first(100)).await.expect("outcomes");
+        let refreshed = log
+            .items
+            .iter()
+            .filter(|o| o.outcome == OutcomeStatus::Refreshed)
+            .count();
+        assert_eq!(
+            refreshed,
+            generated.len(),
+            "the ingest log says what reprocessing did"
+        );
     }
 );
 
@@ -654,7 +755,10 @@ async fn a_stored_future_period_cannot_break_a_query_and_is_moved_out() {
         let totals = store.totals().await.expect("totals");
         assert_eq!((totals.reports, totals.payloads, totals.pending), (1, 2, 2));
         let summary = store
-            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), true)
+            .reprocess(
+                dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now())),
+                true,
+            )
             .await
             .expect("reprocess");
         assert_eq!(
@@ -794,7 +898,10 @@ async fn large_rejected_inputs_keep_only_their_head() {
         assert_eq!(kept[2], ("small-noise", 50_000, 0, 50_000));
         // Reprocessing skips what cannot be parsed again.
         let again = store
-            .reprocess(&ParseOptions::at(dmarc_store::unix_now()), false)
+            .reprocess(
+                dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now())),
+                false,
+            )
             .await
             .expect("reprocess");
         assert_eq!(again.payloads, 2);

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use dmarc_core::ParseOptions;
+use dmarc_store::PipelineOptions;
 
 use super::DatabaseArgs;
 
@@ -54,7 +55,12 @@ pub(crate) fn reprocess(args: &ReprocessArgs) -> ExitCode {
             Ok(store) => store,
             Err(code) => return code,
         };
-        match store.reprocess(&options, args.pending_only).await {
+        // Stored inputs are parsed on every core, like `dmarc ingest`.
+        let pipeline = PipelineOptions {
+            parsers: std::thread::available_parallelism().map_or(1, usize::from),
+            ..PipelineOptions::new(options)
+        };
+        match store.reprocess(pipeline, args.pending_only).await {
             Ok(s) => {
                 println!(
                     "{} raw inputs parsed: {} new reports, {} rewritten, {} duplicates, {} rejected",

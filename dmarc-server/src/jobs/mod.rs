@@ -185,10 +185,7 @@ impl Jobs {
                 Ok(serde_json::to_value(summary)?)
             }
             JobKind::ProcessReports => {
-                let summary = self
-                    .store
-                    .reprocess(&dmarc_core::ParseOptions::at(dmarc_store::unix_now()), true)
-                    .await?;
+                let summary = self.ingest.reprocess(true).await?;
                 Ok(serde_json::to_value(summary)?)
             }
             JobKind::AlertEvaluation | JobKind::MlTraining | JobKind::AnomalyDetection => {
