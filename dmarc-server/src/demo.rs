@@ -3,7 +3,7 @@
 
 use dmarc_core::ParseOptions;
 
-use dmarc_store::{Input, InputDone, OutcomeStatus, PipelineOptions, Role, Store};
+use dmarc_store::{Input, InputDone, OutcomeStatus, PipelineOptions, Role, Store, StoreError};
 
 use crate::credentials::{hash_password, random_password};
 
@@ -53,12 +53,12 @@ pub async fn load(store: &Store, bcrypt_cost: u32) -> anyhow::Result<Demo> {
     stored?;
     let password = random_password();
     let hash = hash_password(password.clone(), bcrypt_cost).await?;
-    store
-        .create_user(DEMO_ADMIN, &hash, Role::Admin)
-        .await?
-        .ok_or_else(|| {
-            anyhow::anyhow!("{DEMO_ADMIN} exists already: the demo needs a fresh database")
-        })?;
+    match store.create_user(DEMO_ADMIN, &hash, Role::Admin).await {
+        Err(StoreError::Conflict(_)) => {
+            anyhow::bail!("{DEMO_ADMIN} exists already: the demo needs a fresh database")
+        }
+        created => created?,
+    };
     Ok(Demo {
         reports,
         email: DEMO_ADMIN,

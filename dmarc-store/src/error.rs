@@ -13,6 +13,9 @@ pub enum StoreError {
     /// The change would break a rule of the stored data (the message says which).
     #[error("{0}")]
     Conflict(String),
+    /// What a change names does not exist (the message names it).
+    #[error("{0} not found")]
+    NotFound(String),
     /// A read ran longer than the store's time limit and was stopped.
     #[error("the query ran longer than the time limit and was stopped")]
     Timeout,

@@ -3,7 +3,7 @@
 //! failure when `DMARC_TEST_REQUIRE_SERVICES=1`).
 
 use dmarc_store::testing;
-use dmarc_store::{NewAuditEntry, Page, Refresh, Role, UserChange};
+use dmarc_store::{NewAuditEntry, Page, Refresh, Role, StoreError, UserChange};
 
 fn far_future() -> i64 {
     4_000_000_000
@@ -15,17 +15,17 @@ async fn users_are_unique_by_normalised_email_and_change_in_place() {
         let alice = store
             .create_user(" Alice@Example.COM ", "hash-a", Role::Analyst)
             .await
-            .unwrap()
             .expect("created");
         assert_eq!(alice.email, "alice@example.com");
         assert_eq!(alice.role, Role::Analyst);
         assert!(!alice.disabled);
         assert!(
-            store
-                .create_user("alice@example.com", "other", Role::Admin)
-                .await
-                .unwrap()
-                .is_none(),
+            matches!(
+                store
+                    .create_user("alice@example.com", "other", Role::Admin)
+                    .await,
+                Err(StoreError::Conflict(_))
+            ),
             "the same address twice"
         );
         let (found, hash) = store
@@ -56,7 +56,6 @@ async fn users_are_unique_by_normalised_email_and_change_in_place() {
                 },
             )
             .await
-            .unwrap()
             .expect("exists");
         assert_eq!(changed.role, Role::Admin);
         assert_eq!(store.active_admins().await.unwrap(), 2);
@@ -69,17 +68,13 @@ async fn users_are_unique_by_normalised_email_and_change_in_place() {
                 },
             )
             .await
-            .unwrap()
             .expect("exists");
         assert!(disabled.disabled);
         assert_eq!(store.active_admins().await.unwrap(), 1);
-        assert!(
-            store
-                .update_user(999, &UserChange::default())
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(matches!(
+            store.update_user(999, &UserChange::default()).await,
+            Err(StoreError::NotFound(_))
+        ));
         let emails: Vec<String> = store
             .users()
             .await
@@ -100,7 +95,6 @@ async fn refresh_tokens_rotate_and_a_reuse_revokes_the_session() {
         let user = store
             .create_user("a@example.com", "h", Role::Viewer)
             .await
-            .unwrap()
             .unwrap();
         store
             .start_session(user.id, "s1", "r1", far_future())
@@ -187,12 +181,10 @@ async fn api_keys_are_found_by_hash_record_use_and_revoke() {
         let owner = store
             .create_user("k@example.com", "h", Role::Analyst)
             .await
-            .unwrap()
             .unwrap();
         let other = store
             .create_user("o@example.com", "h", Role::Viewer)
             .await
-            .unwrap()
             .unwrap();
         let key = store
             .create_api_key(owner.id, "ci", "dmk_abcd", "hash1")
@@ -227,7 +219,6 @@ async fn audit_log_pages_newest_first_and_outlives_its_users() {
         let user = store
             .create_user("a@example.com", "h", Role::Analyst)
             .await
-            .unwrap()
             .unwrap();
         for (i, action) in ["login.success", "login.failure", "user.create"]
             .into_iter()
@@ -291,7 +282,6 @@ async fn the_last_admin_cannot_be_raced_away() {
                 let user = store
                     .create_user(&format!("{name}{round}@example.com"), "h", Role::Admin)
                     .await
-                    .unwrap()
                     .expect("new admin");
                 pair.push(user.id);
             }

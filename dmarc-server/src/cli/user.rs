@@ -149,8 +149,12 @@ async fn command(store: &Store, command: &UserCommand, cost: u32) -> Result<(), 
             let user = store
                 .create_user(email, &hash, *role)
                 .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("a user {email} exists already"))?;
+                .map_err(|e| match e {
+                    dmarc_store::StoreError::Conflict(_) => {
+                        format!("a user {email} exists already")
+                    }
+                    e => e.to_string(),
+                })?;
             println!("created {} ({}), id {}", user.email, user.role, user.id);
             if generated {
                 println!("password: {password}");

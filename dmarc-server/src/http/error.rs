@@ -126,6 +126,7 @@ impl From<dmarc_store::StoreError> for ApiError {
                  period or the filters",
             ),
             dmarc_store::StoreError::Conflict(message) => ApiError::conflict(message),
+            e @ dmarc_store::StoreError::NotFound(_) => ApiError::not_found(e.to_string()),
             e => ApiError::internal(&e),
         }
     }

@@ -100,11 +100,7 @@ pub async fn create(
     check_email(&new.email)?;
     check_password(&new.password, state.config.auth.min_password_length)?;
     let hash = hash_password(new.password, state.config.auth.bcrypt_cost).await?;
-    let user = state
-        .store
-        .create_user(&new.email, &hash, new.role)
-        .await?
-        .ok_or_else(|| ApiError::conflict("a user with this e-mail address exists"))?;
+    let user = state.store.create_user(&new.email, &hash, new.role).await?;
     state
         .audit(caller.audit(
             "user.create",
@@ -168,8 +164,7 @@ pub async fn update(
                 password_hash,
             },
         )
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
+        .await?;
     state
         .audit(caller.audit("user.update", Some(user.email.clone()), detail))
         .await;

@@ -65,7 +65,6 @@ impl Server {
             .create_user(email, &hash, role)
             .await
             .expect("create")
-            .expect("new")
             .id
     }
 

@@ -220,13 +220,8 @@ impl Store {
         rows.first().map(|row| user_at(row, 0)).transpose()
     }
 
-    /// Creates a user; `None` when the e-mail address is taken.
-    pub async fn create_user(
-        &self,
-        email: &str,
-        password_hash: &str,
-        role: Role,
-    ) -> Result<Option<User>> {
+    /// Creates a user; [`StoreError::Conflict`] when the e-mail address is taken.
+    pub async fn create_user(&self, email: &str, password_hash: &str, role: Role) -> Result<User> {
         let at = now();
         let rows = Sql::new(
             "INSERT INTO users (email, password_hash, role, disabled, created_at, updated_at) \
@@ -239,10 +234,15 @@ impl Store {
         .bind(Arg::Int(at))
         .fetch_all(self.backend(), self.pool())
         .await?;
-        match rows.first() {
-            Some(row) => self.user(row.try_get(0)?).await,
-            None => Ok(None),
-        }
+        let Some(row) = rows.first() else {
+            return Err(StoreError::Conflict(
+                "a user with this e-mail address exists".into(),
+            ));
+        };
+        let id = row.try_get(0)?;
+        self.user(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
     }
 
     /// A user by id.
@@ -286,9 +286,9 @@ impl Store {
             .await
     }
 
-    /// Changes a user; `None` when there is no such user. Disabling a user or changing
-    /// their password revokes their sessions in the same transaction.
-    pub async fn update_user(&self, id: i64, change: &UserChange) -> Result<Option<User>> {
+    /// Changes a user ([`StoreError::NotFound`] when there is no such user). Disabling a
+    /// user or changing their password revokes their sessions in the same transaction.
+    pub async fn update_user(&self, id: i64, change: &UserChange) -> Result<User> {
         let backend = self.backend();
         let at = now();
         let mut tx = self.begin_write().await?;
@@ -307,7 +307,7 @@ impl Store {
         }
         sql.push(" WHERE id = ").arg(Arg::Int(id));
         if sql.execute(backend, &mut *tx).await? == 0 {
-            return Ok(None);
+            return Err(StoreError::NotFound(format!("user {id}")));
         }
         keep_an_admin(backend, &mut tx, admins).await?;
         if change.disabled == Some(true) {
@@ -338,7 +338,9 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        self.user(id).await
+        self.user(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
     }
 
     /// Deletes a user with their sessions and API keys; false when there was none. Audit
