@@ -235,6 +235,7 @@ fn truncate_raw(raw: &str) -> String {
 
 /// Why an input was rejected. Serialised in `snake_case`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -296,6 +297,7 @@ impl fmt::Display for ErrorKind {
 
 /// A rejected input or payload: what went wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{kind}: {message}")]
 pub struct Error {
     /// The class of problem.

@@ -1,6 +1,9 @@
 //! The CPU-bound half of ingestion, done before touching the database (on any thread, in
 //! parallel): parse the input, compress the raw bytes, and turn each report into the rows
 //! the backends write.
+//!
+//! It stays whole: the packed row layout, the code that packs rows and the code that reads
+//! them back (`record_from_columns`) change together.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -549,8 +552,8 @@ impl ReportRows {
         self.records.len() as u64
     }
 
-    /// Each record's source address (`None` where the report gave none usable) and
-    /// message count, in report order: what an [`Enrich`](crate::Enrich) step looks up.
+    /// Each record's source address (`None` if unusable) and message count, in report
+    /// order: what an [`Enrich`](crate::Enrich) step looks up.
     pub fn sources(&self) -> impl Iterator<Item = (Option<std::net::IpAddr>, u64)> + '_ {
         self.records.iter().map(|row| {
             (

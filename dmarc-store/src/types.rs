@@ -6,6 +6,7 @@ use dmarc_core::{Error, Report};
 
 /// A page request: at most `limit` items after skipping `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page {
     /// Items per page (1..=1000 is sensible; the store caps it at 10,000).
     pub limit: u32,
@@ -39,6 +40,7 @@ impl Default for Page {
 
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Paged<T> {
     /// The items of this page.
     pub items: Vec<T>,
@@ -52,6 +54,7 @@ pub struct Paged<T> {
 
 /// What happened to one payload of an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OutcomeStatus {
     /// A new report was stored.
@@ -88,6 +91,7 @@ impl OutcomeStatus {
 
 /// The outcome of one payload part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Outcome {
     /// The input's name.
     pub input: String,
@@ -113,6 +117,7 @@ pub struct Outcome {
 
 /// Counts of outcomes, and the records and messages of the accepted reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutcomeTally {
     /// New reports stored.
     pub accepted: u64,
@@ -168,6 +173,7 @@ impl Outcome {
 
 /// A stored report, by id and identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRef {
     /// Database id.
     pub id: i64,
@@ -213,6 +219,7 @@ pub struct Totals {
 
 /// A report in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportSummary {
     /// Database id.
     pub id: i64,
@@ -244,6 +251,7 @@ pub struct ReportSummary {
 
 /// One report with everything in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredReport {
     /// The list entry.
     pub summary: ReportSummary,
@@ -253,11 +261,13 @@ pub struct StoredReport {
     /// report order (the report has `summary.records` in all).
     pub records_page: Page,
     /// The report as parsed (diagnostics, policy, one page of records).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub report: Report,
 }
 
 /// A policy domain seen in reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainInfo {
     /// The domain (lower-case).
     pub domain: String,

@@ -21,6 +21,7 @@ pub const MAX_SPREAD_DAYS: i64 = 366;
 
 /// Message counts by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tally {
     /// All messages.
     pub messages: u64,
@@ -82,6 +83,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
 
 /// Headline figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     /// Reports with at least one selected record.
     pub reports: u64,
@@ -123,6 +125,7 @@ pub fn summary(reports: &[Report], filter: &Filter) -> Summary {
 
 /// A group of messages sharing a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Group {
     /// The group key (domain, organisation).
     pub key: String,
@@ -179,8 +182,10 @@ pub fn by_organization(reports: &[Report], filter: &Filter) -> Vec<Group> {
 
 /// Messages from one source address (`None` for rows without a usable address).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SourceGroup {
     /// The source address.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub source_ip: Option<IpAddr>,
     /// Messages by outcome.
     #[serde(flatten)]
@@ -205,6 +210,7 @@ pub fn by_source(reports: &[Report], filter: &Filter) -> Vec<SourceGroup> {
 
 /// Messages by applied disposition.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DispositionBreakdown {
     /// Delivered without action.
     pub none: u64,
@@ -236,6 +242,7 @@ pub fn disposition_breakdown(reports: &[Report], filter: &Filter) -> Disposition
 
 /// Messages by aligned DKIM verdict x aligned SPF verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlignmentBreakdown {
     /// Both aligned verdicts passed.
     pub both_pass: u64,
@@ -264,6 +271,7 @@ pub fn alignment_breakdown(reports: &[Report], filter: &Filter) -> AlignmentBrea
 
 /// How well traffic complies with DMARC and how failures were treated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyCompliance {
     /// Messages that passed DMARC.
     pub compliant: u64,

@@ -11,6 +11,7 @@ use crate::model::{Disposition, Record, Report};
 
 /// Messages attributed to one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayBucket {
     /// The day, `YYYY-MM-DD`.
     pub day: String,
@@ -209,6 +210,7 @@ pub fn spread(count: u64, overlaps: &[(i64, i64)], shares: &mut Vec<u64>) {
 
 /// One day of the failure-rate trend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrendPoint {
     /// The day, `YYYY-MM-DD`.
     pub day: String,

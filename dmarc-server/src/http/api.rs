@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::query::{Params, RecordPage};
 use super::{AppState, Heavy};
 use crate::config::LimitsConfig;
@@ -25,6 +25,18 @@ use crate::config::LimitsConfig;
 const MAX_NAME: usize = 200;
 
 /// `GET /api/domains`.
+#[utoipa::path(
+    get,
+    path = "/api/domains",
+    tag = "reports",
+    summary = "Policy domains with report and message counts",
+    description = "Any role; access token or API key.",
+    responses(
+        (status = 200, description = "OK", body = [DomainInfo]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn domains(
     State(state): State<AppState>,
     _caller: Caller,
@@ -33,6 +45,22 @@ pub async fn domains(
 }
 
 /// `GET /api/reports`: newest period first; the common filters, `limit`, `offset`.
+#[utoipa::path(
+    get,
+    path = "/api/reports",
+    tag = "reports",
+    summary = "Reports, newest period first",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams, super::query::PageParams),
+    responses(
+        (status = 200, description = "OK", body = dmarc_store::Paged<ReportSummary>),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn reports(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -45,6 +73,23 @@ pub async fn reports(
 
 /// `GET /api/reports/{id}`: the report with its diagnostics and a page of its records
 /// (`limit`, default 1000, and `offset`).
+#[utoipa::path(
+    get,
+    path = "/api/reports/{id}",
+    tag = "reports",
+    summary = "One report with its diagnostics and a page of its records (limit, default 1000, and offset)",
+    description = "Any role; access token or API key.",
+    params(("id" = i64, Path, description = "The item's id"), super::query::PageParams),
+    responses(
+        (status = 200, description = "OK", body = StoredReport),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 404, description = "No such item", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn report(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -60,7 +105,7 @@ pub async fn report(
 }
 
 /// One uploaded file's outcomes.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct FileOutcome {
     file: String,
     size: u64,
@@ -69,15 +114,23 @@ pub struct FileOutcome {
 }
 
 /// Totals of an upload.
-#[derive(Debug, Default, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Default, Serialize)]
 pub struct UploadSummary {
     files: usize,
     #[serde(flatten)]
     outcomes: OutcomeTally,
 }
 
+/// `POST /api/upload` body (multipart).
+#[derive(Debug, utoipa::ToSchema)]
+pub struct UploadForm {
+    /// The report files (XML, gzip, zip, e-mail or mbox), 1 to `upload_max_files`.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub files: Vec<Vec<u8>>,
+}
+
 /// `POST /api/upload` answer.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct UploadResult {
     files: Vec<FileOutcome>,
     summary: UploadSummary,
@@ -103,6 +156,23 @@ fn clean_name(name: Option<&str>, index: usize) -> String {
 /// `POST /api/upload` (analyst): multipart, field `files`, 1 to `upload_max_files` files.
 /// Every file gets its outcomes; a file over the size limit is rejected alone. Files are
 /// ingested one by one as they arrive, so the request holds one file at a time.
+#[utoipa::path(
+    post,
+    path = "/api/upload",
+    tag = "reports",
+    summary = "Upload 1 to 200 report files (multipart field `files`): one outcome per report found",
+    description = "Analyst or admin; access token or API key.",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "OK", body = UploadResult),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 413, description = "The body is larger than its limit", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -236,6 +306,22 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
 }
 
 /// `GET /api/rollup/summary`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/summary",
+    tag = "rollups",
+    summary = "Headline figures",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = Summary),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn summary(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -245,6 +331,22 @@ pub async fn summary(
 }
 
 /// `GET /api/rollup/sources`: messages per source address, most first, paginated.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/sources",
+    tag = "rollups",
+    summary = "Messages per source address, most first",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams, super::query::PageParams),
+    responses(
+        (status = 200, description = "OK", body = dmarc_store::Paged<SourceGroup>),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn sources(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -256,6 +358,22 @@ pub async fn sources(
 }
 
 /// `GET /api/rollup/by-domain`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/by-domain",
+    tag = "rollups",
+    summary = "Messages per policy domain",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = [Group]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn by_domain(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -265,6 +383,22 @@ pub async fn by_domain(
 }
 
 /// `GET /api/rollup/organizations`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/organizations",
+    tag = "rollups",
+    summary = "Messages per reporting organisation",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = [Group]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn organizations(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -274,6 +408,22 @@ pub async fn organizations(
 }
 
 /// `GET /api/rollup/disposition`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/disposition",
+    tag = "rollups",
+    summary = "Messages by applied disposition",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = DispositionBreakdown),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn disposition(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -285,6 +435,22 @@ pub async fn disposition(
 }
 
 /// `GET /api/rollup/alignment`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/alignment",
+    tag = "rollups",
+    summary = "Messages by aligned DKIM x aligned SPF",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = AlignmentBreakdown),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn alignment(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -294,6 +460,22 @@ pub async fn alignment(
 }
 
 /// `GET /api/rollup/compliance`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/compliance",
+    tag = "rollups",
+    summary = "DMARC compliance and the treatment of failures",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = PolicyCompliance),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn compliance(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -303,6 +485,22 @@ pub async fn compliance(
 }
 
 /// `GET /api/rollup/timeline`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/timeline",
+    tag = "rollups",
+    summary = "Messages per UTC day of the selected period (every day when they span at most ten years, else the days with messages)",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = [DayBucket]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn timeline(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -312,6 +510,22 @@ pub async fn timeline(
 }
 
 /// `GET /api/rollup/failure-trend`: daily failure rate and its `window`-day average.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/failure-trend",
+    tag = "rollups",
+    summary = "Daily failure rate with a moving average",
+    description = "Any role; access token or API key.",
+    params(super::query::FilterParams, super::query::WindowParams),
+    responses(
+        (status = 200, description = "OK", body = [TrendPoint]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn failure_trend(
     State(state): State<AppState>,
     _heavy: Heavy,
@@ -327,21 +541,62 @@ pub async fn failure_trend(
 
 /// `GET /health`: 200 when the database answers, else 503. No data, no auth (for load
 /// balancers and orchestrators).
-pub async fn health(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "200 when the database answers, else 503",
+    description = "No authentication.",
+    responses(
+        (status = 200, description = "OK", body = Health),
+        (status = 503, description = "The database does not answer", body = Health),
+    ),
+)]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     match state.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                database: "ok",
+            }),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unavailable" })),
+                Json(Health {
+                    status: "unavailable",
+                    database: "unavailable",
+                }),
             )
-                .into_response()
         }
     }
 }
 
+/// `GET /health` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// `ok` or `unavailable`.
+    pub database: &'static str,
+}
+
 /// `GET /metrics` (admin, or an admin's API key): Prometheus text.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    description = "Admin; access token or an admin's API key.",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let jobs = state.store.job_counts().await?;

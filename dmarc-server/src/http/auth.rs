@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{AppState, ClientIp, now};
 use crate::credentials::{REFRESH_PREFIX, random_token, sha256_hex, verify_password};
 
@@ -234,7 +234,7 @@ impl AppState {
 }
 
 /// `POST /auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     email: String,
@@ -242,7 +242,7 @@ pub struct LoginRequest {
 }
 
 /// Tokens answered by login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct TokenPair {
     access_token: String,
     refresh_token: String,
@@ -274,6 +274,22 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// carries the account's device cookie (set by a successful login), so failures caused by
 /// a stranger never lock the owner out of a browser they used before, and failures from
 /// one client never hold back another.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    summary = "Log in: an access token (15 min) and a refresh token (7 days)",
+    description = "No authentication.",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "OK", body = TokenPair),
+        (status = 401, description = "Wrong e-mail address or password, or the account is disabled", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 413, description = "The body is larger than its limit", body = ErrorBody),
+        (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -367,7 +383,7 @@ fn anonymous(ip: &ClientIp, action: &str, email: &str) -> NewAuditEntry {
 }
 
 /// `POST /auth/refresh` body.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
@@ -375,6 +391,21 @@ pub struct RefreshRequest {
 
 /// `POST /auth/refresh`: rotates the refresh token. Presenting one that was already
 /// rotated revokes the whole session (someone replays a stolen token).
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    summary = "Rotate a refresh token; reusing a rotated one revokes the session",
+    description = "No authentication.",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "OK", body = TokenPair),
+        (status = 401, description = "The refresh token is unknown, expired or revoked", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 413, description = "The body is larger than its limit", body = ErrorBody),
+        (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ErrorBody),
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -418,6 +449,19 @@ pub async fn refresh(
 }
 
 /// `POST /auth/logout`: ends the caller's session (its refresh and access tokens).
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    summary = "End the session: its refresh and access tokens",
+    description = "Any role; access token only (API keys are refused).",
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     caller.require_login()?;
     let Via::Session(session_id) = &caller.via else {

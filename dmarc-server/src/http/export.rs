@@ -15,7 +15,7 @@ use dmarc_store::{Page, Role, Store};
 use crate::pdf;
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::query::Params;
 use super::{AppState, Heavy};
 
@@ -318,6 +318,23 @@ async fn export(state: AppState, heavy: Heavy, params: Params, kind: Kind) -> Ap
 }
 
 /// `GET /api/export/reports/csv` (analyst).
+#[utoipa::path(
+    get,
+    path = "/api/export/reports/csv",
+    tag = "exports",
+    summary = "Reports as CSV (streamed; 10 per minute)",
+    description = "Analyst or admin; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "CSV, streamed", body = String, content_type = "text/csv"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn reports(
     State(state): State<AppState>,
     heavy: Heavy,
@@ -327,6 +344,23 @@ pub async fn reports(
 }
 
 /// `GET /api/export/records/csv` (analyst).
+#[utoipa::path(
+    get,
+    path = "/api/export/records/csv",
+    tag = "exports",
+    summary = "Records as CSV (streamed; 10 per minute)",
+    description = "Analyst or admin; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "CSV, streamed", body = String, content_type = "text/csv"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn records(
     State(state): State<AppState>,
     heavy: Heavy,
@@ -336,6 +370,23 @@ pub async fn records(
 }
 
 /// `GET /api/export/sources/csv` (analyst).
+#[utoipa::path(
+    get,
+    path = "/api/export/sources/csv",
+    tag = "exports",
+    summary = "Source addresses as CSV (streamed; 10 per minute)",
+    description = "Analyst or admin; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "CSV, streamed", body = String, content_type = "text/csv"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn sources(
     State(state): State<AppState>,
     heavy: Heavy,
@@ -345,6 +396,23 @@ pub async fn sources(
 }
 
 /// `GET /api/export/report/pdf` (analyst): the PDF summary of the filtered data.
+#[utoipa::path(
+    get,
+    path = "/api/export/report/pdf",
+    tag = "exports",
+    summary = "PDF summary: headline figures, charts, top domains, organisations and sources (5 per minute)",
+    description = "Analyst or admin; access token or API key.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "A PDF document", body = String, content_type = "application/pdf"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn report_pdf(
     State(state): State<AppState>,
     heavy: Heavy,

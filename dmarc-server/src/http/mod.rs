@@ -22,13 +22,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
 use dmarc_store::Store;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::credentials::{TokenKeys, random_token};
@@ -303,58 +304,49 @@ pub fn build_app(state: AppState) -> Router {
             "default-src 'none'; frame-ancestors 'none'",
         ),
     ];
-    let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/users/me", get(users::me))
-        .route("/users/me/password", post(users::change_own_password))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", patch(users::update).delete(users::delete))
-        .route(
-            "/users/api-keys",
-            get(users::list_keys).post(users::create_key),
-        )
-        .route("/users/api-keys/{id}", delete(users::revoke_key))
-        .route("/audit", get(users::audit_log))
-        .route("/api/domains", get(api::domains))
-        .route("/api/reports", get(api::reports))
-        .route("/api/reports/{id}", get(api::report))
-        .route("/api/rollup/summary", get(api::summary))
-        .route("/api/rollup/sources", get(api::sources))
-        .route("/api/rollup/by-domain", get(api::by_domain))
-        .route("/api/rollup/organizations", get(api::organizations))
-        .route("/api/rollup/disposition", get(api::disposition))
-        .route("/api/rollup/alignment", get(api::alignment))
-        .route("/api/rollup/compliance", get(api::compliance))
-        .route("/api/rollup/timeline", get(api::timeline))
-        .route("/api/rollup/failure-trend", get(api::failure_trend))
-        .route("/api/export/reports/csv", get(export::reports))
-        .route("/api/export/records/csv", get(export::records))
-        .route("/api/export/sources/csv", get(export::sources))
-        .route("/api/export/report/pdf", get(export::report_pdf))
-        .route("/tasks", get(tasks::list))
-        .route("/tasks/schedules", get(tasks::schedules))
-        .route("/tasks/status/{id}", get(tasks::status))
-        .route(
-            "/tasks/trigger/email-ingestion",
-            post(tasks::trigger_email_ingestion),
-        )
-        .route(
-            "/tasks/trigger/process-reports",
-            post(tasks::trigger_process_reports),
-        )
-        .route("/health", get(api::health))
-        .route("/metrics", get(api::metrics))
+    // Every operation is registered with its description (`#[utoipa::path]` on the
+    // handler), so a route cannot exist undocumented, nor a description without a route.
+    let (api, description) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(users::me))
+        .routes(routes!(users::change_own_password))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update, users::delete))
+        .routes(routes!(users::list_keys, users::create_key))
+        .routes(routes!(users::revoke_key))
+        .routes(routes!(users::audit_log))
+        .routes(routes!(api::domains))
+        .routes(routes!(api::reports))
+        .routes(routes!(api::report))
+        .routes(routes!(api::summary))
+        .routes(routes!(api::sources))
+        .routes(routes!(api::by_domain))
+        .routes(routes!(api::organizations))
+        .routes(routes!(api::disposition))
+        .routes(routes!(api::alignment))
+        .routes(routes!(api::compliance))
+        .routes(routes!(api::timeline))
+        .routes(routes!(api::failure_trend))
+        .routes(routes!(export::reports))
+        .routes(routes!(export::records))
+        .routes(routes!(export::sources))
+        .routes(routes!(export::report_pdf))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::schedules))
+        .routes(routes!(tasks::status))
+        .routes(routes!(tasks::trigger_email_ingestion))
+        .routes(routes!(tasks::trigger_process_reports))
+        .routes(routes!(api::health))
+        .routes(routes!(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))
         // The upload has its own, larger limit.
-        .route(
-            "/api/upload",
-            post(api::upload).layer(DefaultBodyLimit::max(upload_limit)),
-        );
+        .routes(routes!(api::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .split_for_parts();
     // Swagger UI (assets shipped in the binary) and the description it shows; public.
     let docs: Router<AppState> = Router::from(
-        utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::document()),
+        utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", description),
     )
     .layer(SetResponseHeaderLayer::overriding(
         header::CONTENT_SECURITY_POLICY,

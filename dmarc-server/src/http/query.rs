@@ -21,6 +21,49 @@ use dmarc_store::Page;
 use super::error::{ApiError, ApiResult};
 use super::now;
 
+/// The filter set as the OpenAPI description shows it; [`parse`] reads it (a test checks
+/// that it accepts every parameter listed here).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilterParams {
+    /// Policy domain; repeat or separate with commas.
+    pub domain: Option<String>,
+    /// Start: YYYY-MM-DD, RFC 3339 or epoch seconds.
+    pub from: Option<String>,
+    /// End (a date includes its day): YYYY-MM-DD, RFC 3339 or epoch seconds.
+    pub to: Option<String>,
+    /// 24h, 7d, 30d, 90d, 365d, today, yesterday or all.
+    pub preset: Option<String>,
+    /// Address or CIDR network (IPv4 or IPv6).
+    pub source_ip: Option<String>,
+    /// Aligned DKIM verdict: pass or fail.
+    pub dkim: Option<String>,
+    /// Aligned SPF verdict: pass or fail.
+    pub spf: Option<String>,
+    /// Applied disposition: none, quarantine or reject.
+    pub disposition: Option<String>,
+    /// Reporting organisation.
+    pub org: Option<String>,
+}
+
+/// Pagination as the OpenAPI description shows it.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page (1-1000).
+    pub limit: Option<u32>,
+    /// Items to skip.
+    pub offset: Option<u64>,
+}
+
+/// The failure trend's window as the OpenAPI description shows it.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WindowParams {
+    /// Moving-average days (1-90, default 7).
+    pub window: Option<u32>,
+}
+
 /// Parsed query parameters.
 #[derive(Debug, Clone, Default)]
 pub struct Params {

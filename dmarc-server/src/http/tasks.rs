@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::query::{DEFAULT_PAGE, page_parameter};
 use crate::jobs::JobKind;
 use crate::jobs::scheduler::{self, ScheduleInfo};
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct Task {
     /// The id to follow it with.
     pub task_id: i64,
@@ -94,6 +94,20 @@ async fn trigger(
 }
 
 /// `POST /tasks/trigger/email-ingestion` (analyst): fetch the mailboxes now.
+#[utoipa::path(
+    post,
+    path = "/tasks/trigger/email-ingestion",
+    tag = "tasks",
+    summary = "Queue a fetch of the configured mailboxes now, or answer the one queued already (409 when none is configured)",
+    description = "Analyst or admin; access token or API key.",
+    responses(
+        (status = 202, description = "OK", body = Task),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 409, description = "Conflicts with what is stored", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn trigger_email_ingestion(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,6 +116,19 @@ pub async fn trigger_email_ingestion(
 }
 
 /// `POST /tasks/trigger/process-reports` (analyst): parse stored, unparsed inputs now.
+#[utoipa::path(
+    post,
+    path = "/tasks/trigger/process-reports",
+    tag = "tasks",
+    summary = "Queue the parsing of stored, pending inputs now, or answer the job queued already",
+    description = "Analyst or admin; access token or API key.",
+    responses(
+        (status = 202, description = "OK", body = Task),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn trigger_process_reports(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,6 +137,21 @@ pub async fn trigger_process_reports(
 }
 
 /// `GET /tasks/status/{task_id}` (any role).
+#[utoipa::path(
+    get,
+    path = "/tasks/status/{id}",
+    tag = "tasks",
+    summary = "A job's state, attempts, and result or error",
+    description = "Any role; access token or API key.",
+    params(("id" = i64, Path, description = "The item's id")),
+    responses(
+        (status = 200, description = "OK", body = Task),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 404, description = "No such item", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn status(
     State(state): State<AppState>,
     _caller: Caller,
@@ -124,6 +166,22 @@ pub async fn status(
 }
 
 /// `state`, `kind`, `limit` and `offset` of `GET /tasks`.
+/// The parameters of `GET /tasks` as the OpenAPI description shows them (read by
+/// `task_query`).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskParams {
+    /// Job state: queued, running, succeeded or failed.
+    pub state: Option<JobState>,
+    /// Job kind: email-ingestion, process-reports, alert-evaluation, ml-training or
+    /// anomaly-detection.
+    pub kind: Option<String>,
+    /// Items per page (1-1000).
+    pub limit: Option<u32>,
+    /// Items to skip.
+    pub offset: Option<u64>,
+}
+
 fn task_query(query: &str) -> ApiResult<(JobFilter, Page)> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
@@ -154,6 +212,20 @@ fn task_query(query: &str) -> ApiResult<(JobFilter, Page)> {
 }
 
 /// `GET /tasks` (any role): recent jobs, newest first.
+#[utoipa::path(
+    get,
+    path = "/tasks",
+    tag = "tasks",
+    summary = "Recent background jobs, newest first",
+    description = "Any role; access token or API key.",
+    params(TaskParams),
+    responses(
+        (status = 200, description = "OK", body = dmarc_store::Paged<Task>),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
@@ -170,6 +242,18 @@ pub async fn list(
 }
 
 /// `GET /tasks/schedules` (any role): every schedule with its next and last run.
+#[utoipa::path(
+    get,
+    path = "/tasks/schedules",
+    tag = "tasks",
+    summary = "The schedules (cron, UTC) with their next and last run",
+    description = "Any role; access token or API key.",
+    responses(
+        (status = 200, description = "OK", body = [crate::jobs::scheduler::ScheduleInfo]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn schedules(
     State(state): State<AppState>,
     _caller: Caller,

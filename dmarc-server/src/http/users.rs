@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::query::Params;
 use crate::credentials::{
     check_email, check_password, hash_password, new_api_key, verify_password,
@@ -21,12 +21,24 @@ use crate::credentials::{
 const MAX_KEY_NAME: usize = 100;
 
 /// `GET /users/me`.
+#[utoipa::path(
+    get,
+    path = "/users/me",
+    tag = "users",
+    summary = "The caller's account",
+    description = "Any role; access token or API key.",
+    responses(
+        (status = 200, description = "OK", body = User),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
 pub async fn me(caller: Caller) -> Json<User> {
     Json(caller.user)
 }
 
 /// `POST /users/me/password` body.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
@@ -35,6 +47,23 @@ pub struct PasswordChange {
 
 /// `POST /users/me/password`: needs the current password; ends every session of the user
 /// (this one included).
+#[utoipa::path(
+    post,
+    path = "/users/me/password",
+    tag = "users",
+    summary = "Change one's password (ends every session of the user)",
+    description = "Any role; access token only (API keys are refused).",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 413, description = "The body is larger than its limit", body = ErrorBody),
+        (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn change_own_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,13 +105,26 @@ fn admin(caller: &Caller) -> ApiResult<()> {
 }
 
 /// `GET /users` (admin).
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    summary = "Every user",
+    description = "Admin; access token only (API keys are refused).",
+    responses(
+        (status = 200, description = "OK", body = [User]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<User>>> {
     admin(&caller)?;
     Ok(Json(state.store.users().await?))
 }
 
 /// `POST /users` body.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     email: String,
@@ -91,6 +133,24 @@ pub struct NewUser {
 }
 
 /// `POST /users` (admin): 201 with the user, 409 when the address is taken.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    summary = "Create a user (no self-registration)",
+    description = "Admin; access token only (API keys are refused).",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "OK", body = User),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 413, description = "The body is larger than its limit", body = ErrorBody),
+        (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ErrorBody),
+        (status = 409, description = "Conflicts with what is stored", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,7 +172,7 @@ pub async fn create(
 }
 
 /// `PATCH /users/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     role: Option<Role>,
@@ -122,6 +182,26 @@ pub struct UserPatch {
 
 /// `PATCH /users/{id}` (admin): role, disabled, password. The last enabled admin cannot be
 /// demoted or disabled.
+#[utoipa::path(
+    patch,
+    path = "/users/{id}",
+    tag = "users",
+    summary = "Change a user's role, enable or disable, set a password",
+    description = "Admin; access token only (API keys are refused).",
+    params(("id" = i64, Path, description = "The item's id")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "OK", body = User),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 404, description = "No such item", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 413, description = "The body is larger than its limit", body = ErrorBody),
+        (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ErrorBody),
+        (status = 409, description = "Conflicts with what is stored", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -172,6 +252,23 @@ pub async fn update(
 }
 
 /// `DELETE /users/{id}` (admin): not oneself, not the last enabled admin.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    summary = "Delete a user (not oneself, not the last admin)",
+    description = "Admin; access token only (API keys are refused).",
+    params(("id" = i64, Path, description = "The item's id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 404, description = "No such item", body = ErrorBody),
+        (status = 409, description = "Conflicts with what is stored", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -197,14 +294,14 @@ pub async fn delete(
 }
 
 /// `POST /users/api-keys` body.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     name: String,
 }
 
 /// A new key: the only time the key itself is shown.
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     info: ApiKeyInfo,
@@ -212,6 +309,23 @@ pub struct CreatedApiKey {
 }
 
 /// `POST /users/api-keys`: a key acting with the caller's role.
+#[utoipa::path(
+    post,
+    path = "/users/api-keys",
+    tag = "users",
+    summary = "Create an API key: the key is in this answer only",
+    description = "Any role; access token only (API keys are refused).",
+    request_body = NewApiKey,
+    responses(
+        (status = 201, description = "OK", body = CreatedApiKey),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 413, description = "The body is larger than its limit", body = ErrorBody),
+        (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -241,6 +355,19 @@ pub async fn create_key(
 }
 
 /// `GET /users/api-keys`: the caller's own keys, newest first.
+#[utoipa::path(
+    get,
+    path = "/users/api-keys",
+    tag = "users",
+    summary = "The caller's API keys",
+    description = "Any role; access token only (API keys are refused).",
+    responses(
+        (status = 200, description = "OK", body = [dmarc_store::ApiKeyInfo]),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,6 +377,23 @@ pub async fn list_keys(
 }
 
 /// `DELETE /users/api-keys/{id}`: the owner, or an admin, revokes a key.
+#[utoipa::path(
+    delete,
+    path = "/users/api-keys/{id}",
+    tag = "users",
+    summary = "Revoke an API key (its owner or an admin)",
+    description = "Any role; access token only (API keys are refused).",
+    params(("id" = i64, Path, description = "The item's id")),
+    responses(
+        (status = 204, description = "Done"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 404, description = "No such item", body = ErrorBody),
+        (status = 409, description = "Conflicts with what is stored", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -276,6 +420,21 @@ pub async fn revoke_key(
 }
 
 /// `GET /audit` (admin): newest first; `limit`, `offset`.
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "users",
+    summary = "The audit log, newest first",
+    description = "Admin; access token only (API keys are refused).",
+    params(super::query::PageParams),
+    responses(
+        (status = 200, description = "OK", body = dmarc_store::Paged<AuditEntry>),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn audit_log(
     State(state): State<AppState>,
     caller: Caller,

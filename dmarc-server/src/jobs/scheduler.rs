@@ -68,7 +68,7 @@ pub fn schedules(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
 }
 
 /// A schedule as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScheduleInfo {
     /// The kind of job it queues.
     pub kind: &'static str,

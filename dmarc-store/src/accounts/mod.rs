@@ -22,6 +22,7 @@ use crate::{Result, StoreError};
 
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read-only access to reports, rollups and their own API keys.
@@ -66,6 +67,7 @@ impl std::fmt::Display for Role {
 
 /// A user account (never with its password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Database id.
     pub id: i64,
@@ -96,6 +98,7 @@ pub struct UserChange {
 
 /// An API key's description (the key itself is shown once, when created, and not stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyInfo {
     /// Database id.
     pub id: i64,
@@ -139,6 +142,7 @@ pub enum Refresh {
 
 /// One audit log entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Database id (increasing).
     pub id: i64,
