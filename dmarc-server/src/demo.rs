@@ -23,8 +23,22 @@ pub struct Demo {
     pub password: String,
 }
 
+/// Why the demo cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The demo admin exists: the database is not fresh.
+    #[error("{DEMO_ADMIN} exists already: the demo needs a fresh database")]
+    Exists,
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing the admin's password failed.
+    #[error(transparent)]
+    Credential(#[from] crate::credentials::CredentialError),
+}
+
 /// Stores the sample reports and creates the admin (with `bcrypt_cost`).
-pub async fn load(store: &Store, bcrypt_cost: u32) -> anyhow::Result<Demo> {
+pub async fn load(store: &Store, bcrypt_cost: u32) -> Result<Demo, DemoError> {
     let (sender, inputs) = tokio::sync::mpsc::channel(1);
     let feed = async move {
         for (name, bytes) in DEMO_REPORTS {
@@ -54,9 +68,7 @@ pub async fn load(store: &Store, bcrypt_cost: u32) -> anyhow::Result<Demo> {
     let password = random_password();
     let hash = hash_password(password.clone(), bcrypt_cost).await?;
     match store.create_user(DEMO_ADMIN, &hash, Role::Admin).await {
-        Err(StoreError::Conflict(_)) => {
-            anyhow::bail!("{DEMO_ADMIN} exists already: the demo needs a fresh database")
-        }
+        Err(StoreError::Conflict(_)) => return Err(DemoError::Exists),
         created => created?,
     };
     Ok(Demo {

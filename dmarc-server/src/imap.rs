@@ -19,7 +19,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use async_imap::{Client, Session};
 use dmarc_store::{Input, Outcome, OutcomeStatus, OutcomeTally};
 use futures_util::TryStreamExt;
@@ -61,65 +60,122 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
 type Stream = Box<dyn Io>;
 
+/// Why a mailbox pass failed. Messages name the step and the server's or the system's
+/// reason, never the password.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    /// A step failed (connecting, TLS, an IMAP command, reading the CA file).
+    #[error("{step}: {cause}")]
+    Step {
+        /// What was being done.
+        step: String,
+        /// Why it failed.
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The server did not answer a step in time.
+    #[error("{step}: no answer within {seconds} s")]
+    Timeout {
+        /// What was being done.
+        step: String,
+        /// The mailbox's timeout.
+        seconds: u64,
+    },
+    /// The server refused the login.
+    #[error("login as {user} refused: {reason}")]
+    Refused {
+        /// The configured user.
+        user: String,
+        /// The server's answer.
+        reason: String,
+    },
+    /// The connection closed before the server greeted.
+    #[error("the server closed the connection before its greeting")]
+    NoGreeting,
+    /// Storing what was fetched failed.
+    #[error("storing the messages failed: {0}")]
+    Store(#[from] dmarc_store::StoreError),
+    /// The task storing a batch died.
+    #[error("the task storing a batch failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// Several mailboxes failed; each is named with its reason.
+    #[error("{0}")]
+    Mailboxes(String),
+}
+
+impl ImapError {
+    fn step(
+        step: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ImapError::Step {
+            step: step.into(),
+            cause: Box::new(cause),
+        }
+    }
+}
+
+type Result<T, E = ImapError> = std::result::Result<T, E>;
+
 /// Runs `future` with the mailbox's timeout; the error names `what` timed out.
 async fn timed<T, E>(
     mailbox: &MailboxConfig,
     what: &str,
     future: impl Future<Output = Result<T, E>>,
-) -> anyhow::Result<T>
+) -> Result<T>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
     match tokio::time::timeout(Duration::from_secs(mailbox.timeout_seconds), future).await {
-        Ok(result) => result.with_context(|| what.to_owned()),
-        Err(_) => bail!("{what}: no answer within {} s", mailbox.timeout_seconds),
+        Ok(result) => result.map_err(|e| ImapError::step(what, e)),
+        Err(_) => Err(ImapError::Timeout {
+            step: what.to_owned(),
+            seconds: mailbox.timeout_seconds,
+        }),
     }
 }
 
-fn tls_config(mailbox: &MailboxConfig) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+fn tls_config(mailbox: &MailboxConfig) -> Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if !mailbox.ca_file.is_empty() {
         let pem = std::fs::read(&mailbox.ca_file)
-            .with_context(|| format!("cannot read ca_file {}", mailbox.ca_file))?;
+            .map_err(|e| ImapError::step(format!("cannot read ca_file {}", mailbox.ca_file), e))?;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.with_context(|| format!("ca_file {}", mailbox.ca_file))?;
-            roots
-                .add(cert)
-                .with_context(|| format!("ca_file {}", mailbox.ca_file))?;
+            let step = || format!("ca_file {}", mailbox.ca_file);
+            let cert = cert.map_err(|e| ImapError::step(step(), e))?;
+            roots.add(cert).map_err(|e| ImapError::step(step(), e))?;
         }
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
-    .with_safe_default_protocol_versions()?
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ImapError::step("TLS set-up", e))?
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
-async fn tls(mailbox: &MailboxConfig, tcp: TcpStream) -> anyhow::Result<Stream> {
+async fn tls(mailbox: &MailboxConfig, tcp: TcpStream) -> Result<Stream> {
     let name = rustls::pki_types::ServerName::try_from(mailbox.host.clone())
-        .with_context(|| format!("{:?} is not a host name", mailbox.host))?;
+        .map_err(|e| ImapError::step(format!("{:?} is not a host name", mailbox.host), e))?;
     let connector = tokio_rustls::TlsConnector::from(tls_config(mailbox)?);
     let stream = timed(mailbox, "TLS handshake", connector.connect(name, tcp)).await?;
     Ok(Box::new(stream))
 }
 
 /// `client` once the server has greeted it.
-async fn greeted<T: Io>(
-    mailbox: &MailboxConfig,
-    mut client: Client<T>,
-) -> anyhow::Result<Client<T>> {
+async fn greeted<T: Io>(mailbox: &MailboxConfig, mut client: Client<T>) -> Result<Client<T>> {
     let greeting = timed(mailbox, "server greeting", client.read_response()).await?;
     if greeting.is_none() {
-        bail!("the server closed the connection before its greeting");
+        return Err(ImapError::NoGreeting);
     }
     Ok(client)
 }
 
 /// An unauthenticated client past the greeting (and STARTTLS).
-async fn connect(mailbox: &MailboxConfig) -> anyhow::Result<Client<Stream>> {
+async fn connect(mailbox: &MailboxConfig) -> Result<Client<Stream>> {
     let address = (mailbox.host.as_str(), mailbox.port());
     let what = format!("connect to {}:{}", mailbox.host, mailbox.port());
     let tcp = timed(mailbox, &what, TcpStream::connect(address)).await?;
@@ -141,19 +197,25 @@ async fn connect(mailbox: &MailboxConfig) -> anyhow::Result<Client<Stream>> {
 }
 
 /// Logs in; the error says who was refused (never the password).
-async fn login(mailbox: &MailboxConfig) -> anyhow::Result<Session<Stream>> {
+async fn login(mailbox: &MailboxConfig) -> Result<Session<Stream>> {
     let client = connect(mailbox).await?;
     let login = client.login(&mailbox.user, &mailbox.password.0);
     match tokio::time::timeout(Duration::from_secs(mailbox.timeout_seconds), login).await {
         Ok(Ok(session)) => Ok(session),
-        Ok(Err((e, _))) => bail!("login as {} refused: {e}", mailbox.user),
-        Err(_) => bail!("login: no answer within {} s", mailbox.timeout_seconds),
+        Ok(Err((e, _))) => Err(ImapError::Refused {
+            user: mailbox.user.clone(),
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(ImapError::Timeout {
+            step: "login".into(),
+            seconds: mailbox.timeout_seconds,
+        }),
     }
 }
 
 /// Fetches every configured mailbox once. Mailboxes are independent: one that fails does
 /// not stop the others, and the error names each that failed.
-pub async fn fetch_all(ingest: &Ingest, config: &Config) -> anyhow::Result<FetchSummary> {
+pub async fn fetch_all(ingest: &Ingest, config: &Config) -> Result<FetchSummary> {
     let mut summary = FetchSummary::default();
     let mut errors = Vec::new();
     for mailbox in config.mailboxes() {
@@ -168,15 +230,12 @@ pub async fn fetch_all(ingest: &Ingest, config: &Config) -> anyhow::Result<Fetch
     if errors.is_empty() {
         Ok(summary)
     } else {
-        bail!("{}", errors.join("; "))
+        Err(ImapError::Mailboxes(errors.join("; ")))
     }
 }
 
 /// One pass over one mailbox.
-pub async fn fetch_mailbox(
-    ingest: &Ingest,
-    mailbox: &MailboxConfig,
-) -> anyhow::Result<MailboxSummary> {
+pub async fn fetch_mailbox(ingest: &Ingest, mailbox: &MailboxConfig) -> Result<MailboxSummary> {
     let mut session = login(mailbox).await?;
     let result = pass(ingest, mailbox, &mut session).await;
     // A failed logout changes nothing that was committed.
@@ -192,7 +251,7 @@ async fn pass(
     ingest: &Ingest,
     mailbox: &MailboxConfig,
     session: &mut Session<Stream>,
-) -> anyhow::Result<MailboxSummary> {
+) -> Result<MailboxSummary> {
     for folder in [&mailbox.processed_folder, &mailbox.failed_folder] {
         // Creating a folder that exists answers NO, which is fine; a folder that cannot be
         // created makes the move below fail with the server's reason.
@@ -229,7 +288,7 @@ async fn pass(
         summary.failed += uids.len() as u64;
     }
     // Batch n is stored while batch n + 1 is fetched; a batch is moved once stored.
-    let mut storing: Option<tokio::task::JoinHandle<anyhow::Result<Stored>>> = None;
+    let mut storing: Option<tokio::task::JoinHandle<Result<Stored>>> = None;
     for batch in batches(&sizes, mailbox.batch_size) {
         let fetched = match fetch_batch(mailbox, session, &batch).await {
             Ok(fetched) => fetched,
@@ -267,7 +326,7 @@ async fn pass(
 async fn message_sizes(
     mailbox: &MailboxConfig,
     session: &mut Session<Stream>,
-) -> anyhow::Result<Vec<(u32, u32)>> {
+) -> Result<Vec<(u32, u32)>> {
     let uids = timed(mailbox, "UID SEARCH", session.uid_search("ALL")).await?;
     if uids.is_empty() {
         return Ok(Vec::new());
@@ -324,7 +383,7 @@ async fn fetch_batch(
     mailbox: &MailboxConfig,
     session: &mut Session<Stream>,
     uids: &[u32],
-) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+) -> Result<Vec<(u32, Vec<u8>)>> {
     let fetches: Vec<_> = timed(mailbox, "UID FETCH messages", async {
         session
             .uid_fetch(uid_set(uids), "(UID BODY.PEEK[])")
@@ -361,7 +420,7 @@ async fn file_away(
     can_move: bool,
     stored: Stored,
     summary: &mut MailboxSummary,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     for outcome in &stored.outcomes {
         summary.outcomes.add(outcome);
     }
@@ -393,7 +452,7 @@ async fn store(
     ingest: Ingest,
     mailbox: MailboxConfig,
     messages: Vec<(u32, Vec<u8>)>,
-) -> anyhow::Result<Stored> {
+) -> Result<Stored> {
     let base = format!(
         "imap://{}@{}:{}/{}",
         mailbox.user,
@@ -448,7 +507,7 @@ async fn move_messages(
     can_move: bool,
     uids: &[u32],
     folder: &str,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     if uids.is_empty() {
         return Ok(());
     }

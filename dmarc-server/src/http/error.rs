@@ -131,9 +131,12 @@ impl From<dmarc_store::StoreError> for ApiError {
     }
 }
 
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError::internal(&e)
+impl From<crate::jobs::JobError> for ApiError {
+    fn from(e: crate::jobs::JobError) -> Self {
+        match e {
+            crate::jobs::JobError::Store(e) => e.into(),
+            e => ApiError::internal(&e),
+        }
     }
 }
 

@@ -119,6 +119,29 @@ impl RunOutcome {
     }
 }
 
+/// Why a job failed (recorded as the job's error).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The job names no kind this version knows.
+    #[error("unknown job kind {0:?}")]
+    UnknownKind(String),
+    /// A mailbox pass failed.
+    #[error(transparent)]
+    Imap(#[from] crate::imap::ImapError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] dmarc_store::StoreError),
+    /// The configured schedules cannot run.
+    #[error(transparent)]
+    Schedule(#[from] scheduler::ScheduleError),
+    /// The result could not be written as JSON.
+    #[error("the result is not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The job's task panicked.
+    #[error("the job panicked: {0}")]
+    Panicked(String),
+}
+
 impl Jobs {
     /// The context over a store.
     pub fn new(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
@@ -175,9 +198,9 @@ impl Jobs {
     }
 
     /// Does what `job` says; the result, or why it failed.
-    pub async fn execute(&self, job: &Job) -> anyhow::Result<Value> {
+    pub async fn execute(&self, job: &Job) -> Result<Value, JobError> {
         let Some(kind) = JobKind::parse(&job.kind) else {
-            anyhow::bail!("unknown job kind {:?}", job.kind);
+            return Err(JobError::UnknownKind(job.kind.clone()));
         };
         match kind {
             JobKind::EmailIngestion => {
@@ -222,7 +245,7 @@ impl Jobs {
         let running = job.clone();
         let result = match tokio::spawn(async move { this.execute(&running).await }).await {
             Ok(result) => result,
-            Err(e) => Err(anyhow::anyhow!("the job panicked: {e}")),
+            Err(e) => Err(JobError::Panicked(e.to_string())),
         };
         renewer.abort();
         let now = now_ms();

@@ -81,7 +81,7 @@ pub struct ScheduleInfo {
 }
 
 /// Every schedule in force with its next and last slot.
-pub async fn describe(jobs: &Jobs) -> anyhow::Result<Vec<ScheduleInfo>> {
+pub async fn describe(jobs: &Jobs) -> Result<Vec<ScheduleInfo>, super::JobError> {
     let last = jobs.store.last_slots().await?;
     let now = now_ms();
     Ok(schedules(&jobs.config)?

@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use super::PdfError;
+
 use allsorts::binary::read::ReadScope;
 use allsorts::font_data::FontData;
 use allsorts::subset::{CmapTarget, SubsetProfile, subset};
@@ -125,24 +127,26 @@ impl Face {
     }
 
     /// A subset holding the glyphs of `chars` (all covered by this face).
-    fn subset(&self, chars: &BTreeSet<char>) -> Result<ParsedFont, String> {
+    fn subset(&self, chars: &BTreeSet<char>) -> Result<ParsedFont, PdfError> {
         let mut gids: Vec<u16> = chars.iter().filter_map(|c| self.glyph(*c)).collect();
         gids.push(0);
         gids.sort_unstable();
         gids.dedup();
         let data = ReadScope::new(self.bytes)
             .read::<FontData<'_>>()
-            .map_err(|e| e.to_string())?;
-        let provider = data.table_provider(0).map_err(|e| e.to_string())?;
+            .map_err(|e| PdfError::Font(e.to_string()))?;
+        let provider = data
+            .table_provider(0)
+            .map_err(|e| PdfError::Font(e.to_string()))?;
         let bytes = subset(
             &provider,
             &gids,
             &SubsetProfile::Minimal,
             CmapTarget::Unicode,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| PdfError::Font(e.to_string()))?;
         ParsedFont::from_bytes(&bytes, 0, &mut Vec::new())
-            .ok_or_else(|| "the font subset does not parse".to_owned())
+            .ok_or_else(|| PdfError::Font("the subset does not parse".to_owned()))
     }
 }
 
@@ -268,7 +272,7 @@ impl Canvas {
     }
 
     /// The PDF document, dated `created` (UTC seconds).
-    pub(super) fn finish(self, title: &str, created: i64) -> Result<Vec<u8>, String> {
+    pub(super) fn finish(self, title: &str, created: i64) -> Result<Vec<u8>, PdfError> {
         let mut used: [BTreeSet<char>; 2] = Default::default();
         for item in self.pages.iter().flatten() {
             if let Item::Text { style, text, .. } = item {
@@ -277,7 +281,8 @@ impl Canvas {
         }
         let mut doc = PdfDocument::new(&drawable(title, Weight::Regular));
         let info = &mut doc.metadata.info;
-        let date = printpdf::DateTime::from_unix_timestamp(created)?;
+        let date = printpdf::DateTime::from_unix_timestamp(created)
+            .map_err(|e| PdfError::Date(e.to_string()))?;
         info.creation_date = date;
         info.modification_date = date;
         info.metadata_date = date;

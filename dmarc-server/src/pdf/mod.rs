@@ -64,8 +64,19 @@ const BODY_BOLD: Style = Style::new(9.0, Weight::Bold, INK);
 const SMALL: Style = Style::new(7.5, Weight::Regular, MUTED);
 const FIGURE: Style = Style::new(16.0, Weight::Bold, INK);
 
+/// Why a document could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// A font subset could not be made or read back.
+    #[error("font subset: {0}")]
+    Font(String),
+    /// The creation time cannot be written in the document.
+    #[error("creation time: {0}")]
+    Date(String),
+}
+
 /// Renders the summary as a PDF document.
-pub fn render(data: &ReportData) -> Result<Vec<u8>, String> {
+pub fn render(data: &ReportData) -> Result<Vec<u8>, PdfError> {
     let mut canvas = Canvas::new();
     let mut y = header(&mut canvas, data);
     y = headline(&mut canvas, y, &data.summary);
