@@ -4,6 +4,13 @@
 //! keys are `DMARC_<KEY>` (`DMARC_LISTEN`, `DMARC_DATABASE_URL`), keys of a section are
 //! `DMARC_<SECTION>_<KEY>` (`DMARC_AUTH_BCRYPT_COST`, `DMARC_LIMITS_UPLOAD_MAX_FILES`).
 //! Secrets never appear in `Debug` output or logs.
+//!
+//! The layering is written here (about 80 lines) rather than with figment: figment's `Env`
+//! provider reads the process environment only, where `Config::load` takes the variables
+//! as an argument (tests and embedders pass their own, without touching the process), it
+//! splits names at every `_` where ours finds the section (`DMARC_SCHEDULES_PROCESS_REPORTS`
+//! is `schedules.process_reports`), and it reads `yes`/`on` as text where ours reads them
+//! as true.
 
 use std::path::Path;
 

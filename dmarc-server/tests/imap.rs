@@ -314,9 +314,12 @@ async fn a_killed_fetch_rerun_gives_exact_totals() {
         reports.iter().map(|r| r.messages).sum::<u64>()
     );
     assert_eq!(dovecot::count(&mut session, "INBOX").await, 0);
+    let failed = dovecot::count(&mut session, &mailbox.failed_folder).await;
     assert_eq!(
         dovecot::count(&mut session, "Processed").await,
-        reports.len()
+        reports.len(),
+        "{failed} in the failed folder; the second pass said {}",
+        String::from_utf8_lossy(&out.stdout)
     );
     let line = String::from_utf8_lossy(&out.stdout);
     let summary: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");

@@ -1,6 +1,12 @@
 //! Per-key rate limits (token buckets): login attempts per client and per address, uploads
 //! and exports per user; and requests in flight per user ([`InFlight`]). In memory, per
 //! process.
+//!
+//! Written here rather than with governor: a failed login takes a token first and a
+//! successful one gives it back ([`RateLimiter::give_back`]), so concurrent attempts stay
+//! within the limit while only failures count; governor's GCRA cells cannot be given back,
+//! and its keyed limiters hold one quota each where these buckets take theirs from the
+//! configuration at each call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
