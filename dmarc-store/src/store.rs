@@ -1,7 +1,7 @@
 //! The store: a connection pool over `sqlx::Any` for either backend, the SQLite write
 //! connection, the read pool under a time limit, transactions and their retries. Its
 //! methods are spread by subject: reports and ingestion in `reports.rs` (the write path in
-//! `write.rs`), rollups in `rollups.rs`, accounts in `accounts.rs`, jobs in `jobs.rs`.
+//! `write.rs`), rollups in `rollups.rs`, accounts in `accounts/`, jobs in `jobs.rs`.
 //!
 //! Rules that keep one SQL text valid on both: `$n` placeholders, every integer a 64-bit
 //! integer (decoded as `i64`), sums wrapped in `CAST(... AS BIGINT)` (PostgreSQL sums
