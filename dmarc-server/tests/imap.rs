@@ -294,7 +294,17 @@ async fn a_killed_fetch_rerun_gives_exact_totals() {
         partial > 0 && (partial as usize) < reports.len(),
         "killed mid-pass: {partial}"
     );
-    let left = dovecot::count(&mut session, "INBOX").await;
+    // The server may still finish a command the killed client sent (a MOVE): count once
+    // the mailbox has settled.
+    let mut left = dovecot::count(&mut session, "INBOX").await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let again = dovecot::count(&mut session, "INBOX").await;
+        if again == left {
+            break;
+        }
+        left = again;
+    }
     assert!(left > 0, "messages were left");
 
     let out = fetch().output().unwrap();
@@ -314,12 +324,9 @@ async fn a_killed_fetch_rerun_gives_exact_totals() {
         reports.iter().map(|r| r.messages).sum::<u64>()
     );
     assert_eq!(dovecot::count(&mut session, "INBOX").await, 0);
-    let failed = dovecot::count(&mut session, &mailbox.failed_folder).await;
     assert_eq!(
         dovecot::count(&mut session, "Processed").await,
-        reports.len(),
-        "{failed} in the failed folder; the second pass said {}",
-        String::from_utf8_lossy(&out.stdout)
+        reports.len()
     );
     let line = String::from_utf8_lossy(&out.stdout);
     let summary: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
