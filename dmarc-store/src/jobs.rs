@@ -159,25 +159,25 @@ fn job_at(row: &AnyRow) -> Result<Job> {
         })
         .transpose()
     };
-    let state: String = row.try_get(3)?;
+    let state: String = row.try_get("state")?;
     Ok(Job {
-        id: row.try_get(0)?,
-        kind: row.try_get(1)?,
-        payload: json(Some(row.try_get(2)?))?.unwrap_or(Value::Null),
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        payload: json(Some(row.try_get("payload")?))?.unwrap_or(Value::Null),
         state: state.parse().map_err(StoreError::Corrupt)?,
-        attempts: count(row.try_get(4)?),
-        max_attempts: count(row.try_get(5)?),
-        run_at: row.try_get(6)?,
-        lease_until: row.try_get(7)?,
-        worker: row.try_get(8)?,
-        last_error: row.try_get(9)?,
-        result: json(row.try_get(10)?)?,
-        schedule: row.try_get(11)?,
-        slot: row.try_get(12)?,
-        created_by: row.try_get(13)?,
-        created_at: row.try_get(14)?,
-        started_at: row.try_get(15)?,
-        finished_at: row.try_get(16)?,
+        attempts: count(row.try_get("attempts")?),
+        max_attempts: count(row.try_get("max_attempts")?),
+        run_at: row.try_get("run_at")?,
+        lease_until: row.try_get("lease_until")?,
+        worker: row.try_get("worker")?,
+        last_error: row.try_get("last_error")?,
+        result: json(row.try_get("result")?)?,
+        schedule: row.try_get("schedule")?,
+        slot: row.try_get("slot")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
     })
 }
 
@@ -260,7 +260,7 @@ impl Store {
         let mut sql = insert(job, Some((schedule, slot)), now);
         sql.push(" ON CONFLICT (schedule, slot) DO NOTHING RETURNING id");
         let rows = sql.fetch_all(self.backend(), self.pool()).await?;
-        rows.first().map(|row| Ok(row.try_get(0)?)).transpose()
+        rows.first().map(|row| Ok(row.try_get("id")?)).transpose()
     }
 
     /// Claims the next job due at `now` for `worker`, holding it until `now + lease`.
@@ -408,16 +408,18 @@ impl Store {
 
     /// Jobs per kind and state.
     pub async fn job_counts(&self) -> Result<Vec<JobCount>> {
-        Sql::new("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state")
+        Sql::new(
+            "SELECT kind, state, COUNT(*) AS jobs FROM jobs GROUP BY kind, state ORDER BY kind, state",
+        )
             .fetch_all(self.backend(), self.pool())
             .await?
             .iter()
             .map(|row| {
-                let state: String = row.try_get(1)?;
+                let state: String = row.try_get("state")?;
                 Ok(JobCount {
-                    kind: row.try_get(0)?,
+                    kind: row.try_get("kind")?,
                     state: state.parse().map_err(StoreError::Corrupt)?,
-                    jobs: u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or_default(),
+                    jobs: u64::try_from(row.try_get::<i64, _>("jobs")?).unwrap_or_default(),
                 })
             })
             .collect()
@@ -426,12 +428,12 @@ impl Store {
     /// The last slot each schedule fired.
     pub async fn last_slots(&self) -> Result<Vec<(String, i64)>> {
         Sql::new(
-            "SELECT schedule, MAX(slot) FROM jobs WHERE schedule IS NOT NULL GROUP BY schedule",
+            "SELECT schedule, MAX(slot) AS slot FROM jobs WHERE schedule IS NOT NULL GROUP BY schedule",
         )
         .fetch_all(self.backend(), self.pool())
         .await?
         .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .map(|row| Ok((row.try_get("schedule")?, row.try_get("slot")?)))
         .collect()
     }
 

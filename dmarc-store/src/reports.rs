@@ -107,9 +107,9 @@ impl Store {
                 sql.push(" ORDER BY id LIMIT 1");
                 let rows = sql.fetch_all(self.backend, &self.pool).await?;
                 let Some(row) = rows.first() else { break };
-                after = row.try_get(0)?;
-                let name: String = row.try_get(1)?;
-                let content: Vec<u8> = row.try_get(2)?;
+                after = row.try_get("id")?;
+                let name: String = row.try_get("name")?;
+                let content: Vec<u8> = row.try_get("content")?;
                 let bytes = gunzip(&content).map_err(|e| {
                     ParseError::new(
                         ErrorKind::Io,
@@ -163,11 +163,12 @@ impl Store {
     /// Counts of what is stored.
     pub async fn totals(&self) -> Result<Totals> {
         let row = Sql::new(
-            "SELECT (SELECT COUNT(*) FROM payloads), \
-             (SELECT COUNT(*) FROM payloads WHERE processed_at IS NULL), \
-             (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) FROM records), \
-             (SELECT CAST(COALESCE(SUM(message_count), 0) AS BIGINT) FROM reports), \
-             (SELECT COUNT(*) FROM reports WHERE conflict_with IS NOT NULL)",
+            "SELECT (SELECT COUNT(*) FROM payloads) AS payloads, \
+             (SELECT COUNT(*) FROM payloads WHERE processed_at IS NULL) AS pending, \
+             (SELECT COUNT(*) FROM reports) AS reports, \
+             (SELECT COUNT(*) FROM records) AS records, \
+             (SELECT CAST(COALESCE(SUM(message_count), 0) AS BIGINT) FROM reports) AS messages, \
+             (SELECT COUNT(*) FROM reports WHERE conflict_with IS NOT NULL) AS conflicts",
         )
         .fetch_all(self.backend, &self.pool)
         .await?;
@@ -175,12 +176,12 @@ impl Store {
             .first()
             .ok_or_else(|| StoreError::Corrupt("no totals row".into()))?;
         Ok(Totals {
-            payloads: unsigned(row.try_get(0)?),
-            pending: unsigned(row.try_get(1)?),
-            reports: unsigned(row.try_get(2)?),
-            records: unsigned(row.try_get(3)?),
-            messages: unsigned(row.try_get(4)?),
-            conflicts: unsigned(row.try_get(5)?),
+            payloads: unsigned(row.try_get("payloads")?),
+            pending: unsigned(row.try_get("pending")?),
+            reports: unsigned(row.try_get("reports")?),
+            records: unsigned(row.try_get("records")?),
+            messages: unsigned(row.try_get("messages")?),
+            conflicts: unsigned(row.try_get("conflicts")?),
         })
     }
 
@@ -382,27 +383,31 @@ impl Store {
             .arg(Arg::Int(offset));
         let mut items = Vec::new();
         for row in sql.fetch_all(self.backend, &self.pool).await? {
-            let status = OutcomeStatus::parse(&row.try_get::<String, _>(2)?);
-            let report_pk: Option<i64> = row.try_get(3)?;
+            let status = OutcomeStatus::parse(&row.try_get::<String, _>("status")?);
+            let report_pk: Option<i64> = row.try_get("report_pk")?;
             let report = match report_pk {
                 Some(id) => Some(ReportRef {
                     id,
-                    reporter: row.try_get(4)?,
-                    report_id: row.try_get(5)?,
-                    domain: row.try_get(6)?,
+                    reporter: row.try_get("reporter")?,
+                    report_id: row.try_get("report_id")?,
+                    domain: row.try_get("policy_domain")?,
                 }),
                 None => None,
             };
-            let kind: Option<String> = row.try_get(10)?;
-            let message: Option<String> = row.try_get(11)?;
+            let kind: Option<String> = row.try_get("error_kind")?;
+            let message: Option<String> = row.try_get("message")?;
             items.push(Outcome {
-                input: row.try_get(0)?,
-                part: row.try_get(1)?,
+                input: row.try_get("name")?,
+                part: row.try_get("part")?,
                 outcome: status,
-                records: report_pk.map_or(Ok(0), |_| row.try_get::<i64, _>(7).map(unsigned))?,
-                messages: report_pk.map_or(Ok(0), |_| row.try_get::<i64, _>(8).map(unsigned))?,
+                records: report_pk.map_or(Ok(0), |_| {
+                    row.try_get::<i64, _>("record_count").map(unsigned)
+                })?,
+                messages: report_pk.map_or(Ok(0), |_| {
+                    row.try_get::<i64, _>("message_count").map(unsigned)
+                })?,
                 conflict_with: if status == OutcomeStatus::Accepted {
-                    row.try_get(9)?
+                    row.try_get("conflict_with")?
                 } else {
                     None
                 },

@@ -245,9 +245,9 @@ async fn write_report<'a>(
         .push(" ORDER BY id");
     let mut conflict_with = None;
     for row in lookup.fetch_all(backend_of(conn), &mut *conn).await? {
-        let id: i64 = row.try_get(0)?;
-        let (begin, end): (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
-        let sha: String = row.try_get(3)?;
+        let id: i64 = row.try_get("id")?;
+        let (begin, end): (i64, i64) = (row.try_get("begin_ts")?, row.try_get("end_ts")?);
+        let sha: String = row.try_get("xml_sha256")?;
         if sha == rows.report.xml_sha256 {
             if on_same_xml == OnSameXml::Rewrite {
                 rewrite_report(conn, id, payload_id, part, rows).await?;
@@ -280,7 +280,7 @@ async fn write_report<'a>(
         .first()
     {
         Some(row) => {
-            let id: i64 = row.try_get(0)?;
+            let id: i64 = row.try_get("id")?;
             children.push((id, rows));
             Ok(Written::Accepted { id, conflict_with })
         }
@@ -305,7 +305,7 @@ async fn write_report<'a>(
                 StoreError::Corrupt("insert conflicted with no stored report".into())
             })?;
             Ok(Written::Duplicate {
-                id: row.try_get(0)?,
+                id: row.try_get("id")?,
             })
         }
     }
@@ -393,7 +393,7 @@ pub(crate) async fn upsert_payload(
     let row = rows
         .first()
         .ok_or_else(|| StoreError::Corrupt("payload upsert returned no id".into()))?;
-    Ok(row.try_get(0)?)
+    Ok(row.try_get("id")?)
 }
 
 async fn write_log(conn: &mut AnyConnection, log: Vec<LogRow>, at: i64) -> Result<()> {

@@ -11,11 +11,12 @@ impl Store {
         prefix: &str,
         key_hash: &str,
     ) -> Result<ApiKeyInfo> {
-        let rows = Sql::new(
+        // RETURNING names the columns without the table's alias (SQLite refuses one).
+        let rows = Sql::new(&format!(
             "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id, user_id, name, prefix, created_at, \
-             last_used_at, revoked_at",
-        )
+             VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+            KEY_COLUMNS.replace("k.", "")
+        ))
         .bind(Arg::Int(user_id))
         .bind(Arg::Text(name.to_owned()))
         .bind(Arg::Text(prefix.to_owned()))
@@ -26,7 +27,7 @@ impl Store {
         let row = rows
             .first()
             .ok_or_else(|| StoreError::Corrupt("INSERT returned no row".into()))?;
-        key_at(row, 0)
+        key_from(row)
     }
 
     /// API keys, newest first: a user's, or everyone's.
@@ -39,7 +40,7 @@ impl Store {
         sql.fetch_all(self.backend(), self.pool())
             .await?
             .iter()
-            .map(|row| key_at(row, 0))
+            .map(|row| key_from(row))
             .collect()
     }
 
@@ -51,7 +52,7 @@ impl Store {
         .bind(Arg::Int(id))
         .fetch_all(self.backend(), self.pool())
         .await?;
-        rows.first().map(|row| key_at(row, 0)).transpose()
+        rows.first().map(|row| key_from(row)).transpose()
     }
 
     /// Revokes an API key; false when it was not active.
@@ -79,8 +80,8 @@ impl Store {
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let key = key_at(row, 0)?;
-        let user = user_at(row, 7)?;
+        let key = key_from(row)?;
+        let user = user_from(row)?;
         let at = now();
         if key.revoked_at.is_none()
             && key
@@ -140,15 +141,15 @@ impl Store {
             .arg(Arg::Int(offset));
         let mut items = Vec::new();
         for row in sql.fetch_all(backend, self.pool()).await? {
-            let detail: String = row.try_get(7)?;
+            let detail: String = row.try_get("detail")?;
             items.push(AuditEntry {
-                id: row.try_get(0)?,
-                at: row.try_get(1)?,
-                user_id: row.try_get(2)?,
-                actor: row.try_get(3)?,
-                action: row.try_get(4)?,
-                target: row.try_get(5)?,
-                ip: row.try_get(6)?,
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                user_id: row.try_get("user_id")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                ip: row.try_get("ip")?,
                 detail: serde_json::from_str(&detail)
                     .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
             });
@@ -177,6 +178,6 @@ impl Store {
         let row = rows
             .first()
             .ok_or_else(|| StoreError::Corrupt(format!("setting {key} vanished")))?;
-        Ok(row.try_get(0)?)
+        Ok(row.try_get("value")?)
     }
 }

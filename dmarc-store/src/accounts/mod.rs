@@ -184,35 +184,42 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-const USER_COLUMNS: &str =
-    "u.id, u.email, u.role, u.disabled, u.created_at, u.updated_at, u.last_login_at";
-const KEY_COLUMNS: &str =
-    "k.id, k.user_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at";
+/// The columns of a user, named so that they can share a row with others' (read by
+/// `user_from`).
+const USER_COLUMNS: &str = "u.id AS user_id, u.email AS user_email, u.role AS user_role, \
+    u.disabled AS user_disabled, u.created_at AS user_created_at, \
+    u.updated_at AS user_updated_at, u.last_login_at AS user_last_login_at";
+/// The columns of an API key (read by `key_from`).
+const KEY_COLUMNS: &str = "k.id AS key_id, k.user_id AS key_user_id, k.name AS key_name, \
+    k.prefix AS key_prefix, k.created_at AS key_created_at, \
+    k.last_used_at AS key_last_used_at, k.revoked_at AS key_revoked_at";
 /// How often the last use of an API key is written (seconds): not on every request.
 const KEY_USE_RESOLUTION: i64 = 60;
 
-fn user_at(row: &AnyRow, first: usize) -> Result<User> {
-    let role: String = row.try_get(first + 2)?;
+/// The user in a row holding the [`USER_COLUMNS`].
+fn user_from(row: &AnyRow) -> Result<User> {
+    let role: String = row.try_get("user_role")?;
     Ok(User {
-        id: row.try_get(first)?,
-        email: row.try_get(first + 1)?,
+        id: row.try_get("user_id")?,
+        email: row.try_get("user_email")?,
         role: role.parse().map_err(StoreError::Corrupt)?,
-        disabled: row.try_get::<i64, _>(first + 3)? != 0,
-        created_at: row.try_get(first + 4)?,
-        updated_at: row.try_get(first + 5)?,
-        last_login_at: row.try_get(first + 6)?,
+        disabled: row.try_get::<i64, _>("user_disabled")? != 0,
+        created_at: row.try_get("user_created_at")?,
+        updated_at: row.try_get("user_updated_at")?,
+        last_login_at: row.try_get("user_last_login_at")?,
     })
 }
 
-fn key_at(row: &AnyRow, first: usize) -> Result<ApiKeyInfo> {
+/// The API key in a row holding the [`KEY_COLUMNS`].
+fn key_from(row: &AnyRow) -> Result<ApiKeyInfo> {
     Ok(ApiKeyInfo {
-        id: row.try_get(first)?,
-        user_id: row.try_get(first + 1)?,
-        name: row.try_get(first + 2)?,
-        prefix: row.try_get(first + 3)?,
-        created_at: row.try_get(first + 4)?,
-        last_used_at: row.try_get(first + 5)?,
-        revoked_at: row.try_get(first + 6)?,
+        id: row.try_get("key_id")?,
+        user_id: row.try_get("key_user_id")?,
+        name: row.try_get("key_name")?,
+        prefix: row.try_get("key_prefix")?,
+        created_at: row.try_get("key_created_at")?,
+        last_used_at: row.try_get("key_last_used_at")?,
+        revoked_at: row.try_get("key_revoked_at")?,
     })
 }
 
@@ -221,7 +228,7 @@ fn key_at(row: &AnyRow, first: usize) -> Result<ApiKeyInfo> {
 impl Store {
     async fn one_user(&self, sql: Sql) -> Result<Option<User>> {
         let rows = sql.fetch_all(self.backend(), self.pool()).await?;
-        rows.first().map(|row| user_at(row, 0)).transpose()
+        rows.first().map(|row| user_from(row)).transpose()
     }
 
     /// Creates a user; [`StoreError::Conflict`] when the e-mail address is taken.
@@ -243,7 +250,7 @@ impl Store {
                 "a user with this e-mail address exists".into(),
             ));
         };
-        let id = row.try_get(0)?;
+        let id = row.try_get("id")?;
         self.user(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
@@ -269,7 +276,7 @@ impl Store {
         .fetch_all(self.backend(), self.pool())
         .await?;
         rows.first()
-            .map(|row| Ok((user_at(row, 0)?, row.try_get(7)?)))
+            .map(|row| Ok((user_from(row)?, row.try_get("password_hash")?)))
             .transpose()
     }
 
@@ -279,7 +286,7 @@ impl Store {
             .fetch_all(self.backend(), self.pool())
             .await?
             .iter()
-            .map(|row| user_at(row, 0))
+            .map(|row| user_from(row))
             .collect()
     }
 

@@ -56,11 +56,11 @@ impl Store {
         let Some(row) = rows.first() else {
             return Ok(Refresh::Unknown);
         };
-        let session_id: String = row.try_get(0)?;
-        let expires_at: i64 = row.try_get(1)?;
-        let used_at: Option<i64> = row.try_get(2)?;
-        let revoked_at: Option<i64> = row.try_get(3)?;
-        let user = user_at(row, 4)?;
+        let session_id: String = row.try_get("session_id")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let used_at: Option<i64> = row.try_get("used_at")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let user = user_from(row)?;
         // Marking it used is conditional, so of two concurrent presentations one wins and
         // the other is a reuse.
         let marked = if used_at.is_none() {
@@ -109,8 +109,8 @@ impl Store {
         .await?;
         rows.first()
             .map(|row| {
-                let user = user_at(row, 0)?;
-                let revoked: Option<i64> = row.try_get(7)?;
+                let user = user_from(row)?;
+                let revoked: Option<i64> = row.try_get("revoked_at")?;
                 let valid = revoked.is_none() && !user.disabled;
                 Ok((user, valid))
             })
