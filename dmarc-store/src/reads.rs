@@ -8,11 +8,12 @@
 //! the statement once its deadline has passed. Rows come back as plain values either way.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{AnyPool, AssertSqlSafe, Row as _};
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{AnyPool, AssertSqlSafe, Column as _};
 
 use crate::backend::Backend;
 use crate::query::{Sql, anonymous_placeholders, bind_all};
@@ -30,44 +31,64 @@ pub(crate) enum Value {
     Bytes(Vec<u8>),
 }
 
-/// A result row of plain values, read by position.
+/// A result row of plain values, read by column name.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ReadRow(Vec<Value>);
+pub(crate) struct ReadRow {
+    /// The result's column names, shared by its rows.
+    names: Arc<[String]>,
+    values: Vec<Value>,
+}
 
 impl ReadRow {
-    fn value(&self, i: usize) -> Result<&Value> {
-        self.0
-            .get(i)
-            .ok_or_else(|| StoreError::Corrupt(format!("no column {i} in a result row")))
+    fn value(&self, name: &str) -> Result<&Value> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i])
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {name} in a result row")))
     }
 
-    fn mismatch(&self, i: usize, want: &str) -> StoreError {
-        StoreError::Corrupt(format!("column {i} is not {want}: {:?}", self.0.get(i)))
+    fn mismatch(&self, name: &str, want: &str) -> StoreError {
+        StoreError::Corrupt(format!(
+            "column {name} is not {want}: {:?}",
+            self.value(name).ok()
+        ))
     }
 
-    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        match self.value(i)? {
+    pub(crate) fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        match self.value(name)? {
             Value::Null => Ok(None),
             Value::Int(v) => Ok(Some(*v)),
-            _ => Err(self.mismatch(i, "an integer")),
+            _ => Err(self.mismatch(name, "an integer")),
         }
     }
 
-    pub(crate) fn int(&self, i: usize) -> Result<i64> {
-        self.opt_int(i)?
-            .ok_or_else(|| self.mismatch(i, "an integer"))
+    pub(crate) fn int(&self, name: &str) -> Result<i64> {
+        self.opt_int(name)?
+            .ok_or_else(|| self.mismatch(name, "an integer"))
     }
 
-    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        match self.value(i)? {
+    pub(crate) fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        match self.value(name)? {
             Value::Null => Ok(None),
             Value::Text(v) => Ok(Some(v.clone())),
-            _ => Err(self.mismatch(i, "text")),
+            _ => Err(self.mismatch(name, "text")),
         }
     }
 
-    pub(crate) fn text(&self, i: usize) -> Result<String> {
-        self.opt_text(i)?.ok_or_else(|| self.mismatch(i, "text"))
+    pub(crate) fn text(&self, name: &str) -> Result<String> {
+        self.opt_text(name)?
+            .ok_or_else(|| self.mismatch(name, "text"))
+    }
+
+    /// The integer of a one-column result (a `COUNT(*)`).
+    fn only_int(&self) -> Result<i64> {
+        match self.values.as_slice() {
+            [Value::Int(v)] => Ok(*v),
+            other => Err(StoreError::Corrupt(format!(
+                "a count is one integer, not {other:?}"
+            ))),
+        }
     }
 }
 
@@ -90,18 +111,32 @@ where
         .map_or(Value::Null, Value::Bytes))
 }
 
-fn any_row(row: &AnyRow) -> Result<ReadRow> {
-    (0..row.len())
-        .map(|i| value(row, i))
-        .collect::<Result<_>>()
-        .map(ReadRow)
-}
-
-fn sqlite_row(row: &SqliteRow) -> Result<ReadRow> {
-    (0..row.len())
-        .map(|i| value(row, i))
-        .collect::<Result<_>>()
-        .map(ReadRow)
+/// The rows of a result, with its column names taken once.
+fn read_rows<R: sqlx::Row>(rows: &[R]) -> Result<Vec<ReadRow>>
+where
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let names: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    rows.iter()
+        .map(|row| {
+            Ok(ReadRow {
+                names: Arc::clone(&names),
+                values: (0..row.len())
+                    .map(|i| value(row, i))
+                    .collect::<Result<_>>()?,
+            })
+        })
+        .collect()
 }
 
 /// The pool reads run on.
@@ -166,7 +201,7 @@ impl Reads {
                     .fetch_all(pool)
                     .await
                     .map_err(StoreError::from)?;
-                rows.iter().map(any_row).collect()
+                read_rows(&rows)
             }
             Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
@@ -179,10 +214,7 @@ impl Reads {
                     .fetch_all(&mut *conn)
                     .await;
                 conn.lock_handle().await?.remove_progress_handler();
-                rows.map_err(StoreError::from)?
-                    .iter()
-                    .map(sqlite_row)
-                    .collect()
+                read_rows(&rows.map_err(StoreError::from)?)
             }
         }
     }
@@ -190,7 +222,7 @@ impl Reads {
     /// The integer in the first column of the first row (a `COUNT(*)`), 0 without rows.
     pub(crate) async fn count(&self, sql: Sql) -> Result<i64> {
         match self.fetch(sql).await?.first() {
-            Some(row) => row.int(0),
+            Some(row) => row.only_int(),
             None => Ok(0),
         }
     }

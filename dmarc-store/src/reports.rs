@@ -18,22 +18,22 @@ use crate::types::{
 };
 use crate::write::{OnSameXml, PayloadRow, upsert_payload};
 
-/// A report list entry from the [`SUMMARY_COLUMNS`] at the start of a row.
+/// A report list entry from a row holding the [`SUMMARY_COLUMNS`].
 fn report_summary(row: &ReadRow) -> Result<ReportSummary> {
     Ok(ReportSummary {
-        id: row.int(0)?,
-        reporter: row.text(1)?,
-        org_name: row.text(2)?,
-        report_id: row.text(3)?,
-        domain: row.text(4)?,
-        begin: row.int(5)?,
-        end: row.int(6)?,
-        records: unsigned(row.int(7)?),
-        messages: unsigned(row.int(8)?),
-        dmarc_pass: unsigned(row.int(9)?),
-        diagnostics: unsigned(row.int(10)?),
-        conflict_with: row.opt_int(11)?,
-        ingested_at: row.int(12)?,
+        id: row.int("id")?,
+        reporter: row.text("reporter")?,
+        org_name: row.text("organization")?,
+        report_id: row.text("report_id")?,
+        domain: row.text("policy_domain")?,
+        begin: row.int("begin_ts")?,
+        end: row.int("end_ts")?,
+        records: unsigned(row.int("record_count")?),
+        messages: unsigned(row.int("message_count")?),
+        dmarc_pass: unsigned(row.int("dmarc_pass")?),
+        diagnostics: unsigned(row.int("diagnostic_count")?),
+        conflict_with: row.opt_int("conflict_with")?,
+        ingested_at: row.int("ingested_at")?,
     })
 }
 
@@ -246,11 +246,11 @@ impl Store {
             return Ok(None);
         };
         let summary = report_summary(row)?;
-        let meta = row.text(13)?;
+        let meta = row.text("meta")?;
         let mut report: Report = serde_json::from_str(&meta)
             .map_err(|e| StoreError::Corrupt(format!("report {id} metadata: {e}")))?;
-        let name = row.text(14)?;
-        let part = row.opt_text(15)?;
+        let name = row.text("name")?;
+        let part = row.opt_text("part")?;
         let mut records = Sql::new(
             "SELECT source_ip, count, disposition, dkim, spf, header_from, envelope_from, \
              envelope_to, detail FROM records WHERE report_pk = ",
@@ -266,15 +266,15 @@ impl Store {
         for row in self.read(records).await? {
             report.records.push(
                 record_from_columns(RecordColumns {
-                    source_ip: row.opt_text(0)?,
-                    count: row.int(1)?,
-                    disposition: row.opt_text(2)?,
-                    dkim: row.opt_text(3)?,
-                    spf: row.opt_text(4)?,
-                    header_from: row.opt_text(5)?,
-                    envelope_from: row.opt_text(6)?,
-                    envelope_to: row.opt_text(7)?,
-                    detail: row.text(8)?,
+                    source_ip: row.opt_text("source_ip")?,
+                    count: row.int("count")?,
+                    disposition: row.opt_text("disposition")?,
+                    dkim: row.opt_text("dkim")?,
+                    spf: row.opt_text("spf")?,
+                    header_from: row.opt_text("header_from")?,
+                    envelope_from: row.opt_text("envelope_from")?,
+                    envelope_to: row.opt_text("envelope_to")?,
+                    detail: row.text("detail")?,
                 })
                 .map_err(|e| StoreError::Corrupt(format!("report {id}: {e}")))?,
             );
@@ -296,19 +296,20 @@ impl Store {
     /// Every policy domain with its report and message counts.
     pub async fn domains(&self) -> Result<Vec<DomainInfo>> {
         let sql = Sql::new(
-            "SELECT policy_domain, COUNT(*), CAST(SUM(message_count) AS BIGINT), MIN(begin_ts), \
-             MAX(end_ts) FROM reports GROUP BY policy_domain ORDER BY policy_domain",
+            "SELECT policy_domain, COUNT(*) AS reports, \
+             CAST(SUM(message_count) AS BIGINT) AS messages, MIN(begin_ts) AS first_begin, \
+             MAX(end_ts) AS last_end FROM reports GROUP BY policy_domain ORDER BY policy_domain",
         );
         self.read(sql)
             .await?
             .iter()
             .map(|row| {
                 Ok(DomainInfo {
-                    domain: row.text(0)?,
-                    reports: unsigned(row.int(1)?),
-                    messages: unsigned(row.int(2)?),
-                    first_begin: row.int(3)?,
-                    last_end: row.int(4)?,
+                    domain: row.text("policy_domain")?,
+                    reports: unsigned(row.int("reports")?),
+                    messages: unsigned(row.int("messages")?),
+                    first_begin: row.int("first_begin")?,
+                    last_end: row.int("last_end")?,
                 })
             })
             .collect()
@@ -344,23 +345,23 @@ impl Store {
         let mut out = Vec::new();
         for row in self.read(sql).await? {
             out.push(RecordExport {
-                report: row.int(0)?,
-                ord: row.int(1)?,
-                org_name: row.text(2)?,
-                report_id: row.text(3)?,
-                domain: row.text(4)?,
-                begin: row.int(5)?,
-                end: row.int(6)?,
-                source_ip: row.opt_text(7)?,
-                count: unsigned(row.int(8)?),
-                disposition: row.opt_text(9)?,
-                dkim: row.opt_text(10)?,
-                spf: row.opt_text(11)?,
-                dkim_aligned: row.int(12)? == 1,
-                spf_aligned: row.int(13)? == 1,
-                header_from: row.opt_text(14)?,
-                envelope_from: row.opt_text(15)?,
-                envelope_to: row.opt_text(16)?,
+                report: row.int("id")?,
+                ord: row.int("ord")?,
+                org_name: row.text("organization")?,
+                report_id: row.text("report_id")?,
+                domain: row.text("policy_domain")?,
+                begin: row.int("begin_ts")?,
+                end: row.int("end_ts")?,
+                source_ip: row.opt_text("source_ip")?,
+                count: unsigned(row.int("count")?),
+                disposition: row.opt_text("disposition")?,
+                dkim: row.opt_text("dkim")?,
+                spf: row.opt_text("spf")?,
+                dkim_aligned: row.int("dkim_pass")? == 1,
+                spf_aligned: row.int("spf_pass")? == 1,
+                header_from: row.opt_text("header_from")?,
+                envelope_from: row.opt_text("envelope_from")?,
+                envelope_to: row.opt_text("envelope_to")?,
             });
         }
         Ok(out)

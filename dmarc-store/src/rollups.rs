@@ -125,37 +125,38 @@ impl Source {
         }
     }
 
-    /// `SUM` of the messages column.
+    /// `SUM` of the messages column, as `messages`.
     fn sum(&self) -> String {
         format!(
-            "CAST(COALESCE(SUM({}.{}), 0) AS BIGINT)",
+            "CAST(COALESCE(SUM({}.{}), 0) AS BIGINT) AS messages",
             self.outcome, self.messages
         )
     }
 
-    /// The four tally sums: messages, DMARC pass, aligned DKIM pass, aligned SPF pass.
+    /// The four tally sums, named as [`Tally`]'s fields: messages, DMARC pass, aligned DKIM
+    /// pass, aligned SPF pass.
     fn tally(&self) -> String {
         let (a, m) = (self.outcome, self.messages);
         format!(
             "{}, \
-             CAST(COALESCE(SUM(CASE WHEN {a}.dkim_pass = 1 OR {a}.spf_pass = 1 THEN {a}.{m} ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM({a}.dkim_pass * {a}.{m}), 0) AS BIGINT), \
-             CAST(COALESCE(SUM({a}.spf_pass * {a}.{m}), 0) AS BIGINT)",
+             CAST(COALESCE(SUM(CASE WHEN {a}.dkim_pass = 1 OR {a}.spf_pass = 1 THEN {a}.{m} ELSE 0 END), 0) AS BIGINT) AS dmarc_pass, \
+             CAST(COALESCE(SUM({a}.dkim_pass * {a}.{m}), 0) AS BIGINT) AS dkim_aligned_pass, \
+             CAST(COALESCE(SUM({a}.spf_pass * {a}.{m}), 0) AS BIGINT) AS spf_aligned_pass",
             self.sum()
         )
     }
 }
 
-/// Reads the four tally columns starting at `first`.
-fn tally_at(row: &ReadRow, first: usize) -> Result<Tally> {
-    let messages = unsigned(row.int(first)?);
-    let dmarc_pass = unsigned(row.int(first + 1)?);
+/// Reads the tally columns of [`Source::tally`].
+fn tally_of(row: &ReadRow) -> Result<Tally> {
+    let messages = unsigned(row.int("messages")?);
+    let dmarc_pass = unsigned(row.int("dmarc_pass")?);
     Ok(Tally {
         messages,
         dmarc_pass,
         dmarc_fail: messages.saturating_sub(dmarc_pass),
-        dkim_aligned_pass: unsigned(row.int(first + 2)?),
-        spf_aligned_pass: unsigned(row.int(first + 3)?),
+        dkim_aligned_pass: unsigned(row.int("dkim_aligned_pass")?),
+        spf_aligned_pass: unsigned(row.int("spf_aligned_pass")?),
     })
 }
 
@@ -178,8 +179,9 @@ pub(crate) async fn summary(store: &Store, filter: &Filter) -> Result<Summary> {
     let s = Source::for_filter(filter);
     let r = s.report;
     let select = format!(
-        "COUNT(DISTINCT {}), COUNT(DISTINCT {r}.policy_domain), COUNT(DISTINCT {r}.organization), \
-         MIN({r}.begin_ts), MAX({r}.end_ts), {}",
+        "COUNT(DISTINCT {}) AS reports, COUNT(DISTINCT {r}.policy_domain) AS domains, \
+         COUNT(DISTINCT {r}.organization) AS organizations, MIN({r}.begin_ts) AS first_begin, \
+         MAX({r}.end_ts) AS last_end, {}",
         s.report_key,
         s.tally()
     );
@@ -188,12 +190,12 @@ pub(crate) async fn summary(store: &Store, filter: &Filter) -> Result<Summary> {
         .first()
         .ok_or_else(|| StoreError::Corrupt("no summary row".into()))?;
     Ok(Summary {
-        reports: unsigned(row.int(0)?),
-        domains: unsigned(row.int(1)?),
-        organizations: unsigned(row.int(2)?),
-        first_begin: row.opt_int(3)?,
-        last_end: row.opt_int(4)?,
-        tally: tally_at(row, 5)?,
+        reports: unsigned(row.int("reports")?),
+        domains: unsigned(row.int("domains")?),
+        organizations: unsigned(row.int("organizations")?),
+        first_begin: row.opt_int("first_begin")?,
+        last_end: row.opt_int("last_end")?,
+        tally: tally_of(row)?,
     })
 }
 
@@ -205,7 +207,7 @@ pub(crate) async fn grouped(store: &Store, column: &str, filter: &Filter) -> Res
     let rows = query(
         store,
         s,
-        &format!("{key}, {}", s.tally()),
+        &format!("{key} AS group_key, {}", s.tally()),
         filter,
         &format!(" GROUP BY {key}"),
     )
@@ -213,8 +215,8 @@ pub(crate) async fn grouped(store: &Store, column: &str, filter: &Filter) -> Res
     let mut groups = Vec::with_capacity(rows.len());
     for row in rows {
         groups.push(Group {
-            key: row.text(0)?,
-            tally: tally_at(&row, 1)?,
+            key: row.text("group_key")?,
+            tally: tally_of(&row)?,
         });
     }
     rollup::rank(&mut groups);
@@ -236,7 +238,7 @@ pub(crate) async fn by_source(
     // The number of groups comes from a window over the same grouping (one
     // aggregation, not a second COUNT query over it).
     let mut grouped = Sql::new(&format!(
-        "SELECT x.source_ip, {}, COUNT(*) OVER () FROM records x{join} WHERE 1 = 1",
+        "SELECT x.source_ip, {}, COUNT(*) OVER () AS addresses FROM records x{join} WHERE 1 = 1",
         RECORDS.tally()
     ));
     push_conditions(&mut grouped, filter, Target::Records);
@@ -259,14 +261,14 @@ pub(crate) async fn by_source(
         .arg(Arg::Int(offset));
     let rows = store.read(grouped).await?;
     let total = match (rows.first(), count_past_end) {
-        (Some(row), _) => row.int(5)?,
+        (Some(row), _) => row.int("addresses")?,
         // A page past the end has no row to carry the count.
         (None, Some(count)) => store.read_count(count).await?,
         (None, None) => 0,
     };
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
-        let text = row.opt_text(0)?;
+        let text = row.opt_text("source_ip")?;
         let source_ip = match text {
             Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
                 StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
@@ -275,7 +277,7 @@ pub(crate) async fn by_source(
         };
         items.push(SourceGroup {
             source_ip,
-            tally: tally_at(&row, 1)?,
+            tally: tally_of(&row)?,
         });
     }
     Ok(Paged {
@@ -289,11 +291,11 @@ pub(crate) async fn by_source(
 /// Messages by applied disposition.
 pub(crate) async fn disposition(store: &Store, filter: &Filter) -> Result<DispositionBreakdown> {
     let s = Source::for_filter(filter);
-    let select = format!("{}, {}", s.class, s.sum());
+    let select = format!("{} AS disposition_class, {}", s.class, s.sum());
     let rows = query(store, s, &select, filter, " GROUP BY 1").await?;
     let mut out = DispositionBreakdown::default();
     for row in rows {
-        let class = row.text(0)?;
+        let class = row.text("disposition_class")?;
         let slot = match class.as_str() {
             "none" => &mut out.none,
             "quarantine" => &mut out.quarantine,
@@ -301,7 +303,7 @@ pub(crate) async fn disposition(store: &Store, filter: &Filter) -> Result<Dispos
             "pass" => &mut out.pass,
             _ => &mut out.other,
         };
-        *slot = slot.saturating_add(unsigned(row.int(1)?));
+        *slot = slot.saturating_add(unsigned(row.int("messages")?));
     }
     Ok(out)
 }
@@ -314,14 +316,14 @@ pub(crate) async fn alignment(store: &Store, filter: &Filter) -> Result<Alignmen
     let tail = format!(" GROUP BY {a}.dkim_pass, {a}.spf_pass");
     let mut out = AlignmentBreakdown::default();
     for row in query(store, s, &select, filter, &tail).await? {
-        let (dkim, spf) = (row.int(0)?, row.int(1)?);
+        let (dkim, spf) = (row.int("dkim_pass")?, row.int("spf_pass")?);
         let slot = match (dkim == 1, spf == 1) {
             (true, true) => &mut out.both_pass,
             (true, false) => &mut out.dkim_only,
             (false, true) => &mut out.spf_only,
             (false, false) => &mut out.both_fail,
         };
-        *slot = slot.saturating_add(unsigned(row.int(2)?));
+        *slot = slot.saturating_add(unsigned(row.int("messages")?));
     }
     Ok(out)
 }
@@ -331,17 +333,18 @@ pub(crate) async fn compliance(store: &Store, filter: &Filter) -> Result<PolicyC
     let s = Source::for_filter(filter);
     let a = s.outcome;
     let select = format!(
-        "CASE WHEN {a}.dkim_pass = 1 OR {a}.spf_pass = 1 THEN 1 ELSE 0 END, {}, {}.policy_p, {}",
+        "CASE WHEN {a}.dkim_pass = 1 OR {a}.spf_pass = 1 THEN 1 ELSE 0 END AS passed, \
+         {} AS disposition_class, {}.policy_p, {}",
         s.class,
         s.report,
         s.sum()
     );
     let mut out = PolicyCompliance::default();
     for row in query(store, s, &select, filter, " GROUP BY 1, 2, 3").await? {
-        let pass = row.int(0)?;
-        let class = row.text(1)?;
-        let policy = row.text(2)?;
-        let messages = unsigned(row.int(3)?);
+        let pass = row.int("passed")?;
+        let class = row.text("disposition_class")?;
+        let policy = row.text("policy_p")?;
+        let messages = unsigned(row.int("messages")?);
         let outcome = if pass == 1 {
             &mut out.compliant
         } else if matches!(class.as_str(), "quarantine" | "reject") {
@@ -380,25 +383,26 @@ pub(crate) async fn timeline(store: &Store, filter: &Filter) -> Result<Vec<DayBu
         }
         sql.push(" GROUP BY g.day");
         for row in store.read(sql).await? {
-            builder.add_day(row.int(0)?, tally_at(&row, 1)?);
+            builder.add_day(row.int("day")?, tally_of(&row)?);
         }
     } else {
         // Per report and outcome class, spread over the report's days here: the same
         // groups `rollup_daily` was written from.
         let select = format!(
-            "r.begin_ts, r.end_ts, {}, x.dkim_pass, x.spf_pass, {}",
+            "r.begin_ts, r.end_ts, {} AS disposition_class, x.dkim_pass, x.spf_pass, {}",
             s.class,
             s.sum()
         );
         let tail = " GROUP BY r.id, r.begin_ts, r.end_ts, 3, x.dkim_pass, x.spf_pass";
         for row in query(store, s, &select, filter, tail).await? {
-            let class = row.text(2)?;
+            let class = row.text("disposition_class")?;
             let class = OutcomeClass {
                 disposition: static_class(&class),
-                dkim_pass: row.int(3)? == 1,
-                spf_pass: row.int(4)? == 1,
+                dkim_pass: row.int("dkim_pass")? == 1,
+                spf_pass: row.int("spf_pass")? == 1,
             };
-            builder.add(row.int(0)?, row.int(1)?, class, unsigned(row.int(5)?));
+            let (begin, end) = (row.int("begin_ts")?, row.int("end_ts")?);
+            builder.add(begin, end, class, unsigned(row.int("messages")?));
         }
     }
     Ok(builder.finish())
@@ -424,10 +428,12 @@ pub(crate) async fn source_activity(store: &Store, filter: &Filter) -> Result<Ve
     };
     let select = format!(
         "x.source_ip, {}, \
-         CAST(COALESCE(SUM(CASE WHEN x.disposition = 'quarantine' THEN x.count ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN x.disposition = 'reject' THEN x.count ELSE 0 END), 0) AS BIGINT), \
-         COUNT(DISTINCT {header_from}), COUNT(DISTINCT r.organization), \
-         COUNT(DISTINCT r.begin_ts / 86400), MIN(r.begin_ts), MAX(r.end_ts)",
+         CAST(COALESCE(SUM(CASE WHEN x.disposition = 'quarantine' THEN x.count ELSE 0 END), 0) AS BIGINT) AS quarantined, \
+         CAST(COALESCE(SUM(CASE WHEN x.disposition = 'reject' THEN x.count ELSE 0 END), 0) AS BIGINT) AS rejected, \
+         COUNT(DISTINCT {header_from}) AS header_from_domains, \
+         COUNT(DISTINCT r.organization) AS reporters, \
+         COUNT(DISTINCT r.begin_ts / 86400) AS days_active, MIN(r.begin_ts) AS first_seen, \
+         MAX(r.end_ts) AS last_seen",
         RECORDS.tally()
     );
     let rows = query(
@@ -440,20 +446,20 @@ pub(crate) async fn source_activity(store: &Store, filter: &Filter) -> Result<Ve
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let text = row.text(0)?;
+        let text = row.text("source_ip")?;
         let source_ip: IpAddr = text.parse().map_err(|_| {
             StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
         })?;
         out.push(SourceActivity {
             source_ip,
-            tally: tally_at(&row, 1)?,
-            quarantined: unsigned(row.int(5)?),
-            rejected: unsigned(row.int(6)?),
-            header_from_domains: unsigned(row.int(7)?),
-            reporters: unsigned(row.int(8)?),
-            days_active: unsigned(row.int(9)?),
-            first_seen: row.int(10)?,
-            last_seen: row.int(11)?,
+            tally: tally_of(&row)?,
+            quarantined: unsigned(row.int("quarantined")?),
+            rejected: unsigned(row.int("rejected")?),
+            header_from_domains: unsigned(row.int("header_from_domains")?),
+            reporters: unsigned(row.int("reporters")?),
+            days_active: unsigned(row.int("days_active")?),
+            first_seen: row.int("first_seen")?,
+            last_seen: row.int("last_seen")?,
         });
     }
     out.sort_by(|a, b| {

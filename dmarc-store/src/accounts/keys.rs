@@ -40,7 +40,7 @@ impl Store {
         sql.fetch_all(self.backend(), self.pool())
             .await?
             .iter()
-            .map(|row| key_from(row))
+            .map(key_from)
             .collect()
     }
 
@@ -52,7 +52,7 @@ impl Store {
         .bind(Arg::Int(id))
         .fetch_all(self.backend(), self.pool())
         .await?;
-        rows.first().map(|row| key_from(row)).transpose()
+        rows.first().map(key_from).transpose()
     }
 
     /// Revokes an API key; false when it was not active.

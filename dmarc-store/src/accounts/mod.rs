@@ -228,7 +228,7 @@ fn key_from(row: &AnyRow) -> Result<ApiKeyInfo> {
 impl Store {
     async fn one_user(&self, sql: Sql) -> Result<Option<User>> {
         let rows = sql.fetch_all(self.backend(), self.pool()).await?;
-        rows.first().map(|row| user_from(row)).transpose()
+        rows.first().map(user_from).transpose()
     }
 
     /// Creates a user; [`StoreError::Conflict`] when the e-mail address is taken.
@@ -286,7 +286,7 @@ impl Store {
             .fetch_all(self.backend(), self.pool())
             .await?
             .iter()
-            .map(|row| user_from(row))
+            .map(user_from)
             .collect()
     }
 
