@@ -8,12 +8,14 @@
 //! ([`dmarc_core::parse_input_into`]). Rows wait for the one writer under a budget of
 //! [`PipelineOptions::budget_records`]: a parser that would go over it waits until what it
 //! already sent is committed, and a parser does not open a new input while more rows than
-//! the budget wait for the writer. The writer commits batches of about
-//! [`PipelineOptions::batch_records`] records; each report is written whole in one
-//! transaction, and the reports of one large input may go in several (its raw bytes are
-//! stored once). Peak memory is therefore about
+//! the budget (or more than [`PipelineOptions::batch_bytes`] of kept raw inputs) wait for
+//! the writer. The writer commits batches of about [`PipelineOptions::batch_records`]
+//! records or `batch_bytes` of raw inputs, whichever comes first; each report is written
+//! whole in one transaction, and the reports of one large input may go in several (its raw
+//! bytes are stored once). Peak memory is therefore about
 //!
-//! `parsers x (one input + one payload's XML + budget rows) + max(budget, largest report) rows`
+//! `parsers x (one input + one payload's XML + budget rows) + max(budget, largest report) rows
+//!  + batch_bytes + parsers x one compressed input`
 //!
 //! where a row costs about 215 bytes (measured with massif on a 270,000-record report).
 
@@ -47,6 +49,10 @@ pub struct PipelineOptions {
     pub batch_records: u64,
     /// Rows that may wait for the writer before parsers wait.
     pub budget_records: u64,
+    /// Bytes of kept raw inputs (compressed) per write transaction, about: a batch of many
+    /// large inputs with few records ends here rather than at `batch_records`, and parsers
+    /// wait before a new input while this much waits for the writer.
+    pub batch_bytes: u64,
     /// Inputs parsed at once.
     pub parsers: usize,
     /// Largest input kept whole when it holds no report; a larger one is kept as its
@@ -75,6 +81,7 @@ impl PipelineOptions {
             parse,
             batch_records: 20_000,
             budget_records: 40_000,
+            batch_bytes: 64 << 20,
             parsers: 1,
             rejected_keep_bytes: 1 << 20,
             rewrite_same_xml: false,
@@ -104,7 +111,7 @@ pub async fn run(
     options: PipelineOptions,
     mut on_input: impl FnMut(InputDone),
 ) -> Result<()> {
-    let budget = Arc::new(Budget::new(options.budget_records));
+    let budget = Arc::new(Budget::new(options.budget_records, options.batch_bytes));
     let next_index = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Room for many small inputs, so the writer finds full batches; the budget, not the
     // channel, bounds what waits in memory.
@@ -174,12 +181,13 @@ async fn write(
     let mut open: BTreeMap<usize, (InputDone, bool)> = BTreeMap::new();
     let mut next = 0usize;
     while let Some(first) = received.recv().await {
-        let mut records = first.records;
+        let (mut records, mut bytes) = (first.records, first.bytes);
         let mut batch = vec![first];
-        while records < options.batch_records {
+        while records < options.batch_records && bytes < options.batch_bytes {
             match received.try_recv() {
                 Ok(chunk) => {
                     records += chunk.records;
+                    bytes += chunk.bytes;
                     batch.push(chunk);
                 }
                 Err(_) => break,
@@ -210,7 +218,7 @@ async fn write(
         // The rows go before the budget is given back: a parser that wakes up must find
         // their memory free, not allocate beside it.
         drop(storable);
-        budget.committed(records);
+        budget.committed(records, bytes);
         for chunk in batch {
             let done = &mut open.entry(chunk.index).or_insert_with(|| {
                 let done = InputDone {
@@ -253,6 +261,8 @@ struct Chunk {
     sent_parts: usize,
     /// Records of its reports.
     records: u64,
+    /// Bytes of the kept raw input it brings (the input's first chunk only).
+    bytes: u64,
     /// False for an input that could not be read (reported, not stored).
     stored: bool,
     /// The input's last chunk.
@@ -275,6 +285,7 @@ fn parse_one(
                 prepared: Prepared::unreadable(input.name, error),
                 sent_parts: 1,
                 records: 0,
+                bytes: 0,
                 stored: false,
                 last: true,
             });
@@ -338,7 +349,8 @@ impl ChunkSink<'_> {
         if self.closed {
             return;
         }
-        if self.header.compressed.is_empty() {
+        let first = self.header.compressed.is_empty();
+        if first {
             // Decided with the first chunk: an input sent in several chunks held reports.
             let nothing = last && self.rows.parts.iter().all(|p| p.result.is_err());
             let keep = if nothing && self.header.size > self.rejected_keep_bytes {
@@ -351,7 +363,12 @@ impl ChunkSink<'_> {
         }
         let parts: Vec<PreparedPart> = std::mem::take(&mut self.rows.parts);
         let records = std::mem::take(&mut self.records);
-        self.budget.sent(records);
+        let bytes = if first {
+            self.header.compressed.len() as u64
+        } else {
+            0
+        };
+        self.budget.sent(records, bytes);
         let chunk = Chunk {
             index: self.index,
             sent_parts: parts.len(),
@@ -360,6 +377,7 @@ impl ChunkSink<'_> {
                 ..self.header.clone()
             },
             records,
+            bytes,
             stored: true,
             last,
         };
@@ -400,10 +418,12 @@ impl ReportSink for ChunkSink<'_> {
     }
 }
 
-/// Rows built but not committed, shared by the parsers and the writer.
+/// Rows built but not committed, and bytes of raw inputs sent but not committed, shared
+/// by the parsers and the writer.
 #[derive(Debug)]
 struct Budget {
     limit: u64,
+    limit_bytes: u64,
     state: Mutex<BudgetState>,
     changed: Condvar,
 }
@@ -414,14 +434,17 @@ struct BudgetState {
     held: u64,
     /// Rows sent to the writer and not committed yet.
     sent: u64,
+    /// Bytes of kept raw inputs sent to the writer and not committed yet.
+    sent_bytes: u64,
     /// The writer stopped: nobody waits any more.
     closed: bool,
 }
 
 impl Budget {
-    fn new(limit: u64) -> Self {
+    fn new(limit: u64, limit_bytes: u64) -> Self {
         Budget {
             limit: limit.max(BUDGET_STEP),
+            limit_bytes: limit_bytes.max(1),
             state: Mutex::new(BudgetState::default()),
             changed: Condvar::new(),
         }
@@ -454,17 +477,19 @@ impl Budget {
             .held += n;
     }
 
-    /// Waits until fewer rows than the limit wait for the writer (before a new input).
+    /// Waits until fewer rows, and fewer bytes of raw inputs, than the limits wait for the
+    /// writer (before a new input).
     fn wait_for_room(&self) {
-        let limit = self.limit;
-        drop(self.wait_while(|s| s.sent >= limit));
+        let (limit, limit_bytes) = (self.limit, self.limit_bytes);
+        drop(self.wait_while(|s| s.sent >= limit || s.sent_bytes >= limit_bytes));
     }
 
-    /// `n` rows go from a parser to the writer.
-    fn sent(&self, n: u64) {
+    /// `n` rows (and `bytes` of a raw input) go from a parser to the writer.
+    fn sent(&self, n: u64, bytes: u64) {
         self.update(|s| {
             s.held = s.held.saturating_sub(n);
             s.sent += n;
+            s.sent_bytes += bytes;
         });
     }
 
@@ -473,9 +498,12 @@ impl Budget {
         self.update(|s| s.held = s.held.saturating_sub(n));
     }
 
-    /// The writer committed `n` rows.
-    fn committed(&self, n: u64) {
-        self.update(|s| s.sent = s.sent.saturating_sub(n));
+    /// The writer committed `n` rows and `bytes` of raw inputs.
+    fn committed(&self, n: u64, bytes: u64) {
+        self.update(|s| {
+            s.sent = s.sent.saturating_sub(n);
+            s.sent_bytes = s.sent_bytes.saturating_sub(bytes);
+        });
     }
 
     fn close(&self) {

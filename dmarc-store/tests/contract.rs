@@ -671,6 +671,32 @@ contract!(
     }
 );
 
+contract!(batches_end_at_the_bytes_bound_as_well, |store| {
+    // One byte per batch: every input goes alone, with the same outcomes as in one batch.
+    let generated = Generator::new(23).batch(5, 1, 1_700_006_400, 20);
+    let inputs: Vec<(String, Vec<u8>)> = generated
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (format!("b{i}.xml"), g.xml.clone().into_bytes()))
+        .collect();
+    let options = dmarc_store::PipelineOptions {
+        batch_bytes: 1,
+        ..dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()))
+    };
+    let done = ingest_inputs(store.clone(), inputs, options).await;
+    let accepted = done
+        .iter()
+        .flat_map(|d| &d.outcomes)
+        .filter(|o| o.outcome == OutcomeStatus::Accepted)
+        .count();
+    assert_eq!(accepted, generated.len());
+    let totals = store.totals().await.expect("totals");
+    assert_eq!(
+        (totals.payloads, totals.reports),
+        (generated.len() as u64, generated.len() as u64)
+    );
+});
+
 contract!(concurrent_writers_store_each_report_once, |store| {
     let mut generator = Generator::new(13);
     let batch: Vec<Prepared> = generator
