@@ -280,12 +280,24 @@ async fn pass(
         .into_iter()
         .partition(|(_, size)| u64::from(*size) > limits.max_input_bytes);
     if !too_big.is_empty() {
-        let uids: Vec<u32> = too_big.iter().map(|(uid, _)| *uid).collect();
-        for (uid, size) in &too_big {
-            tracing::warn!(mailbox = %summary.mailbox, uid, size, limit = limits.max_input_bytes, "message larger than the input limit: moved to the failed folder unread");
-        }
-        move_messages(mailbox, session, can_move, &uids, &mailbox.failed_folder).await?;
-        summary.failed += uids.len() as u64;
+        // Not fetched: each goes through the pipeline as an unreadable input, so it gets
+        // the same rejected outcome an oversized file or upload gets, then to the failed
+        // folder.
+        let unread = too_big
+            .iter()
+            .map(|&(uid, size)| {
+                let error = dmarc_core::Error::new(
+                    dmarc_core::ErrorKind::LimitExceeded,
+                    format!(
+                        "input size: {size} bytes exceeds the limit of {} bytes",
+                        limits.max_input_bytes
+                    ),
+                );
+                (uid, Err(error))
+            })
+            .collect();
+        let stored = store(ingest.clone(), mailbox.clone(), unread).await?;
+        file_away(mailbox, session, can_move, stored, &mut summary).await?;
     }
     // Batch n is stored while batch n + 1 is fetched; a batch is moved once stored.
     let mut storing: Option<tokio::task::JoinHandle<Result<Stored>>> = None;
@@ -299,6 +311,10 @@ async fn pass(
                 return Err(e);
             }
         };
+        let fetched = fetched
+            .into_iter()
+            .map(|(uid, bytes)| (uid, Ok(bytes)))
+            .collect();
         let next = tokio::spawn(store(ingest.clone(), mailbox.clone(), fetched));
         if let Some(task) = storing.replace(next) {
             let stored = task.await??;
@@ -447,11 +463,12 @@ async fn file_away(
     Ok(())
 }
 
-/// Parses and stores a batch of messages through the ingestion pipeline.
+/// Parses and stores a batch of messages through the ingestion pipeline (a message that
+/// was not fetched comes with why).
 async fn store(
     ingest: Ingest,
     mailbox: MailboxConfig,
-    messages: Vec<(u32, Vec<u8>)>,
+    messages: Vec<(u32, std::result::Result<Vec<u8>, dmarc_core::Error>)>,
 ) -> Result<Stored> {
     let base = format!(
         "imap://{}@{}:{}/{}",
@@ -466,7 +483,7 @@ async fn store(
         for (uid, bytes) in messages {
             let input = Input {
                 name: format!("{base};UID={uid}"),
-                bytes: Ok(bytes),
+                bytes,
             };
             if sender.send(input).await.is_err() {
                 break;

@@ -372,3 +372,42 @@ async fn future_periods_by_mail_are_refused() {
         .expect("timeline");
     assert_eq!(days.len(), 1, "{days:?}");
 }
+
+/// A message over the input size limit is not fetched: it gets the rejected outcome an
+/// oversized file gets (`limit_exceeded`, counted with the others) and goes to the failed
+/// folder, while the report next to it is stored.
+#[tokio::test]
+async fn an_oversized_message_is_rejected_unread_like_an_oversized_file() {
+    let Some(server) = Dovecot::start() else {
+        return;
+    };
+    let (_db, store) = store().await;
+    let mut session = server.session().await;
+    let limit = dmarc_core::Limits::default().max_input_bytes as usize;
+    let mut big = NO_REPORT.as_bytes().to_vec();
+    let line = b"filler filler filler filler filler filler filler filler filler filler\r\n";
+    while big.len() <= limit {
+        big.extend_from_slice(line);
+    }
+    let report = corpus_messages().remove(0);
+    dovecot::append(&mut session, "INBOX", &[big, report]).await;
+    let mailbox = server.mailbox(ImapTls::None);
+    let summary = imap::fetch_mailbox(&ingest(&store), &mailbox)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", server.log()));
+    assert_eq!(
+        (summary.messages, summary.processed, summary.failed),
+        (2, 1, 1)
+    );
+    assert_eq!(summary.outcomes.rejected, 1);
+    assert_eq!(dovecot::count(&mut session, "Failed").await, 1);
+    let outcomes = store.outcomes(dmarc_store::Page::first(10)).await.unwrap();
+    assert!(
+        outcomes
+            .items
+            .iter()
+            .all(|o| o.outcome != dmarc_store::OutcomeStatus::Rejected),
+        "an unread message is reported, not stored: {outcomes:?}"
+    );
+    assert_eq!(store.totals().await.unwrap().payloads, 1);
+}
