@@ -17,7 +17,7 @@ pub mod imap;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
-pub mod pdf;
+mod pdf;
 pub mod shutdown;
 
 pub use config::Config;

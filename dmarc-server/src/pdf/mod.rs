@@ -14,11 +14,11 @@ use dmarc_core::rollup::{
 use canvas::{Align, Canvas, Colour, PAGE_HEIGHT, PAGE_WIDTH, Style, Weight};
 
 /// Rows of each table.
-pub const TOP_ROWS: u32 = 12;
+pub(crate) const TOP_ROWS: u32 = 12;
 
 /// Everything the summary shows.
 #[derive(Debug, Clone)]
-pub struct ReportData {
+pub(crate) struct ReportData {
     /// The filter the figures were computed with.
     pub filter: Filter,
     /// When the document was made (UTC seconds).
@@ -66,7 +66,7 @@ const FIGURE: Style = Style::new(16.0, Weight::Bold, INK);
 
 /// Why a document could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum PdfError {
+pub(crate) enum PdfError {
     /// A font subset could not be made or read back.
     #[error("font subset: {0}")]
     Font(String),
@@ -76,7 +76,7 @@ pub enum PdfError {
 }
 
 /// Renders the summary as a PDF document.
-pub fn render(data: &ReportData) -> Result<Vec<u8>, PdfError> {
+pub(crate) fn render(data: &ReportData) -> Result<Vec<u8>, PdfError> {
     let mut canvas = Canvas::new();
     let mut y = header(&mut canvas, data);
     y = headline(&mut canvas, y, &data.summary);
@@ -198,7 +198,7 @@ fn bound(seconds: i64, inclusive_end: bool) -> String {
 }
 
 /// The selected period in words.
-pub fn period(filter: &Filter) -> String {
+pub(crate) fn period(filter: &Filter) -> String {
     match (filter.from, filter.to) {
         (None, None) => "all time".to_owned(),
         (Some(from), None) => format!("since {}", bound(from, false)),
@@ -208,7 +208,7 @@ pub fn period(filter: &Filter) -> String {
 }
 
 /// The filters other than the period, in words.
-pub fn describe(filter: &Filter) -> Vec<(&'static str, String)> {
+pub(crate) fn describe(filter: &Filter) -> Vec<(&'static str, String)> {
     let verdict = |v: dmarc_core::Verdict| {
         match v {
             dmarc_core::Verdict::Pass => "pass",
