@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{AdminErrors, ApiError, ApiResult, ErrorBody, ReadErrors};
 use super::query::{Params, RecordPage};
 use super::{AppState, Heavy};
 use crate::config::LimitsConfig;
@@ -54,10 +54,7 @@ pub async fn domains(
     params(super::query::FilterParams, super::query::PageParams),
     responses(
         (status = 200, description = "OK", body = dmarc_store::Paged<ReportSummary>),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -315,10 +312,7 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "OK", body = Summary),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -340,10 +334,7 @@ pub async fn summary(
     params(super::query::FilterParams, super::query::PageParams),
     responses(
         (status = 200, description = "OK", body = dmarc_store::Paged<SourceGroup>),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -367,10 +358,7 @@ pub async fn sources(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "OK", body = [Group]),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -392,10 +380,7 @@ pub async fn by_domain(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "OK", body = [Group]),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -417,10 +402,7 @@ pub async fn organizations(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "OK", body = DispositionBreakdown),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -444,10 +426,7 @@ pub async fn disposition(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "OK", body = AlignmentBreakdown),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -469,10 +448,7 @@ pub async fn alignment(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "OK", body = PolicyCompliance),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -494,10 +470,7 @@ pub async fn compliance(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "OK", body = [DayBucket]),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -519,10 +492,7 @@ pub async fn timeline(
     params(super::query::FilterParams, super::query::WindowParams),
     responses(
         (status = 200, description = "OK", body = [TrendPoint]),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ReadErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -592,8 +562,7 @@ pub struct Health {
     description = "Admin; access token or an admin's API key.",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]

@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{AdminErrors, ApiError, ApiResult, ErrorBody};
 use super::{AppState, ClientIp, now};
 use crate::credentials::{REFRESH_PREFIX, random_token, sha256_hex, verify_password};
 
@@ -457,8 +457,7 @@ pub async fn refresh(
     description = "Any role; access token only (API keys are refused).",
     responses(
         (status = 204, description = "Done"),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -191,3 +191,77 @@ impl From<crate::credentials::CredentialError> for ApiError {
         }
     }
 }
+
+/// The error answers of an expensive read (lists, rollups): a bad parameter, no valid
+/// credentials, too many reads of the caller at once, the time limit.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum ReadErrors {
+    /// 400.
+    #[response(
+        status = 400,
+        description = "A parameter or the body is invalid (the message names it)"
+    )]
+    BadRequest(ErrorBody),
+    /// 401.
+    #[response(status = 401, description = "No valid access token or API key")]
+    Unauthorized(ErrorBody),
+    /// 429.
+    #[response(
+        status = 429,
+        description = "Rate limited, or too many expensive requests of this user at once; see Retry-After"
+    )]
+    TooMany(ErrorBody),
+    /// 503.
+    #[response(
+        status = 503,
+        description = "The query ran longer than the time limit and was stopped"
+    )]
+    Timeout(ErrorBody),
+}
+
+/// The error answers of an export: those of [`ReadErrors`], and 403 below the analyst role.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum ExportErrors {
+    /// 400.
+    #[response(
+        status = 400,
+        description = "A parameter or the body is invalid (the message names it)"
+    )]
+    BadRequest(ErrorBody),
+    /// 401.
+    #[response(status = 401, description = "No valid access token or API key")]
+    Unauthorized(ErrorBody),
+    /// 403.
+    #[response(
+        status = 403,
+        description = "The caller's role (or an API key) may not do this"
+    )]
+    Forbidden(ErrorBody),
+    /// 429.
+    #[response(
+        status = 429,
+        description = "Rate limited, or too many expensive requests of this user at once; see Retry-After"
+    )]
+    TooMany(ErrorBody),
+    /// 503.
+    #[response(
+        status = 503,
+        description = "The query ran longer than the time limit and was stopped"
+    )]
+    Timeout(ErrorBody),
+}
+
+/// The error answers of an operation without parameters reserved to a role: no valid
+/// credentials, or not the role.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum AdminErrors {
+    /// 401.
+    #[response(status = 401, description = "No valid access token or API key")]
+    Unauthorized(ErrorBody),
+    /// 403.
+    #[response(
+        status = 403,
+        description = "The caller's role (or an API key) may not do this"
+    )]
+    Forbidden(ErrorBody),
+}

@@ -15,7 +15,7 @@ use dmarc_store::{Page, Role, Store};
 use crate::pdf;
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ExportErrors};
 use super::query::Params;
 use super::{AppState, Heavy};
 
@@ -327,11 +327,7 @@ async fn export(state: AppState, heavy: Heavy, params: Params, kind: Kind) -> Ap
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "CSV, streamed", body = String, content_type = "text/csv"),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ExportErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -353,11 +349,7 @@ pub async fn reports(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "CSV, streamed", body = String, content_type = "text/csv"),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ExportErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -379,11 +371,7 @@ pub async fn records(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "CSV, streamed", body = String, content_type = "text/csv"),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ExportErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -405,11 +393,7 @@ pub async fn sources(
     params(super::query::FilterParams),
     responses(
         (status = 200, description = "A PDF document", body = String, content_type = "application/pdf"),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
-        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
-        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The query ran longer than the time limit and was stopped", body = ErrorBody),
+        ExportErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]

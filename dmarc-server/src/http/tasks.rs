@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{AdminErrors, ApiError, ApiResult, ErrorBody};
 use super::query::{DEFAULT_PAGE, page_parameter};
 use crate::jobs::JobKind;
 use crate::jobs::scheduler::{self, ScheduleInfo};
@@ -124,8 +124,7 @@ pub async fn trigger_email_ingestion(
     description = "Analyst or admin; access token or API key.",
     responses(
         (status = 202, description = "OK", body = Task),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]

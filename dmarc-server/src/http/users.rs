@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{AdminErrors, ApiError, ApiResult, ErrorBody};
 use super::query::Params;
 use crate::credentials::{
     check_email, check_password, hash_password, new_api_key, verify_password,
@@ -113,8 +113,7 @@ fn admin(caller: &Caller) -> ApiResult<()> {
     description = "Admin; access token only (API keys are refused).",
     responses(
         (status = 200, description = "OK", body = [User]),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])),
 )]
@@ -363,8 +362,7 @@ pub async fn create_key(
     description = "Any role; access token only (API keys are refused).",
     responses(
         (status = 200, description = "OK", body = [dmarc_store::ApiKeyInfo]),
-        (status = 401, description = "No valid access token or API key", body = ErrorBody),
-        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])),
 )]
