@@ -1083,3 +1083,88 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
         .unwrap();
     assert_eq!(bundle.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn timelines_come_in_buckets_that_keep_them_small() {
+    let server = sqlite_server().await;
+    let demo = dmarc_server::demo::load(&server.store, 4)
+        .await
+        .expect("demo");
+    let login = server.login(demo.email, &demo.password).await;
+    let access = Auth::Bearer(login.body["access_token"].as_str().unwrap().to_owned());
+    let get = |path: &'static str| server.call(Method::GET, path, &access, None);
+    let messages = get("/api/rollup/summary").await.body["messages"]
+        .as_u64()
+        .unwrap();
+    let total = |points: &Value| -> u64 {
+        points
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["messages"].as_u64().unwrap())
+            .sum()
+    };
+    // All time (the samples span decades): a few hundred points at most, every message.
+    let (status, body) = server.get_bytes("/api/rollup/timeline", &access).await;
+    assert_eq!(status, StatusCode::OK);
+    let all: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        all.as_array().unwrap().len() <= 400,
+        "{} points",
+        all.as_array().unwrap().len()
+    );
+    assert!(body.len() < 64 * 1024, "{} bytes", body.len());
+    assert_eq!(total(&all), messages);
+    for bucket in ["day", "week", "month"] {
+        let path = format!("/api/rollup/timeline?bucket={bucket}");
+        let points = server.call(Method::GET, &path, &access, None).await;
+        assert_eq!(total(&points.body), messages, "{bucket}");
+    }
+    // Within a year (auto: days) the points are consecutive days; within two years, weeks
+    // from Mondays (1970-01-05 was one), consecutive too.
+    let starts = |points: &Value| -> Vec<i64> {
+        points
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["day_start"].as_i64().unwrap() / 86_400)
+            .collect()
+    };
+    let year = starts(
+        &get("/api/rollup/timeline?from=2024-01-01&to=2024-12-31")
+            .await
+            .body,
+    );
+    assert!(
+        year.len() > 7 && year.windows(2).all(|w| w[1] - w[0] == 1),
+        "{year:?}"
+    );
+    let weeks = starts(
+        &get("/api/rollup/timeline?from=2023-01-01&to=2024-12-31")
+            .await
+            .body,
+    );
+    assert!(
+        weeks.len() > 7 && weeks.windows(2).all(|w| w[1] - w[0] == 7),
+        "{weeks:?}"
+    );
+    assert!(
+        weeks.iter().all(|d| (d - 4).rem_euclid(7) == 0),
+        "{weeks:?}"
+    );
+    // The trend has one point per bucket, and a window of buckets.
+    let trend = get("/api/rollup/failure-trend?bucket=month&window=3").await;
+    let months = get("/api/rollup/timeline?bucket=month").await;
+    assert_eq!(
+        trend.body.as_array().unwrap().len(),
+        months.body.as_array().unwrap().len()
+    );
+    let wrong = get("/api/rollup/timeline?bucket=hour").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(
+        wrong.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("day, week, month or auto")
+    );
+}

@@ -1,8 +1,10 @@
 //! Pure rollups over records. They count messages (`count`), never rows. The per-day ones
 //! (timeline, trend, the spread of a report over its days) are in `timeline.rs`.
 
+mod buckets;
 mod timeline;
 
+pub use buckets::{Bucket, MAX_AUTO_POINTS, bucketed};
 pub use timeline::*;
 
 use std::collections::{HashMap, HashSet};

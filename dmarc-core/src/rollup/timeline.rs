@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::buckets::Bucket;
 use super::{DAY, MAX_SPREAD_DAYS, Tally, ratio};
 use crate::filter::Filter;
 use crate::model::{Disposition, Record, Report};
@@ -208,19 +209,20 @@ pub fn spread(count: u64, overlaps: &[(i64, i64)], shares: &mut Vec<u64>) {
     }
 }
 
-/// One day of the failure-rate trend.
+/// One point (a day, or the bucket starting that day) of the failure-rate trend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrendPoint {
-    /// The day, `YYYY-MM-DD`.
+    /// The day (or the first day of the bucket), `YYYY-MM-DD`.
     pub day: String,
-    /// Messages attributed to the day.
+    /// Messages attributed to the day (or bucket).
     pub messages: u64,
     /// Messages that failed DMARC.
     pub failed: u64,
     /// `failed / messages` for the day (0 when there were none).
     pub failure_rate: f64,
-    /// Message-weighted failure rate over the `window` days ending with this one.
+    /// Message-weighted failure rate over the `window` days (or buckets) ending with this
+    /// one.
     pub moving_average: f64,
 }
 
@@ -231,28 +233,34 @@ pub fn failure_trend(reports: &[Report], filter: &Filter, window: usize) -> Vec<
 }
 
 /// The failure trend of a timeline (days in order, as `timeline` returns them; missing
-/// days count as days without messages).
+/// days count as days without messages), the moving average over `window` days.
 pub fn trend_from_timeline(days: &[DayBucket], window: usize) -> Vec<TrendPoint> {
+    trend_over_buckets(days, Bucket::Day, window)
+}
+
+/// The failure trend of a timeline summed into buckets ([`bucketed`]): the moving average
+/// is over the `window` buckets ending with each point (missing buckets count as empty).
+pub fn trend_over_buckets(points: &[DayBucket], bucket: Bucket, window: usize) -> Vec<TrendPoint> {
     let window = i64::try_from(window.max(1)).unwrap_or(i64::MAX);
-    let day_of = |bucket: &DayBucket| bucket.day_start.div_euclid(DAY);
-    let mut out = Vec::with_capacity(days.len());
+    let ordinal = |point: &DayBucket| bucket.ordinal(point.day_start.div_euclid(DAY));
+    let mut out = Vec::with_capacity(points.len());
     let (mut win_messages, mut win_failed) = (0u64, 0u64);
     let mut oldest = 0;
-    for bucket in days {
-        let day = day_of(bucket);
-        win_messages = win_messages.saturating_add(bucket.tally.messages);
-        win_failed = win_failed.saturating_add(bucket.tally.dmarc_fail);
-        // Days that left the window: those at or before `day - window`.
-        while day_of(&days[oldest]).saturating_add(window) <= day {
-            win_messages = win_messages.saturating_sub(days[oldest].tally.messages);
-            win_failed = win_failed.saturating_sub(days[oldest].tally.dmarc_fail);
+    for point in points {
+        let current = ordinal(point);
+        win_messages = win_messages.saturating_add(point.tally.messages);
+        win_failed = win_failed.saturating_add(point.tally.dmarc_fail);
+        // Buckets that left the window: those at or before `current - window`.
+        while ordinal(&points[oldest]).saturating_add(window) <= current {
+            win_messages = win_messages.saturating_sub(points[oldest].tally.messages);
+            win_failed = win_failed.saturating_sub(points[oldest].tally.dmarc_fail);
             oldest += 1;
         }
         out.push(TrendPoint {
-            day: bucket.day.clone(),
-            messages: bucket.tally.messages,
-            failed: bucket.tally.dmarc_fail,
-            failure_rate: ratio(bucket.tally.dmarc_fail, bucket.tally.messages),
+            day: point.day.clone(),
+            messages: point.tally.messages,
+            failed: point.tally.dmarc_fail,
+            failure_rate: ratio(point.tally.dmarc_fail, point.tally.messages),
             moving_average: ratio(win_failed, win_messages),
         });
     }
@@ -261,15 +269,6 @@ pub fn trend_from_timeline(days: &[DayBucket], window: usize) -> Vec<TrendPoint>
 
 /// Formats a day number (days since 1970-01-01) as `YYYY-MM-DD` (proleptic Gregorian).
 pub fn format_day(day: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = super::buckets::civil_from_days(day);
     format!("{y:04}-{m:02}-{d:02}")
 }

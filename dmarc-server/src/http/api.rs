@@ -5,8 +5,8 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dmarc_core::rollup::{
-    AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance, SourceGroup,
-    Summary, TrendPoint,
+    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance,
+    SourceGroup, Summary, TrendPoint,
 };
 use dmarc_core::{Error as ParseError, ErrorKind};
 use dmarc_store::{
@@ -465,9 +465,9 @@ pub async fn compliance(
     get,
     path = "/api/rollup/timeline",
     tag = "rollups",
-    summary = "Messages per UTC day of the selected period (every day when they span at most ten years, else the days with messages)",
+    summary = "Messages per day, week or month of the selected period (bucket=auto keeps it to about 400 points; every bucket when the period spans at most ten years, else those with messages)",
     description = "Any role; access token or API key.",
-    params(super::query::FilterParams),
+    params(super::query::FilterParams, super::query::BucketParams),
     responses(
         (status = 200, description = "OK", body = [DayBucket]),
         ReadErrors,
@@ -479,7 +479,8 @@ pub async fn timeline(
     _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Vec<DayBucket>>> {
-    Ok(Json(state.store.timeline(&params.filter).await?))
+    let days = state.store.timeline(&params.filter).await?;
+    Ok(Json(rollup::bucketed(&days, params.bucket_for(&days))))
 }
 
 /// `GET /api/rollup/failure-trend`: daily failure rate and its `window`-day average.
@@ -487,9 +488,13 @@ pub async fn timeline(
     get,
     path = "/api/rollup/failure-trend",
     tag = "rollups",
-    summary = "Daily failure rate with a moving average",
+    summary = "Failure rate per day, week or month, with a moving average over `window` points",
     description = "Any role; access token or API key.",
-    params(super::query::FilterParams, super::query::WindowParams),
+    params(
+        super::query::FilterParams,
+        super::query::WindowParams,
+        super::query::BucketParams
+    ),
     responses(
         (status = 200, description = "OK", body = [TrendPoint]),
         ReadErrors,
@@ -501,12 +506,14 @@ pub async fn failure_trend(
     _heavy: Heavy,
     params: Params,
 ) -> ApiResult<Json<Vec<TrendPoint>>> {
-    Ok(Json(
-        state
-            .store
-            .failure_trend(&params.filter, params.window)
-            .await?,
-    ))
+    let days = state.store.timeline(&params.filter).await?;
+    let bucket = params.bucket_for(&days);
+    let points = rollup::bucketed(&days, bucket);
+    Ok(Json(rollup::trend_over_buckets(
+        &points,
+        bucket,
+        params.window,
+    )))
 }
 
 /// `GET /health`: 200 when the database answers, else 503. No data, no auth (for load

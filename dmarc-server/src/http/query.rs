@@ -11,10 +11,12 @@
 //! | `disposition` | `none`, `quarantine`, `reject` |
 //! | `org` | reporting organisation |
 //! | `limit`, `offset` | pagination (lists) |
-//! | `window` | moving-average days (failure trend) |
+//! | `window` | moving-average days, or buckets (failure trend) |
+//! | `bucket` | `day`, `week`, `month` or `auto` (timeline and failure trend) |
 
 use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::request::Parts;
+use dmarc_core::rollup::Bucket;
 use dmarc_core::{Disposition, Filter};
 use dmarc_store::Page;
 
@@ -60,8 +62,37 @@ pub struct PageParams {
 #[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WindowParams {
-    /// Moving-average days (1-90, default 7).
+    /// Moving-average window in points of the trend (days, weeks or months; 1-90, default
+    /// 7).
     pub window: Option<u32>,
+}
+
+/// The time bucket of a timeline as the OpenAPI description shows it.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BucketParams {
+    /// What one point covers: day, week (ISO, Monday to Sunday), month, or auto (the
+    /// default: the smallest of those that keeps the period to at most 400 points).
+    pub bucket: Option<String>,
+}
+
+impl Params {
+    /// The bucket asked for, or the one `auto` picks for the filter's period (the days
+    /// of `days` when the filter leaves an end open).
+    pub fn bucket_for(&self, days: &[dmarc_core::rollup::DayBucket]) -> Bucket {
+        if let Some(bucket) = self.bucket {
+            return bucket;
+        }
+        let day = |p: &dmarc_core::rollup::DayBucket| p.day_start.div_euclid(86_400);
+        let (first, last) = self.filter.days();
+        match (
+            first.or(days.first().map(day)),
+            last.or(days.last().map(day)),
+        ) {
+            (Some(first), Some(last)) => Bucket::auto(first, last),
+            _ => Bucket::Day,
+        }
+    }
 }
 
 /// Parsed query parameters.
@@ -71,8 +102,10 @@ pub struct Params {
     pub filter: Filter,
     /// Pagination.
     pub page: Page,
-    /// Moving-average window in days (failure trend), 1..=90.
+    /// Moving-average window in days or buckets (failure trend), 1..=90.
     pub window: usize,
+    /// What one point of a timeline covers; `None` is `auto`.
+    pub bucket: Option<Bucket>,
 }
 
 /// Largest page a client may ask for.
@@ -220,11 +253,20 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
                     .filter(|n| (1..=90).contains(n))
                     .ok_or_else(|| bad(name, value, "a number of days from 1 to 90"))?;
             }
+            "bucket" => {
+                params.bucket = match value.to_ascii_lowercase().as_str() {
+                    "day" => Some(Bucket::Day),
+                    "week" => Some(Bucket::Week),
+                    "month" => Some(Bucket::Month),
+                    "auto" => None,
+                    _ => return Err(bad(name, value, "day, week, month or auto")),
+                };
+            }
             other => {
                 return Err(unknown_parameter(
                     other,
                     "domain, from, to, preset, source_ip, dkim, spf, disposition, org, limit, \
-                     offset, window",
+                     offset, window, bucket",
                 ));
             }
         }
