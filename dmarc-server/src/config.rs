@@ -224,6 +224,8 @@ pub struct LimitsConfig {
     /// Largest input kept whole when it holds no report; a larger one is kept as its
     /// SHA-256, size and first 64 KiB.
     pub rejected_payload_max_bytes: u64,
+    /// Bytes of rollup answers kept in memory, per process (0: no cache).
+    pub cache_max_bytes: usize,
 }
 
 impl LimitsConfig {
@@ -324,6 +326,7 @@ impl Default for LimitsConfig {
             query_timeout_ms: 30_000,
             heavy_reads_per_user: 4,
             rejected_payload_max_bytes: 1 << 20,
+            cache_max_bytes: 64 << 20,
         }
     }
 }

@@ -34,6 +34,7 @@ struct Inner {
     ingest_records: u64,
     job_runs: BTreeMap<(String, &'static str), u64>,
     job_seconds: BTreeMap<String, (u64, f64)>,
+    cache: [u64; 2],
 }
 
 /// The process's metrics.
@@ -102,6 +103,11 @@ impl Metrics {
         *sum += elapsed.as_secs_f64();
     }
 
+    /// One rollup answer served from the cache (`hit`) or computed (`miss`).
+    pub fn cache(&self, hit: bool) {
+        self.lock().cache[usize::from(hit)] += 1;
+    }
+
     /// The exposition text, with the queue's `jobs` by kind and state.
     pub fn render(&self, jobs: &[JobCount]) -> String {
         let inner = self.lock();
@@ -166,6 +172,13 @@ impl Metrics {
                 "dmarc_job_run_seconds_sum{{kind=\"{kind}\"}} {sum}\n\
                  dmarc_job_run_seconds_count{{kind=\"{kind}\"}} {count}"
             );
+        }
+        out.push_str(
+            "# HELP dmarc_rollup_cache_total Rollup answers, from the cache or computed.\n",
+        );
+        out.push_str("# TYPE dmarc_rollup_cache_total counter\n");
+        for (result, n) in ["miss", "hit"].iter().zip(inner.cache) {
+            let _ = writeln!(out, "dmarc_rollup_cache_total{{result=\"{result}\"}} {n}");
         }
         out.push_str("# HELP dmarc_jobs Jobs in the queue (all processes), by kind and state.\n");
         out.push_str("# TYPE dmarc_jobs gauge\n");

@@ -471,3 +471,43 @@ async fn triggers_do_not_pile_up_jobs() {
         .await;
     assert_eq!(queued.body["total"], 1, "{}", queued.body);
 }
+
+/// Rollup answers come from the cache until the data changes, even when another process
+/// (another connection to the database) changes it.
+#[tokio::test]
+async fn cached_rollups_are_never_stale() {
+    let db = dmarc_store::testing::sqlite();
+    let url = db.url.clone();
+    let server = start(db, |_| {}).await;
+    server.user("admin@example.com", Role::Admin).await;
+    let access = Auth::Bearer(server.tokens("admin@example.com").await.0);
+    let summary = || server.call(Method::GET, "/api/rollup/summary", &access, None);
+    let first = summary().await;
+    assert_eq!(first.body["messages"], 0, "{}", first.body);
+    assert_eq!(summary().await.body, first.body);
+    // Another process stores a report.
+    let other = dmarc_store::Store::connect(&url).await.expect("connect");
+    let xml = dated_report("cache", "1700000000", "1700086399");
+    let options = dmarc_core::ParseOptions::at(dmarc_store::unix_now());
+    let done = other
+        .ingest(&[dmarc_store::prepare("cache.xml", xml.as_bytes(), &options)])
+        .await
+        .expect("ingest");
+    assert_eq!(done[0][0].outcome, dmarc_store::OutcomeStatus::Accepted);
+    let fresh = summary().await;
+    assert!(
+        fresh.body["messages"].as_u64().unwrap() > 0,
+        "{}",
+        fresh.body
+    );
+    let (_, metrics) = server.get_bytes("/metrics", &access).await;
+    let text = String::from_utf8_lossy(&metrics);
+    assert!(
+        text.contains("dmarc_rollup_cache_total{result=\"hit\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dmarc_rollup_cache_total{result=\"miss\"} 2"),
+        "{text}"
+    );
+}

@@ -65,6 +65,9 @@ impl Store {
         let outcomes = self
             .retrying(|| self.ingest_once(batch, on_same_xml))
             .await?;
+        // After the commit, never before it: an answer computed from the old data must not
+        // be cached under the new number.
+        self.retrying(|| self.bump_generation()).await?;
         // A large transaction fills the write connection's page cache (up to 64 MiB);
         // give it back between batches rather than keep it resident. Smaller batches keep
         // theirs: the next one reuses it.
@@ -141,6 +144,27 @@ impl Store {
         ran?;
         fed?;
         Ok(summary)
+    }
+
+    /// The data generation: a number that grows with every committed change of reports,
+    /// the same for every process on the database. An answer computed after reading it
+    /// reflects at least that generation's data.
+    pub async fn data_generation(&self) -> Result<i64> {
+        let rows = Sql::new("SELECT generation FROM data_generation WHERE id = 1")
+            .fetch_all(self.backend, &self.pool)
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("no data generation row".into()))?;
+        Ok(row.try_get("generation")?)
+    }
+
+    /// Marks that reports changed (after the change is committed).
+    pub(crate) async fn bump_generation(&self) -> Result<()> {
+        Sql::new("UPDATE data_generation SET generation = generation + 1 WHERE id = 1")
+            .execute(self.backend, &self.writes)
+            .await?;
+        Ok(())
     }
 
     /// Stores raw inputs without parsing them (for later processing).

@@ -697,6 +697,24 @@ contract!(batches_end_at_the_bytes_bound_as_well, |store| {
     );
 });
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_committed_ingest_bumps_the_data_generation() {
+    for db in testing::databases().await {
+        let store = connect(&db.url).await.expect("connect");
+        let before = store.data_generation().await.expect("generation");
+        let report = Generator::new(29).report(Reporter::Google, "example.net", 1_700_006_400, 5);
+        store
+            .ingest(&[prepare_bytes("g.xml", report.xml.as_bytes())])
+            .await
+            .expect("ingest");
+        let after = store.data_generation().await.expect("generation");
+        assert!(after > before, "{before} -> {after}");
+        // Another process on the same database reads the same number.
+        let other = connect(&db.url).await.expect("connect");
+        assert_eq!(other.data_generation().await.expect("generation"), after);
+    }
+}
+
 contract!(concurrent_writers_store_each_report_once, |store| {
     let mut generator = Generator::new(13);
     let batch: Vec<Prepared> = generator

@@ -1,6 +1,7 @@
 //! Reports, domains, upload and rollups (`/api/...`), health and metrics.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -320,8 +321,14 @@ pub async fn summary(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<Summary>> {
-    Ok(Json(state.store.summary(&params.filter).await?))
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        "summary",
+        &params,
+        state.store.summary(&params.filter),
+    )
+    .await
 }
 
 /// `GET /api/rollup/sources`: messages per source address, most first, paginated.
@@ -342,10 +349,14 @@ pub async fn sources(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<Paged<SourceGroup>>> {
-    Ok(Json(
-        state.store.by_source(&params.filter, params.page).await?,
-    ))
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        "sources",
+        &params,
+        state.store.by_source(&params.filter, params.page),
+    )
+    .await
 }
 
 /// `GET /api/rollup/by-domain`.
@@ -366,8 +377,14 @@ pub async fn by_domain(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<Vec<Group>>> {
-    Ok(Json(state.store.by_domain(&params.filter).await?))
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        "by_domain",
+        &params,
+        state.store.by_domain(&params.filter),
+    )
+    .await
 }
 
 /// `GET /api/rollup/organizations`.
@@ -388,8 +405,14 @@ pub async fn organizations(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<Vec<Group>>> {
-    Ok(Json(state.store.by_organization(&params.filter).await?))
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        "organizations",
+        &params,
+        state.store.by_organization(&params.filter),
+    )
+    .await
 }
 
 /// `GET /api/rollup/disposition`.
@@ -410,10 +433,14 @@ pub async fn disposition(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<DispositionBreakdown>> {
-    Ok(Json(
-        state.store.disposition_breakdown(&params.filter).await?,
-    ))
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        "disposition",
+        &params,
+        state.store.disposition_breakdown(&params.filter),
+    )
+    .await
 }
 
 /// `GET /api/rollup/alignment`.
@@ -434,8 +461,14 @@ pub async fn alignment(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<AlignmentBreakdown>> {
-    Ok(Json(state.store.alignment_breakdown(&params.filter).await?))
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        "alignment",
+        &params,
+        state.store.alignment_breakdown(&params.filter),
+    )
+    .await
 }
 
 /// `GET /api/rollup/compliance`.
@@ -456,8 +489,14 @@ pub async fn compliance(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<PolicyCompliance>> {
-    Ok(Json(state.store.policy_compliance(&params.filter).await?))
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        "compliance",
+        &params,
+        state.store.policy_compliance(&params.filter),
+    )
+    .await
 }
 
 /// `GET /api/rollup/timeline`.
@@ -478,9 +517,12 @@ pub async fn timeline(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<Vec<DayBucket>>> {
-    let days = state.store.timeline(&params.filter).await?;
-    Ok(Json(rollup::bucketed(&days, params.bucket_for(&days))))
+) -> ApiResult<Response> {
+    cached(&state, "timeline", &params, async {
+        let days = state.store.timeline(&params.filter).await?;
+        Ok(rollup::bucketed(&days, params.bucket_for(&days)))
+    })
+    .await
 }
 
 /// `GET /api/rollup/failure-trend`: daily failure rate and its `window`-day average.
@@ -505,15 +547,14 @@ pub async fn failure_trend(
     State(state): State<AppState>,
     _heavy: Heavy,
     params: Params,
-) -> ApiResult<Json<Vec<TrendPoint>>> {
-    let days = state.store.timeline(&params.filter).await?;
-    let bucket = params.bucket_for(&days);
-    let points = rollup::bucketed(&days, bucket);
-    Ok(Json(rollup::trend_over_buckets(
-        &points,
-        bucket,
-        params.window,
-    )))
+) -> ApiResult<Response> {
+    cached(&state, "failure_trend", &params, async {
+        let days = state.store.timeline(&params.filter).await?;
+        let bucket = params.bucket_for(&days);
+        let points = rollup::bucketed(&days, bucket);
+        Ok(rollup::trend_over_buckets(&points, bucket, params.window))
+    })
+    .await
 }
 
 /// `GET /health`: 200 when the database answers, else 503. No data, no auth (for load
@@ -584,4 +625,31 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult
         state.metrics.render(&jobs),
     )
         .into_response())
+}
+
+/// Answers from the cache when it holds this rollup's answer for these parameters in the
+/// current data generation; otherwise computes the answer, keeps it and answers it.
+async fn cached<T: Serialize>(
+    state: &AppState,
+    rollup: &str,
+    params: &Params,
+    compute: impl std::future::Future<Output = Result<T, dmarc_store::StoreError>>,
+) -> ApiResult<Response> {
+    let json = |body: Bytes| ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let to_body = |value: &T| serde_json::to_vec(value).map(Bytes::from);
+    if !state.cache.enabled() {
+        let value = compute.await?;
+        return Ok(json(to_body(&value).map_err(|e| ApiError::internal(&e))?));
+    }
+    let generation = state.store.data_generation().await?;
+    let key = format!("{rollup} {params:?}");
+    if let Some(body) = state.cache.get(generation, &key) {
+        state.metrics.cache(true);
+        return Ok(json(body));
+    }
+    state.metrics.cache(false);
+    let value = compute.await?;
+    let body = to_body(&value).map_err(|e| ApiError::internal(&e))?;
+    state.cache.put(generation, key, body.clone());
+    Ok(json(body))
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod export;
 pub mod limit;
@@ -56,6 +57,8 @@ pub struct Inner {
     pub limiter: RateLimiter,
     /// Expensive reads in flight per user.
     pub heavy: InFlight,
+    /// Rollup answers of the current data generation.
+    pub cache: cache::ResponseCache,
     /// Prometheus counters.
     pub metrics: Arc<Metrics>,
     /// The job queue and what jobs run with.
@@ -120,9 +123,11 @@ impl AppState {
                 jobs: Jobs::new(store.clone(), config.clone(), metrics.clone()),
                 store,
                 keys: TokenKeys::new(&secret)?,
-                config,
                 limiter: RateLimiter::default(),
                 heavy: InFlight::default(),
+                cache: cache::ResponseCache::new(config.limits.cache_max_bytes),
+                config,
+
                 metrics,
                 dummy_hash,
             }),
