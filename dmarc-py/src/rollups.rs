@@ -149,21 +149,60 @@ rollup_function!(
     /// Messages per reporting organisation, most messages first.
     by_organization => rollup::by_organization
 );
-rollup_function!(
-    /// Messages per UTC day (a report's messages spread over the days its period overlaps).
-    timeline => rollup::timeline
-);
+/// `day`, `week` or `month`, or `None` for `auto`.
+fn bucket_choice(py: Python<'_>, bucket: &str) -> PyResult<Option<rollup::Bucket>> {
+    match bucket.to_ascii_lowercase().as_str() {
+        "day" => Ok(Some(rollup::Bucket::Day)),
+        "week" => Ok(Some(rollup::Bucket::Week)),
+        "month" => Ok(Some(rollup::Bucket::Month)),
+        "auto" => Ok(None),
+        _ => Err(filter_error(
+            py,
+            &format!("bucket={bucket:?}: expected day, week, month or auto"),
+        )),
+    }
+}
 
-/// The DMARC failure rate per day with its moving average over `window` days.
+/// The timeline of `reports` in `bucket`s, and the bucket.
+fn timeline_in(
+    reports: &[Report],
+    filter: &Filter,
+    bucket: Option<rollup::Bucket>,
+) -> (Vec<rollup::DayBucket>, rollup::Bucket) {
+    let days = rollup::timeline(reports, filter);
+    let bucket = bucket.unwrap_or_else(|| rollup::Bucket::auto_for(filter, &days));
+    (rollup::bucketed(&days, bucket), bucket)
+}
+
+/// Messages per UTC day, ISO week or month (a report's messages spread over the days its
+/// period overlaps); `auto` keeps the period to at most 400 points.
 #[pyfunction]
-#[pyo3(signature = (reports, *, window = 7, **filters))]
+#[pyo3(signature = (reports, *, bucket = "day", **filters))]
+pub(crate) fn timeline<'py>(
+    reports: &Bound<'py, PyAny>,
+    bucket: &str,
+    filters: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let bucket = bucket_choice(reports.py(), bucket)?;
+    rollup_of(reports, filters, |reports, filter| {
+        timeline_in(reports, filter, bucket).0
+    })
+}
+
+/// The DMARC failure rate per day (or week, or month) with its moving average over
+/// `window` of them.
+#[pyfunction]
+#[pyo3(signature = (reports, *, window = 7, bucket = "day", **filters))]
 pub(crate) fn failure_trend<'py>(
     reports: &Bound<'py, PyAny>,
     window: usize,
+    bucket: &str,
     filters: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let bucket = bucket_choice(reports.py(), bucket)?;
     rollup_of(reports, filters, |reports, filter| {
-        rollup::failure_trend(reports, filter, window)
+        let (points, bucket) = timeline_in(reports, filter, bucket);
+        rollup::trend_over_buckets(&points, bucket, window)
     })
 }
 

@@ -128,6 +128,12 @@ def test_rollups(report):
     assert sum(d["messages"] for d in days) == 8
     trend = dmarc_rs.failure_trend(reports, window=3)
     assert len(trend) == len(days)
+    for bucket in ("week", "month", "auto"):
+        points = dmarc_rs.timeline(reports, bucket=bucket)
+        assert sum(p["messages"] for p in points) == 8
+        assert len(dmarc_rs.failure_trend(reports, bucket=bucket)) == len(points)
+    with pytest.raises(dmarc_rs.FilterError):
+        dmarc_rs.timeline(reports, bucket="hour")
 
 
 def test_tables(report):

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{DAY, DayBucket, Tally};
+use crate::filter::Filter;
 
 /// The most points [`Bucket::auto`] gives a period when it can (a month per point over
 /// more than about 33 years still gives more).
@@ -34,6 +35,20 @@ impl Bucket {
             Bucket::Week
         } else {
             Bucket::Month
+        }
+    }
+
+    /// `auto` for a timeline: over the filter's period, or over the timeline's own days
+    /// where the filter leaves an end open.
+    pub fn auto_for(filter: &Filter, days: &[DayBucket]) -> Bucket {
+        let day = |point: &DayBucket| point.day_start.div_euclid(DAY);
+        let (first, last) = filter.days();
+        match (
+            first.or(days.first().map(day)),
+            last.or(days.last().map(day)),
+        ) {
+            (Some(first), Some(last)) => Bucket::auto(first, last),
+            _ => Bucket::Day,
         }
     }
 

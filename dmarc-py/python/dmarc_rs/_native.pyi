@@ -2,7 +2,7 @@
 
 import datetime
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
 
 from typing_extensions import TypedDict, Unpack
 
@@ -167,17 +167,22 @@ def by_organization(
 
 def timeline(
     reports: Iterable[Report],
+    *,
+    bucket: Literal["day", "week", "month", "auto"] = "day",
     **filters: Unpack[Filters],
 ) -> List[Dict[str, Any]]:
-    """Messages per UTC day; a report's messages are spread over the days it covers."""
+    """Messages per UTC day, ISO week or month (``auto``: at most 400 points); a report's
+    messages are spread over the days it covers."""
 
 def failure_trend(
     reports: Iterable[Report],
     *,
     window: int = 7,
+    bucket: Literal["day", "week", "month", "auto"] = "day",
     **filters: Unpack[Filters],
 ) -> List[Dict[str, Any]]:
-    """DMARC failure rate per day and its moving average over ``window`` days."""
+    """DMARC failure rate per day (or week, or month) and its moving average over
+    ``window`` of them."""
 
 def to_records(reports: Iterable[Report]) -> List[Dict[str, Any]]:
     """Every record of ``reports`` as a dict with the columns of ``COLUMNS``."""

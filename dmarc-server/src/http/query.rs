@@ -80,18 +80,8 @@ impl Params {
     /// The bucket asked for, or the one `auto` picks for the filter's period (the days
     /// of `days` when the filter leaves an end open).
     pub fn bucket_for(&self, days: &[dmarc_core::rollup::DayBucket]) -> Bucket {
-        if let Some(bucket) = self.bucket {
-            return bucket;
-        }
-        let day = |p: &dmarc_core::rollup::DayBucket| p.day_start.div_euclid(86_400);
-        let (first, last) = self.filter.days();
-        match (
-            first.or(days.first().map(day)),
-            last.or(days.last().map(day)),
-        ) {
-            (Some(first), Some(last)) => Bucket::auto(first, last),
-            _ => Bucket::Day,
-        }
+        self.bucket
+            .unwrap_or_else(|| Bucket::auto_for(&self.filter, days))
     }
 }
 
