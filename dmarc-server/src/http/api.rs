@@ -636,20 +636,22 @@ async fn cached<T: Serialize>(
     compute: impl std::future::Future<Output = Result<T, dmarc_store::StoreError>>,
 ) -> ApiResult<Response> {
     let json = |body: Bytes| ([(header::CONTENT_TYPE, "application/json")], body).into_response();
-    let to_body = |value: &T| serde_json::to_vec(value).map(Bytes::from);
-    if !state.cache.enabled() {
-        let value = compute.await?;
-        return Ok(json(to_body(&value).map_err(|e| ApiError::internal(&e))?));
-    }
-    let generation = state.store.data_generation().await?;
-    let key = format!("{rollup} {params:?}");
-    if let Some(body) = state.cache.get(generation, &key) {
-        state.metrics.cache(true);
-        return Ok(json(body));
-    }
-    state.metrics.cache(false);
+    let slot = if state.cache.enabled() {
+        let generation = state.store.data_generation().await?;
+        let key = format!("{rollup} {params:?}");
+        if let Some(body) = state.cache.get(generation, &key) {
+            state.metrics.cache(true);
+            return Ok(json(body));
+        }
+        state.metrics.cache(false);
+        Some((generation, key))
+    } else {
+        None
+    };
     let value = compute.await?;
-    let body = to_body(&value).map_err(|e| ApiError::internal(&e))?;
-    state.cache.put(generation, key, body.clone());
+    let body = Bytes::from(serde_json::to_vec(&value).map_err(|e| ApiError::internal(&e))?);
+    if let Some((generation, key)) = slot {
+        state.cache.put(generation, key, body.clone());
+    }
     Ok(json(body))
 }
