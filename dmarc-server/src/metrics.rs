@@ -78,12 +78,7 @@ impl Metrics {
 
     /// One ingest outcome (and the records of an accepted report).
     pub fn ingested(&self, outcome: &Outcome) {
-        let status = match outcome.outcome {
-            OutcomeStatus::Accepted => "accepted",
-            OutcomeStatus::Duplicate => "duplicate",
-            OutcomeStatus::Refreshed => "refreshed",
-            OutcomeStatus::Rejected => "rejected",
-        };
+        let status = outcome.outcome.as_str();
         let mut inner = self.lock();
         *inner.ingest.entry(status).or_default() += 1;
         if outcome.outcome == OutcomeStatus::Accepted {
