@@ -151,16 +151,8 @@ rollup_function!(
 );
 /// `day`, `week` or `month`, or `None` for `auto`.
 fn bucket_choice(py: Python<'_>, bucket: &str) -> PyResult<Option<rollup::Bucket>> {
-    match bucket.to_ascii_lowercase().as_str() {
-        "day" => Ok(Some(rollup::Bucket::Day)),
-        "week" => Ok(Some(rollup::Bucket::Week)),
-        "month" => Ok(Some(rollup::Bucket::Month)),
-        "auto" => Ok(None),
-        _ => Err(filter_error(
-            py,
-            &format!("bucket={bucket:?}: expected day, week, month or auto"),
-        )),
-    }
+    rollup::Bucket::choice(bucket)
+        .map_err(|expected| filter_error(py, &format!("bucket={bucket:?}: expected {expected}")))
 }
 
 /// The timeline of `reports` in `bucket`s, and the bucket.
@@ -169,9 +161,7 @@ fn timeline_in(
     filter: &Filter,
     bucket: Option<rollup::Bucket>,
 ) -> (Vec<rollup::DayBucket>, rollup::Bucket) {
-    let days = rollup::timeline(reports, filter);
-    let bucket = bucket.unwrap_or_else(|| rollup::Bucket::auto_for(filter, &days));
-    (rollup::bucketed(&days, bucket), bucket)
+    rollup::in_buckets(&rollup::timeline(reports, filter), filter, bucket)
 }
 
 /// Messages per UTC day, ISO week or month (a report's messages spread over the days its

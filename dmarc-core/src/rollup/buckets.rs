@@ -38,6 +38,18 @@ impl Bucket {
         }
     }
 
+    /// Reads `day`, `week`, `month` (any case), or `auto` as `None`; the error says what
+    /// is expected.
+    pub fn choice(text: &str) -> Result<Option<Bucket>, &'static str> {
+        match text.to_ascii_lowercase().as_str() {
+            "day" => Ok(Some(Bucket::Day)),
+            "week" => Ok(Some(Bucket::Week)),
+            "month" => Ok(Some(Bucket::Month)),
+            "auto" => Ok(None),
+            _ => Err("day, week, month or auto"),
+        }
+    }
+
     /// `auto` for a timeline: over the filter's period, or over the timeline's own days
     /// where the filter leaves an end open.
     pub fn auto_for(filter: &Filter, days: &[DayBucket]) -> Bucket {
@@ -101,6 +113,17 @@ pub fn bucketed(days: &[DayBucket], bucket: Bucket) -> Vec<DayBucket> {
         }
     }
     out
+}
+
+/// A timeline (as `timeline` returns it for `filter`) summed into `bucket`, or into the one
+/// [`Bucket::auto_for`] picks when it is `None`; with the bucket used.
+pub fn in_buckets(
+    days: &[DayBucket],
+    filter: &Filter,
+    bucket: Option<Bucket>,
+) -> (Vec<DayBucket>, Bucket) {
+    let bucket = bucket.unwrap_or_else(|| Bucket::auto_for(filter, days));
+    (bucketed(days, bucket), bucket)
 }
 
 /// Year, month (1-12) and day (1-31) of a day number (proleptic Gregorian; Howard

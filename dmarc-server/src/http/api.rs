@@ -520,7 +520,7 @@ pub async fn timeline(
 ) -> ApiResult<Response> {
     cached(&state, "timeline", &params, async {
         let days = state.store.timeline(&params.filter).await?;
-        Ok(rollup::bucketed(&days, params.bucket_for(&days)))
+        Ok(rollup::in_buckets(&days, &params.filter, params.bucket).0)
     })
     .await
 }
@@ -550,8 +550,7 @@ pub async fn failure_trend(
 ) -> ApiResult<Response> {
     cached(&state, "failure_trend", &params, async {
         let days = state.store.timeline(&params.filter).await?;
-        let bucket = params.bucket_for(&days);
-        let points = rollup::bucketed(&days, bucket);
+        let (points, bucket) = rollup::in_buckets(&days, &params.filter, params.bucket);
         Ok(rollup::trend_over_buckets(&points, bucket, params.window))
     })
     .await

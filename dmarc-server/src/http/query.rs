@@ -76,15 +76,6 @@ pub struct BucketParams {
     pub bucket: Option<String>,
 }
 
-impl Params {
-    /// The bucket asked for, or the one `auto` picks for the filter's period (the days
-    /// of `days` when the filter leaves an end open).
-    pub fn bucket_for(&self, days: &[dmarc_core::rollup::DayBucket]) -> Bucket {
-        self.bucket
-            .unwrap_or_else(|| Bucket::auto_for(&self.filter, days))
-    }
-}
-
 /// Parsed query parameters.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -94,7 +85,7 @@ pub struct Params {
     pub page: Page,
     /// Moving-average window in days or buckets (failure trend), 1..=90.
     pub window: usize,
-    /// What one point of a timeline covers; `None` is `auto`.
+    /// What one point of a timeline covers; `None` is `auto` ([`Bucket::auto_for`]).
     pub bucket: Option<Bucket>,
 }
 
@@ -243,15 +234,7 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
                     .filter(|n| (1..=90).contains(n))
                     .ok_or_else(|| bad(name, value, "a number of days from 1 to 90"))?;
             }
-            "bucket" => {
-                params.bucket = match value.to_ascii_lowercase().as_str() {
-                    "day" => Some(Bucket::Day),
-                    "week" => Some(Bucket::Week),
-                    "month" => Some(Bucket::Month),
-                    "auto" => None,
-                    _ => return Err(bad(name, value, "day, week, month or auto")),
-                };
-            }
+            "bucket" => params.bucket = Bucket::choice(value).map_err(|e| bad(name, value, e))?,
             other => {
                 return Err(unknown_parameter(
                     other,
