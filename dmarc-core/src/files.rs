@@ -48,15 +48,7 @@ fn is_hidden(path: &Path) -> bool {
 pub fn read(file: &Path, limits: &Limits) -> Result<Vec<u8>, Error> {
     let io_failure = |e: io::Error| Error::new(ErrorKind::Io, format!("cannot read the file: {e}"));
     let size = fs::metadata(file).map_err(io_failure)?.len();
-    if size > limits.max_input_bytes {
-        return Err(Error::new(
-            ErrorKind::LimitExceeded,
-            format!(
-                "input size: {size} bytes exceeds the limit of {} bytes",
-                limits.max_input_bytes
-            ),
-        ));
-    }
+    limits.check_input_size(size)?;
     fs::read(file).map_err(io_failure)
 }
 

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::diag::{Error, ErrorKind};
+
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 
@@ -63,6 +65,23 @@ pub struct Limits {
     /// How long after the time of ingestion a reporting period may end, seconds (clock
     /// skew, a period that closes at the next midnight). A later period is rejected.
     pub max_future_secs: u64,
+}
+
+impl Limits {
+    /// Refuses an input of `size` bytes above [`Limits::max_input_bytes`] before it is
+    /// read, with the error every front end gives for it.
+    pub fn check_input_size(&self, size: u64) -> Result<(), Error> {
+        if size > self.max_input_bytes {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "input size: {size} bytes exceeds the limit of {} bytes",
+                    self.max_input_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {

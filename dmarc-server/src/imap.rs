@@ -276,26 +276,19 @@ async fn pass(
         ..MailboxSummary::default()
     };
     let limits = dmarc_core::Limits::default();
-    let (too_big, sizes): (Vec<_>, Vec<_>) = sizes
-        .into_iter()
-        .partition(|(_, size)| u64::from(*size) > limits.max_input_bytes);
-    if !too_big.is_empty() {
-        // Not fetched: each goes through the pipeline as an unreadable input, so it gets
-        // the same rejected outcome an oversized file or upload gets, then to the failed
-        // folder.
-        let unread = too_big
-            .iter()
-            .map(|&(uid, size)| {
-                let error = dmarc_core::Error::new(
-                    dmarc_core::ErrorKind::LimitExceeded,
-                    format!(
-                        "input size: {size} bytes exceeds the limit of {} bytes",
-                        limits.max_input_bytes
-                    ),
-                );
-                (uid, Err(error))
-            })
-            .collect();
+    // A message over the input limit is not fetched: it goes through the pipeline as an
+    // unreadable input, so it gets the same rejected outcome an oversized file or upload
+    // gets, then to the failed folder.
+    let mut unread = Vec::new();
+    let mut readable = Vec::with_capacity(sizes.len());
+    for (uid, size) in sizes {
+        match limits.check_input_size(u64::from(size)) {
+            Ok(()) => readable.push((uid, size)),
+            Err(error) => unread.push((uid, Err(error))),
+        }
+    }
+    let sizes = readable;
+    if !unread.is_empty() {
         let stored = store(ingest.clone(), mailbox.clone(), unread).await?;
         file_away(mailbox, session, can_move, stored, &mut summary).await?;
     }
