@@ -13,8 +13,8 @@ use crate::query::{Arg, Sql, Target, has_record_conditions, push_conditions};
 use crate::reads::ReadRow;
 use crate::store::{SHRINK_AFTER_RECORDS, Store, now, unsigned};
 use crate::types::{
-    DomainInfo, Outcome, OutcomeStatus, Page, Paged, RecordExport, ReportRef, ReportSummary,
-    ReprocessSummary, StoredReport, Totals,
+    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RecordExport, ReportRef,
+    ReportSummary, ReprocessSummary, StoredReport, Totals,
 };
 use crate::write::{OnSameXml, PayloadRow, upsert_payload};
 
@@ -125,17 +125,10 @@ impl Store {
             }
             Ok::<(), StoreError>(())
         };
-        let mut summary = ReprocessSummary::default();
+        let (mut payloads, mut tally) = (0u64, OutcomeTally::default());
         let count = |done: InputDone| {
-            summary.payloads += 1;
-            for outcome in &done.outcomes {
-                match outcome.outcome {
-                    OutcomeStatus::Accepted => summary.accepted += 1,
-                    OutcomeStatus::Refreshed => summary.refreshed += 1,
-                    OutcomeStatus::Duplicate => summary.duplicate += 1,
-                    OutcomeStatus::Rejected => summary.rejected += 1,
-                }
-            }
+            payloads += 1;
+            done.outcomes.iter().for_each(|o| tally.add(o));
         };
         let (fed, ran) = tokio::join!(
             feed,
@@ -143,7 +136,13 @@ impl Store {
         );
         ran?;
         fed?;
-        Ok(summary)
+        Ok(ReprocessSummary {
+            payloads,
+            accepted: tally.accepted,
+            refreshed: tally.refreshed,
+            duplicate: tally.duplicate,
+            rejected: tally.rejected,
+        })
     }
 
     /// The data generation: a number that grows with every committed change of reports,
