@@ -401,6 +401,7 @@ impl Store {
         Ok(Paged {
             items,
             total: u64::try_from(total).unwrap_or_default(),
+            total_capped: false,
             limit: u32::try_from(limit).unwrap_or(u32::MAX),
             offset: u64::try_from(offset).unwrap_or_default(),
         })

@@ -35,6 +35,7 @@ mod query;
 mod reads;
 mod reports;
 mod rollups;
+mod sources;
 mod store;
 mod types;
 mod write;

@@ -252,6 +252,7 @@ impl Store {
         Ok(Paged {
             items,
             total: unsigned(total),
+            total_capped: false,
             limit: page.limit.clamp(1, Page::MAX_LIMIT),
             offset: page.offset,
         })
@@ -443,6 +444,7 @@ impl Store {
         Ok(Paged {
             items,
             total: unsigned(total),
+            total_capped: false,
             limit: page.limit.clamp(1, Page::MAX_LIMIT),
             offset: page.offset,
         })

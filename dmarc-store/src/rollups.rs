@@ -229,6 +229,9 @@ pub(crate) async fn by_source(
     filter: &Filter,
     page: Page,
 ) -> Result<Paged<SourceGroup>> {
+    if let Some(paged) = crate::sources::by_source(store, filter, page).await? {
+        return Ok(paged);
+    }
     let (limit, offset) = page.clamped();
     let join = if has_report_conditions(filter) {
         " JOIN reports r ON r.id = x.report_pk"
@@ -283,6 +286,7 @@ pub(crate) async fn by_source(
     Ok(Paged {
         items,
         total: unsigned(total),
+        total_capped: false,
         limit: page.limit.clamp(1, Page::MAX_LIMIT),
         offset: page.offset,
     })

@@ -44,8 +44,11 @@ impl Default for Page {
 pub struct Paged<T> {
     /// The items of this page.
     pub items: Vec<T>,
-    /// Items across all pages.
+    /// Items across all pages (sources: counted up to 10,000, see `total_capped`).
     pub total: u64,
+    /// There are more items than `total` says: sources count at most 10,000 addresses.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub total_capped: bool,
     /// The page size used.
     pub limit: u32,
     /// The offset used.

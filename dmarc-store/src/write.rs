@@ -10,6 +10,7 @@ use sqlx::{AnyConnection, Row};
 use crate::backend::backend_of;
 use crate::prepare::{Prepared, ReportRows};
 use crate::query::{Arg, Sql, multi_insert};
+use crate::sources;
 use crate::store::{Store, now, unsigned};
 use crate::types::{Outcome, OutcomeStatus, ReportRef};
 use crate::{Result, StoreError};
@@ -217,7 +218,9 @@ async fn insert_children(conn: &mut AnyConnection, written: &[(i64, &ReportRows)
             rollups.row(conn, row).await?;
         }
     }
-    rollups.flush(conn).await
+    rollups.flush(conn).await?;
+    let ids: Vec<i64> = written.iter().map(|&(id, _)| id).collect();
+    sources::add_reports(conn, &ids, 1).await
 }
 
 /// Stores a report unless it is a duplicate (dmarc-format.md §3.6).
@@ -320,6 +323,7 @@ async fn rewrite_report(
     part: Option<&str>,
     rows: &ReportRows,
 ) -> Result<()> {
+    sources::add_reports(conn, &[id], -1).await?;
     for table in ["records", "rollup_daily"] {
         let mut delete = Sql::new(&format!("DELETE FROM {table} WHERE report_pk = "));
         delete.arg(Arg::Int(id));

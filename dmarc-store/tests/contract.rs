@@ -576,6 +576,112 @@ contract!(
     }
 );
 
+// Ranks of source addresses over whole-day periods come from the source pre-aggregates
+// (top of the ranking by the threshold walk, deep pages by grouping every address): the
+// same pages and totals as the core, also after every report is rewritten in place.
+contract!(top_sources_from_the_aggregates_equal_the_core, |store| {
+    const DAY: i64 = 86_400;
+    let first = 1_700_006_400; // day 19676, four days before a 32-day block begins
+    let mut generator = Generator::new(23);
+    let mut xml: Vec<String> = generator
+        .batch(300, 3, first, 6_000)
+        .into_iter()
+        .map(|g| g.xml)
+        .collect();
+    // Periods across blocks and starting at noon.
+    xml.push(
+        generator
+            .report(Reporter::Yahoo, "domain0.example", first, 200)
+            .xml,
+    );
+    xml.push(
+        generator
+            .report(
+                Reporter::Gmx,
+                "domain1.example",
+                first + 3 * DAY + DAY / 2,
+                50,
+            )
+            .xml,
+    );
+    let reports: Vec<Report> = xml.iter().map(|x| parse_one(x.as_bytes())).collect();
+    let batch: Vec<Prepared> = xml
+        .iter()
+        .enumerate()
+        .map(|(i, x)| prepare_bytes(&format!("s{i}.xml"), x.as_bytes()))
+        .collect();
+    store.ingest(&batch).await.expect("ingest");
+    let day = |n: i64| Some(first + n * DAY);
+    let windows = [
+        Filter::default(),
+        Filter {
+            from: day(3),
+            to: day(20),
+            ..Filter::default()
+        },
+        Filter {
+            from: day(4),
+            to: day(36),
+            ..Filter::default()
+        },
+        Filter {
+            from: day(10),
+            ..Filter::default()
+        },
+        Filter {
+            to: day(25),
+            ..Filter::default()
+        },
+        Filter {
+            domains: vec!["Domain1.example".into()],
+            from: day(2),
+            to: day(30),
+            ..Filter::default()
+        },
+        Filter {
+            domains: vec!["domain0.example".into(), "domain2.example".into()],
+            ..Filter::default()
+        },
+    ];
+    for round in ["ingested", "rewritten"] {
+        for filter in &windows {
+            let expected = rollup::by_source(&reports, filter);
+            assert!(
+                expected.len() > 100,
+                "{filter:?}: {} addresses",
+                expected.len()
+            );
+            for (limit, offset) in [(20, 0), (3, 0), (100, 100), (50, 2_500), (10, 1_000_000)] {
+                let page = store
+                    .by_source(filter, Page { limit, offset })
+                    .await
+                    .expect("sources");
+                let want: Vec<_> = expected
+                    .iter()
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect();
+                let label = format!("{round} {filter:?} limit {limit} offset {offset}");
+                assert_eq!(page.items, want, "{label}");
+                assert_eq!(
+                    (page.total as usize, page.total_capped),
+                    (expected.len(), false),
+                    "{label}"
+                );
+            }
+        }
+        let summary = store
+            .reprocess(
+                dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now())),
+                false,
+            )
+            .await
+            .expect("reprocess");
+        assert_eq!(summary.refreshed as usize, reports.len());
+    }
+});
+
 /// An enrichment step that notes what it saw: reports, records and messages by address.
 #[derive(Debug, Default)]
 struct Seen {

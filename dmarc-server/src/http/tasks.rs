@@ -235,6 +235,7 @@ pub async fn list(
     Ok(Json(Paged {
         items: jobs.items.into_iter().map(Task::from).collect(),
         total: jobs.total,
+        total_capped: false,
         limit: jobs.limit,
         offset: jobs.offset,
     }))

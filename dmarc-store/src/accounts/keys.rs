@@ -157,6 +157,7 @@ impl Store {
         Ok(Paged {
             items,
             total: u64::try_from(total).unwrap_or_default(),
+            total_capped: false,
             limit: page.limit.clamp(1, Page::MAX_LIMIT),
             offset: page.offset,
         })

@@ -1,0 +1,645 @@
+//! "Messages per source address" from the source pre-aggregates (`source_days` and
+//! `source_blocks`, migration 0007), kept in the ingest transaction by [`add_reports`].
+//!
+//! A filter on whole UTC days selects a report by the days its period begins and ends on
+//! (`last_ts >= from` is `l_day >= from_day` when `from` is midnight), so sums over rows
+//! keyed by those days are exact. A period is read from 32-day blocks where it covers them
+//! and from days at its edges ([`Window`]). The top of the ranking is found without
+//! grouping every address: the threshold algorithm walks, for each block the period can
+//! touch, the rows with the largest `bound` (every message of reports beginning in that
+//! block), computes the exact figures of the addresses seen, and stops once the last
+//! wanted address has more messages than any address not seen yet could have.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use dmarc_core::Filter;
+use dmarc_core::rollup::{SourceGroup, Tally};
+use sqlx::AnyConnection;
+
+use crate::backend::backend_of;
+use crate::query::{Arg, Sql, has_record_conditions};
+use crate::reads::ReadRow;
+use crate::store::{Store, unsigned};
+use crate::types::{Page, Paged};
+use crate::{Result, StoreError};
+
+const DAY: i64 = 86_400;
+/// Days per block (`block = day / 32`); the migration and [`add_reports`] use the same.
+const BLOCK_DAYS: i64 = 32;
+/// Addresses a sources page counts exactly; beyond, `total` says "at least" this many.
+pub(crate) const TOTAL_CAP: u64 = 10_000;
+/// Deeper pages than this are ranked by grouping every address of the period.
+const WALK_LIMIT: u64 = 2_000;
+/// Rows read per block in the last round of the walk before grouping everything instead.
+const WALK_ROWS: i64 = 200_000;
+/// Blocks (lists) the walk reads at most: about 100 years of reports.
+const MAX_LISTS: i64 = 1_200;
+/// Addresses per `IN (...)` list.
+const CHUNK: usize = 500;
+
+/// Keeps the pre-aggregates of reports just written (`sign` 1) or about to be deleted
+/// (`sign` -1, before their records go), in the caller's transaction; rows left with no
+/// records are deleted.
+pub(crate) async fn add_reports(conn: &mut AnyConnection, ids: &[i64], sign: i64) -> Result<()> {
+    let backend = backend_of(conn);
+    for chunk in ids.chunks(CHUNK) {
+        let mut days = Sql::new(&format!(
+            "INSERT INTO source_days (source_ip, ip, crosses, l_day, b_day, policy_domain, \
+             records, messages, dmarc_pass, dkim_pass, spf_pass) \
+             SELECT COALESCE(x.source_ip, ''), x.ip, \
+             CASE WHEN r.begin_ts / {block} <> r.last_ts / {block} THEN 1 ELSE 0 END, \
+             r.last_ts / {DAY}, r.begin_ts / {DAY}, r.policy_domain, {sign} * COUNT(*), \
+             {sign} * SUM(x.count), \
+             {sign} * SUM(CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END), \
+             {sign} * SUM(x.dkim_pass * x.count), {sign} * SUM(x.spf_pass * x.count) \
+             FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.report_pk IN (",
+            block = BLOCK_DAYS * DAY,
+        ));
+        push_ints(&mut days, chunk);
+        days.push(
+            ") GROUP BY 1, 2, 3, 4, 5, 6 \
+             ON CONFLICT (source_ip, crosses, l_day, b_day, policy_domain) DO UPDATE SET \
+             records = source_days.records + excluded.records, \
+             messages = source_days.messages + excluded.messages, \
+             dmarc_pass = source_days.dmarc_pass + excluded.dmarc_pass, \
+             dkim_pass = source_days.dkim_pass + excluded.dkim_pass, \
+             spf_pass = source_days.spf_pass + excluded.spf_pass",
+        );
+        days.execute(backend, &mut *conn).await?;
+        // Per domain, then over every domain (policy_domain '').
+        for domain in ["r.policy_domain", "''"] {
+            let mut blocks = Sql::new(&format!(
+                "INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, bound, \
+                 messages, dmarc_pass, dkim_pass, spf_pass) \
+                 SELECT source_ip, ip, block, policy_domain, {sign} * SUM(records), \
+                 {sign} * SUM(messages), {sign} * SUM(messages * own), \
+                 {sign} * SUM(dmarc_pass * own), {sign} * SUM(dkim_pass * own), \
+                 {sign} * SUM(spf_pass * own) FROM (\
+                 SELECT COALESCE(x.source_ip, '') AS source_ip, x.ip, \
+                 r.begin_ts / {block} AS block, {domain} AS policy_domain, 1 AS records, \
+                 x.count AS messages, \
+                 CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END AS dmarc_pass, \
+                 x.dkim_pass * x.count AS dkim_pass, x.spf_pass * x.count AS spf_pass, \
+                 CASE WHEN r.begin_ts / {block} = r.last_ts / {block} THEN 1 ELSE 0 END AS own \
+                 FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.report_pk IN (",
+                block = BLOCK_DAYS * DAY,
+            ));
+            push_ints(&mut blocks, chunk);
+            blocks.push(
+                ")) t GROUP BY source_ip, ip, block, policy_domain \
+                 ON CONFLICT (source_ip, block, policy_domain) DO UPDATE SET \
+                 records = source_blocks.records + excluded.records, \
+                 bound = source_blocks.bound + excluded.bound, \
+                 messages = source_blocks.messages + excluded.messages, \
+                 dmarc_pass = source_blocks.dmarc_pass + excluded.dmarc_pass, \
+                 dkim_pass = source_blocks.dkim_pass + excluded.dkim_pass, \
+                 spf_pass = source_blocks.spf_pass + excluded.spf_pass",
+            );
+            blocks.execute(backend, &mut *conn).await?;
+        }
+    }
+    if sign < 0 {
+        for table in ["source_days", "source_blocks"] {
+            Sql::new(&format!("DELETE FROM {table} WHERE records = 0"))
+                .execute(backend, &mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn push_ints(sql: &mut Sql, values: &[i64]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.arg(Arg::Int(*v));
+    }
+}
+
+fn push_texts<'a>(sql: &mut Sql, values: impl IntoIterator<Item = &'a String>) {
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.arg(Arg::Text(v.clone()));
+    }
+}
+
+/// A period of whole UTC days, `[from, to)` in days since 1970 (`None`: open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// Which aggregated rows hold a window's reports, exactly once each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parts {
+    /// Blocks wholly inside the window, `[first, end)`: the tally columns of
+    /// `source_blocks` (reports within one block). `None`: no such block.
+    blocks: Option<(Option<i64>, Option<i64>)>,
+    /// `source_days` rows of reports within one block outside those blocks, as
+    /// `[l_day from, l_day to)` ranges.
+    edges: Vec<(Option<i64>, Option<i64>)>,
+}
+
+impl Window {
+    /// The window of a filter the aggregates answer: its period is whole UTC days and it
+    /// has no condition on record columns or on the reporting organisation.
+    pub(crate) fn of(filter: &Filter) -> Option<Window> {
+        // ('' names the rows over every domain.)
+        if has_record_conditions(filter)
+            || filter.org.is_some()
+            || filter.domains.iter().any(|d| d.trim().is_empty())
+        {
+            return None;
+        }
+        let day = |t: Option<i64>| match t {
+            Some(t) if t.rem_euclid(DAY) != 0 => Err(()),
+            Some(t) => Ok(Some(t.div_euclid(DAY))),
+            None => Ok(None),
+        };
+        Some(Window {
+            from: day(filter.from).ok()?,
+            to: day(filter.to).ok()?,
+        })
+    }
+
+    fn parts(self) -> Parts {
+        // Blocks wholly inside: first whose first day is >= from, up to the one `to` ends.
+        let first = self
+            .from
+            .map(|f| f.div_euclid(BLOCK_DAYS) + i64::from(f.rem_euclid(BLOCK_DAYS) != 0));
+        let end = self.to.map(|t| t.div_euclid(BLOCK_DAYS));
+        // A report within one block beginning before `to` ends before the end of the
+        // block of `to`'s last day.
+        let last_end = self
+            .to
+            .map(|t| ((t - 1).div_euclid(BLOCK_DAYS) + 1) * BLOCK_DAYS);
+        let covered = match (first, end) {
+            (Some(a), Some(b)) => a < b,
+            _ => true,
+        };
+        if !covered {
+            return Parts {
+                blocks: None,
+                edges: vec![(self.from, last_end)],
+            };
+        }
+        let mut edges = Vec::new();
+        if let (Some(from), Some(first)) = (self.from, first) {
+            edges.push((Some(from), Some(first * BLOCK_DAYS)));
+        }
+        if let Some(end) = end {
+            edges.push((Some(end * BLOCK_DAYS), last_end));
+        }
+        edges.retain(|&(a, b)| match (a, b) {
+            (Some(a), Some(b)) => a < b,
+            _ => true,
+        });
+        Parts {
+            blocks: Some((first, end)),
+            edges,
+        }
+    }
+}
+
+/// Appends ` AND policy_domain IN (...)` when the filter names domains; else, for
+/// `source_blocks`, selects its rows over every domain (policy_domain '').
+fn push_domains(sql: &mut Sql, domains: &[String], table: &str) {
+    if !domains.is_empty() {
+        sql.push(" AND policy_domain IN (");
+        push_texts(sql, domains);
+        sql.push(")");
+    } else if table == "source_blocks" {
+        sql.push(" AND policy_domain = ''");
+    }
+}
+
+/// What a sources query reads: the window, the domains, and what the reports it selects
+/// say about where their rows are.
+#[derive(Debug)]
+struct Scope {
+    window: Window,
+    /// The filter's domains as stored (trimmed, lower-cased), without repeats.
+    domains: Vec<String>,
+    /// The blocks the selected reports begin in, first to last.
+    blocks: (i64, i64),
+    /// Over how many domains one address's listed rows can be spread: 1 for the rows over
+    /// every domain, else the selected reports' domains.
+    spread: u64,
+}
+
+impl Scope {
+    /// The scope of a window; `None` when it selects no report.
+    async fn of(store: &Store, window: Window, filter: &Filter) -> Result<Option<Scope>> {
+        let mut domains: Vec<String> = filter
+            .domains
+            .iter()
+            .map(|d| d.trim().to_ascii_lowercase())
+            .collect();
+        domains.sort();
+        domains.dedup();
+        let mut span = Sql::new(
+            "SELECT MIN(begin_ts) AS lo, MAX(begin_ts) AS hi, \
+             COUNT(DISTINCT policy_domain) AS domains FROM reports WHERE 1 = 1",
+        );
+        if let Some(from) = window.from {
+            span.push(" AND last_ts >= ")
+                .arg(Arg::Int(from.saturating_mul(DAY)));
+        }
+        if let Some(to) = window.to {
+            span.push(" AND begin_ts < ")
+                .arg(Arg::Int(to.saturating_mul(DAY)));
+        }
+        push_domains(&mut span, &domains, "reports");
+        let rows = store.read(span).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("no span row".into()))?;
+        let (Some(lo), Some(hi)) = (row.opt_int("lo")?, row.opt_int("hi")?) else {
+            return Ok(None);
+        };
+        let block = |t: i64| t.div_euclid(BLOCK_DAYS * DAY);
+        let spread = if domains.is_empty() {
+            1
+        } else {
+            unsigned(row.int("domains")?).max(1)
+        };
+        Ok(Some(Scope {
+            window,
+            domains,
+            blocks: (block(lo), block(hi)),
+            spread,
+        }))
+    }
+
+    /// Appends ` AND policy_domain ...` for `table` (see [`push_domains`]).
+    fn push_domains(&self, sql: &mut Sql, table: &str) {
+        push_domains(sql, &self.domains, table);
+    }
+}
+
+/// The columns of the window's rows that figures are summed from.
+const FIGURES: &str = "source_ip, ip, messages, dmarc_pass, dkim_pass, spf_pass";
+
+/// Appends `SELECT {columns}` of every aggregated row of the window (for `addresses` only,
+/// when given), as a UNION ALL.
+fn push_window_rows(sql: &mut Sql, columns: &str, scope: &Scope, addresses: Option<&[String]>) {
+    let window = scope.window;
+    let parts = window.parts();
+    let mut selects = 0;
+    let mut start = |sql: &mut Sql, table: &str| {
+        if selects > 0 {
+            sql.push(" UNION ALL ");
+        }
+        selects += 1;
+        sql.push(&format!("SELECT {columns} FROM {table} WHERE 1 = 1"));
+        if let Some(addresses) = addresses {
+            sql.push(" AND source_ip IN (");
+            push_texts(sql, addresses);
+            sql.push(")");
+        }
+        scope.push_domains(sql, table);
+    };
+    if let Some((first, end)) = parts.blocks {
+        // The covered blocks reports begin in, each named: one index seek per block and
+        // domain.
+        let low = first.map_or(scope.blocks.0, |f| f.max(scope.blocks.0));
+        let high = end.map_or(scope.blocks.1, |e| (e - 1).min(scope.blocks.1));
+        if low <= high {
+            start(sql, "source_blocks");
+            sql.push(" AND block IN (");
+            push_ints(sql, &(low..=high).collect::<Vec<_>>());
+            sql.push(")");
+        }
+    }
+    // Reports across a block boundary: only in `source_days`, by their days.
+    start(sql, "source_days");
+    sql.push(" AND crosses = 1");
+    push_selected(sql, window);
+    for (low, high) in parts.edges {
+        start(sql, "source_days");
+        sql.push(" AND crosses = 0");
+        if let Some(low) = low {
+            sql.push(" AND l_day >= ").arg(Arg::Int(low));
+        }
+        if let Some(high) = high {
+            sql.push(" AND l_day < ").arg(Arg::Int(high));
+        }
+        push_selected(sql, window);
+    }
+}
+
+/// ` AND l_day >= from AND b_day < to`: the window selects the report.
+fn push_selected(sql: &mut Sql, window: Window) {
+    if let Some(from) = window.from {
+        sql.push(" AND l_day >= ").arg(Arg::Int(from));
+    }
+    if let Some(to) = window.to {
+        sql.push(" AND b_day < ").arg(Arg::Int(to));
+    }
+}
+
+/// One address's figures over the window.
+#[derive(Debug, Clone)]
+struct Ranked {
+    source_ip: Option<IpAddr>,
+    tally: Tally,
+}
+
+fn ranked_from(row: &ReadRow) -> Result<Ranked> {
+    let text = row.text("source_ip")?;
+    let source_ip = if text.is_empty() {
+        None
+    } else {
+        Some(text.parse::<IpAddr>().map_err(|_| {
+            StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
+        })?)
+    };
+    let messages = unsigned(row.int("messages")?);
+    let dmarc_pass = unsigned(row.int("dmarc_pass")?);
+    Ok(Ranked {
+        source_ip,
+        tally: Tally {
+            messages,
+            dmarc_pass,
+            dmarc_fail: messages.saturating_sub(dmarc_pass),
+            dkim_aligned_pass: unsigned(row.int("dkim_pass")?),
+            spf_aligned_pass: unsigned(row.int("spf_pass")?),
+        },
+    })
+}
+
+/// The core's order: most messages first, then no address, IPv4, IPv6, each by value.
+fn rank(items: &mut [Ranked]) {
+    items.sort_by(|a, b| {
+        b.tally
+            .messages
+            .cmp(&a.tally.messages)
+            .then_with(|| a.source_ip.cmp(&b.source_ip))
+    });
+}
+
+/// The window's figures per address (for `addresses` only, when given).
+fn grouped(scope: &Scope, addresses: Option<&[String]>) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT source_ip, CAST(SUM(messages) AS BIGINT) AS messages, \
+         CAST(SUM(dmarc_pass) AS BIGINT) AS dmarc_pass, \
+         CAST(SUM(dkim_pass) AS BIGINT) AS dkim_pass, \
+         CAST(SUM(spf_pass) AS BIGINT) AS spf_pass FROM (",
+    );
+    push_window_rows(&mut sql, FIGURES, scope, addresses);
+    sql.push(") t GROUP BY source_ip, ip");
+    sql
+}
+
+/// Messages per source address over a window, most first, paginated; `None` when the
+/// filter needs the records.
+pub(crate) async fn by_source(
+    store: &Store,
+    filter: &Filter,
+    page: Page,
+) -> Result<Option<Paged<SourceGroup>>> {
+    let Some(window) = Window::of(filter) else {
+        return Ok(None);
+    };
+    let (limit, offset) = page.clamped();
+    let mut paged = Paged {
+        items: Vec::new(),
+        total: 0,
+        total_capped: false,
+        limit: page.limit.clamp(1, Page::MAX_LIMIT),
+        offset: page.offset,
+    };
+    let Some(scope) = Scope::of(store, window, filter).await? else {
+        return Ok(Some(paged));
+    };
+    let need = unsigned(limit.saturating_add(offset));
+    let walked = if need <= WALK_LIMIT {
+        walk(store, &scope, need).await?
+    } else {
+        None
+    };
+    let items = match walked {
+        Some(Walk { ranked, exhausted }) => {
+            if exhausted {
+                paged.total = ranked.len() as u64;
+            } else {
+                (paged.total, paged.total_capped) = count(store, &scope).await?;
+            }
+            ranked
+                .into_iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .collect()
+        }
+        None => {
+            (paged.total, paged.total_capped) = count(store, &scope).await?;
+            scan(store, &scope, limit, offset).await?
+        }
+    };
+    paged.items = items
+        .into_iter()
+        .map(|r: Ranked| SourceGroup {
+            source_ip: r.source_ip,
+            tally: r.tally,
+        })
+        .collect();
+    Ok(Some(paged))
+}
+
+/// What the threshold walk found: the first addresses in order, or every one.
+struct Walk {
+    ranked: Vec<Ranked>,
+    /// Every address of the window is in `ranked`.
+    exhausted: bool,
+}
+
+/// The first `need` addresses by the threshold algorithm; `None` when the lists grow past
+/// [`WALK_ROWS`] (grouping everything is then cheaper).
+async fn walk(store: &Store, scope: &Scope, need: u64) -> Result<Option<Walk>> {
+    if scope.blocks.1 - scope.blocks.0 >= MAX_LISTS {
+        return Ok(None);
+    }
+    let need = usize::try_from(need).unwrap_or(usize::MAX);
+    let mut depth = i64::try_from(need.saturating_mul(4))
+        .unwrap_or(i64::MAX)
+        .max(64);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut ranked: Vec<Ranked> = Vec::new();
+    loop {
+        // The `depth` largest bounds of each block.
+        let mut lists = Sql::new("");
+        for b in scope.blocks.0..=scope.blocks.1 {
+            if b > scope.blocks.0 {
+                lists.push(" UNION ALL ");
+            }
+            lists
+                .push(
+                    "SELECT * FROM (SELECT source_ip, block, bound FROM source_blocks \
+                     WHERE block = ",
+                )
+                .arg(Arg::Int(b));
+            scope.push_domains(&mut lists, "source_blocks");
+            lists
+                .push(" ORDER BY bound DESC LIMIT ")
+                .arg(Arg::Int(depth))
+                .push(&format!(") l{}", b - scope.blocks.0));
+        }
+        // Per block: rows listed, smallest bound listed.
+        let mut last: HashMap<i64, (i64, u64)> = HashMap::new();
+        let mut new = Vec::new();
+        for row in store.read(lists).await? {
+            let (b, bound) = (row.int("block")?, unsigned(row.int("bound")?));
+            let entry = last.entry(b).or_insert((0, u64::MAX));
+            entry.0 += 1;
+            entry.1 = entry.1.min(bound);
+            let address = row.text("source_ip")?;
+            if seen.insert(address.clone()) {
+                new.push(address);
+            }
+        }
+        for chunk in new.chunks(CHUNK) {
+            for row in store.read(grouped(scope, Some(chunk))).await? {
+                ranked.push(ranked_from(&row)?);
+            }
+        }
+        rank(&mut ranked);
+        // No address not seen yet has more than this in the window.
+        let threshold = last
+            .values()
+            .filter(|&&(rows, _)| rows == depth)
+            .fold(0u64, |sum, &(_, bound)| {
+                sum.saturating_add(bound.saturating_mul(scope.spread))
+            });
+        if last.values().all(|&(rows, _)| rows < depth) {
+            return Ok(Some(Walk {
+                ranked,
+                exhausted: true,
+            }));
+        }
+        if ranked.len() >= need && ranked[need - 1].tally.messages > threshold {
+            ranked.truncate(need);
+            return Ok(Some(Walk {
+                ranked,
+                exhausted: false,
+            }));
+        }
+        if depth >= WALK_ROWS {
+            return Ok(None);
+        }
+        depth = depth.saturating_mul(4);
+    }
+}
+
+/// A page of every address of the window, grouped and ordered in the database.
+async fn scan(store: &Store, scope: &Scope, limit: i64, offset: i64) -> Result<Vec<Ranked>> {
+    let mut sql = grouped(scope, None);
+    sql.push(
+        " ORDER BY 2 DESC, CASE WHEN source_ip = '' THEN 0 \
+         WHEN source_ip LIKE '%:%' THEN 2 ELSE 1 END, ip LIMIT ",
+    )
+    .arg(Arg::Int(limit))
+    .push(" OFFSET ")
+    .arg(Arg::Int(offset));
+    let rows = store.read(sql).await?;
+    rows.iter().map(ranked_from).collect()
+}
+
+/// The number of addresses in the window, counted up to [`TOTAL_CAP`]: `(total, capped)`.
+async fn count(store: &Store, scope: &Scope) -> Result<(u64, bool)> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT DISTINCT source_ip FROM (");
+    // Only the address: the indexes hold it, no row is read.
+    push_window_rows(&mut sql, "source_ip", scope, None);
+    sql.push(") t LIMIT ")
+        .arg(Arg::Int(i64::try_from(TOTAL_CAP).unwrap_or(i64::MAX) + 1));
+    sql.push(") c");
+    let n = unsigned(store.read_count(sql).await?);
+    Ok(if n > TOTAL_CAP {
+        (TOTAL_CAP, true)
+    } else {
+        (n, false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(from: Option<i64>, to: Option<i64>) -> Window {
+        Window { from, to }
+    }
+
+    #[test]
+    fn a_window_is_read_from_whole_blocks_and_edge_days() {
+        // Days 40..100: blocks 2 (64..96) inside, edges 40..64 and 96..128 (block 3's
+        // reports that begin before day 100).
+        assert_eq!(
+            window(Some(40), Some(100)).parts(),
+            Parts {
+                blocks: Some((Some(2), Some(3))),
+                edges: vec![(Some(40), Some(64)), (Some(96), Some(128))],
+            }
+        );
+        // Aligned on blocks: no edges.
+        assert_eq!(
+            window(Some(64), Some(128)).parts(),
+            Parts {
+                blocks: Some((Some(2), Some(4))),
+                edges: vec![],
+            }
+        );
+        // Within one block: days only.
+        assert_eq!(
+            window(Some(70), Some(80)).parts(),
+            Parts {
+                blocks: None,
+                edges: vec![(Some(70), Some(96))],
+            }
+        );
+        // Open ends.
+        assert_eq!(
+            window(None, None).parts(),
+            Parts {
+                blocks: Some((None, None)),
+                edges: vec![],
+            }
+        );
+        assert_eq!(
+            window(Some(70), None).parts(),
+            Parts {
+                blocks: Some((Some(3), None)),
+                edges: vec![(Some(70), Some(96))],
+            }
+        );
+    }
+
+    #[test]
+    fn only_whole_day_filters_without_record_conditions_use_the_aggregates() {
+        let day = Filter {
+            from: Some(10 * DAY),
+            to: Some(12 * DAY),
+            domains: vec!["a.example".into()],
+            ..Filter::default()
+        };
+        assert_eq!(Window::of(&day), Some(window(Some(10), Some(12))));
+        let sub_day = Filter {
+            from: Some(10 * DAY + 1),
+            ..Filter::default()
+        };
+        assert_eq!(Window::of(&sub_day), None);
+        let by_org = Filter {
+            org: Some("google.com".into()),
+            ..Filter::default()
+        };
+        assert_eq!(Window::of(&by_org), None);
+        let by_dkim = Filter {
+            dkim: Some(dmarc_core::Verdict::Pass),
+            ..Filter::default()
+        };
+        assert_eq!(Window::of(&by_dkim), None);
+    }
+}
