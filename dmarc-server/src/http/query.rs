@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `domain` | a policy domain; repeat it or separate with commas for several |
 //! | `from`, `to` | `YYYY-MM-DD` (a whole UTC day: `to` includes it), RFC 3339 time, or epoch seconds |
-//! | `preset` | `24h`, `7d`, `30d`, `90d`, `365d` (ending now), `today`, `yesterday`, `all` |
+//! | `preset` | `24h` (from the start of the hour a day ago), `7d`, `30d`, `90d`, `365d` (from midnight UTC that many days before today), `today`, `yesterday`, `all` |
 //! | `source_ip` | an address or CIDR network, IPv4 or IPv6 |
 //! | `dkim`, `spf` | `pass` or `fail` (aligned verdicts) |
 //! | `disposition` | `none`, `quarantine`, `reject` |
@@ -34,7 +34,8 @@ pub struct FilterParams {
     pub from: Option<String>,
     /// End (a date includes its day): YYYY-MM-DD, RFC 3339 or epoch seconds.
     pub to: Option<String>,
-    /// 24h, 7d, 30d, 90d, 365d, today, yesterday or all.
+    /// 24h (from the start of the hour a day ago), 7d, 30d, 90d, 365d (from midnight UTC
+    /// that many days before today), today, yesterday or all.
     pub preset: Option<String>,
     /// Address or CIDR network (IPv4 or IPv6).
     pub source_ip: Option<String>,
@@ -324,15 +325,18 @@ fn timestamp(text: &str, end_of_day: bool) -> Option<i64> {
     Some(day + h * 3600 + m * 60 + s - offset)
 }
 
-/// The period of a preset: `(from, to)`.
+/// The period of a preset: `(from, to)`. Day presets start at a midnight UTC (whole days
+/// are answered from the pre-aggregates) and `24h` at the start of an hour, so a preset
+/// names the same period, and the same cached answer, for a day or an hour.
 fn preset(name: &str, now: i64) -> Option<(Option<i64>, Option<i64>)> {
+    const HOUR: i64 = 3_600;
     let today = now.div_euclid(DAY) * DAY;
     Some(match name {
-        "24h" => (Some(now - DAY), None),
-        "7d" => (Some(now - 7 * DAY), None),
-        "30d" => (Some(now - 30 * DAY), None),
-        "90d" => (Some(now - 90 * DAY), None),
-        "365d" => (Some(now - 365 * DAY), None),
+        "24h" => (Some(now.div_euclid(HOUR) * HOUR - DAY), None),
+        "7d" => (Some(today - 7 * DAY), None),
+        "30d" => (Some(today - 30 * DAY), None),
+        "90d" => (Some(today - 90 * DAY), None),
+        "365d" => (Some(today - 365 * DAY), None),
         "today" => (Some(today), None),
         "yesterday" => (Some(today - DAY), Some(today)),
         "all" => (None, None),
@@ -387,7 +391,14 @@ mod tests {
             (Some(1_714_435_200), Some(1_714_521_600))
         );
         let p = parse("preset=7d", now).unwrap();
-        assert_eq!((p.filter.from, p.filter.to), (Some(now - 7 * DAY), None));
+        assert_eq!(
+            (p.filter.from, p.filter.to),
+            (Some(1_714_521_600 - 7 * DAY), None)
+        );
+        let p = parse("preset=24h", now).unwrap();
+        assert_eq!(p.filter.from, Some(now - DAY), "now is on the hour");
+        let p = parse("preset=24h", now + 1_799).unwrap();
+        assert_eq!(p.filter.from, Some(now - DAY), "the start of the hour");
     }
 
     #[test]
