@@ -31,6 +31,7 @@ mod error;
 mod jobs;
 mod pipeline;
 mod prepare;
+mod purge;
 mod query;
 mod reads;
 mod reports;
@@ -51,6 +52,7 @@ pub use error::StoreError;
 pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
 pub use pipeline::{Enrich, Input, InputDone, PipelineOptions, run as ingest_inputs};
 pub use prepare::{KEPT_HEAD, Prepared, PreparedPart, ReportRows, batches, prepare};
+pub use purge::PurgeSummary;
 pub use store::{DEFAULT_READ_TIMEOUT, Store, connect};
 pub use types::{
     DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RecordExport, ReportRef,

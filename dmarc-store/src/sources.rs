@@ -109,7 +109,7 @@ pub(crate) async fn add_reports(conn: &mut AnyConnection, ids: &[i64], sign: i64
     Ok(())
 }
 
-fn push_ints(sql: &mut Sql, values: &[i64]) {
+pub(crate) fn push_ints(sql: &mut Sql, values: &[i64]) {
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
             sql.push(", ");

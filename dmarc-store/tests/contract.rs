@@ -682,6 +682,174 @@ contract!(top_sources_from_the_aggregates_equal_the_core, |store| {
     }
 });
 
+/// Every rollup of `store` equals the core's over `reports` for `filter` (sources: the
+/// first page and a deep one).
+async fn assert_rollups_equal(store: &Store, reports: &[Report], filter: &Filter, label: &str) {
+    assert_eq!(
+        store.summary(filter).await.expect("summary"),
+        rollup::summary(reports, filter),
+        "{label}"
+    );
+    assert_eq!(
+        store.by_domain(filter).await.expect("domains"),
+        rollup::by_domain(reports, filter),
+        "{label}"
+    );
+    assert_eq!(
+        store.by_organization(filter).await.expect("orgs"),
+        rollup::by_organization(reports, filter),
+        "{label}"
+    );
+    assert_eq!(
+        store
+            .disposition_breakdown(filter)
+            .await
+            .expect("disposition"),
+        rollup::disposition_breakdown(reports, filter),
+        "{label}"
+    );
+    assert_eq!(
+        store.alignment_breakdown(filter).await.expect("alignment"),
+        rollup::alignment_breakdown(reports, filter),
+        "{label}"
+    );
+    assert_eq!(
+        store.policy_compliance(filter).await.expect("compliance"),
+        rollup::policy_compliance(reports, filter),
+        "{label}"
+    );
+    assert_eq!(
+        store.timeline(filter).await.expect("timeline"),
+        rollup::timeline(reports, filter),
+        "{label}"
+    );
+    let expected = rollup::by_source(reports, filter);
+    for page in [
+        Page::first(20),
+        Page {
+            limit: 50,
+            offset: 2_100,
+        },
+    ] {
+        let got = store.by_source(filter, page).await.expect("sources");
+        let want: Vec<_> = expected
+            .iter()
+            .skip(page.offset as usize)
+            .take(page.limit as usize)
+            .cloned()
+            .collect();
+        assert_eq!(got.items, want, "{label} {page:?}");
+        assert_eq!(got.total as usize, expected.len(), "{label} {page:?}");
+    }
+}
+
+/// Generated reports over `days` days from `first` (UTC seconds), as reports and inputs.
+fn history(seed: u64, first: i64, days: usize, records: usize) -> (Vec<Report>, Vec<Prepared>) {
+    let xml: Vec<String> = Generator::new(seed)
+        .batch(days * 9, 3, first, records)
+        .into_iter()
+        .map(|g| g.xml)
+        .collect();
+    let reports = xml.iter().map(|x| parse_one(x.as_bytes())).collect();
+    let batch = xml
+        .iter()
+        .enumerate()
+        .map(|(i, x)| prepare_bytes(&format!("h{seed}-{i}.xml"), x.as_bytes()))
+        .collect();
+    (reports, batch)
+}
+
+// A purge deletes the reports that ended before the cutoff with everything kept for them;
+// every rollup then equals the core's over the reports that remain.
+contract!(
+    purged_data_leaves_rollups_equal_to_the_core_over_what_remains,
+    |store| {
+        const DAY: i64 = 86_400;
+        let first = 1_700_006_400;
+        let (reports, batch) = history(31, first, 40, 5_000);
+        store.ingest(&batch).await.expect("ingest");
+        let before = first + 17 * DAY;
+        let generation = store.data_generation().await.expect("generation");
+        let purged = store.purge(before).await.expect("purge");
+        let (gone, kept): (Vec<Report>, Vec<Report>) = reports.into_iter().partition(|r| {
+            r.report_metadata
+                .date_range
+                .begin
+                .max(r.report_metadata.date_range.end)
+                < before
+        });
+        assert!(!gone.is_empty() && !kept.is_empty());
+        assert_eq!(purged.reports as usize, gone.len());
+        assert_eq!(
+            purged.records as usize,
+            gone.iter().map(|r| r.records.len()).sum::<usize>()
+        );
+        assert_eq!(
+            (purged.payloads as usize, purged.log_rows as usize),
+            (gone.len(), gone.len())
+        );
+        assert!(store.data_generation().await.expect("generation") > generation);
+        let totals = store.totals().await.expect("totals");
+        assert_eq!(
+            (totals.reports as usize, totals.payloads as usize),
+            (kept.len(), kept.len())
+        );
+        for filter in [
+            Filter::default(),
+            Filter {
+                from: Some(first + 20 * DAY),
+                to: Some(first + 33 * DAY),
+                ..Filter::default()
+            },
+            Filter {
+                domains: vec!["domain2.example".into()],
+                ..Filter::default()
+            },
+            Filter {
+                dkim: Some(Verdict::Pass),
+                ..Filter::default()
+            },
+        ] {
+            assert_rollups_equal(&store, &kept, &filter, &format!("after purge {filter:?}")).await;
+        }
+        assert_eq!(
+            store.purge(before).await.expect("again"),
+            dmarc_store::PurgeSummary::default()
+        );
+    }
+);
+
+// A purge and an ingestion at the same time: the new reports all stay, the old ones go.
+contract!(
+    a_purge_beside_an_ingestion_loses_nothing_that_should_stay,
+    |store| {
+        const DAY: i64 = 86_400;
+        let first = 1_700_006_400;
+        let (_, old) = history(41, first, 20, 3_000);
+        store.ingest(&old).await.expect("old");
+        let (new_reports, new) = history(43, first + 30 * DAY, 20, 3_000);
+        let before = first + 25 * DAY;
+        let ingesting = async {
+            for chunk in new.chunks(7) {
+                store.ingest(chunk).await.expect("new");
+            }
+        };
+        let (_, purged) = tokio::join!(ingesting, store.purge(before));
+        let purged = purged.expect("purge");
+        assert_eq!(purged.reports as usize, old.len());
+        let totals = store.totals().await.expect("totals");
+        assert_eq!(totals.reports as usize, new_reports.len());
+        assert_eq!(totals.payloads as usize, new.len());
+        assert_rollups_equal(
+            &store,
+            &new_reports,
+            &Filter::default(),
+            "beside an ingestion",
+        )
+        .await;
+    }
+);
+
 /// An enrichment step that notes what it saw: reports, records and messages by address.
 #[derive(Debug, Default)]
 struct Seen {
