@@ -50,6 +50,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// When the scheduler queues each kind of job (cron expressions, UTC).
     pub schedules: SchedulesConfig,
+    /// How long reports are kept.
+    pub retention: RetentionConfig,
     /// The mailbox DMARC reports arrive in (none while `host` is empty).
     pub imap: MailboxConfig,
     /// Further mailboxes, with the same keys as `[imap]` (`[[mailboxes]]` in the file).
@@ -127,6 +129,18 @@ pub struct SchedulesConfig {
     pub ml_training: String,
     /// Score sources for anomalies.
     pub anomaly_detection: String,
+    /// Delete reports past `retention.days` (only when it is set).
+    pub purge: String,
+}
+
+/// How long reports are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Reports whose period ended more than this many days ago are deleted by the daily
+    /// purge job, with their records, aggregates, raw inputs and ingest-log rows; 0 keeps
+    /// everything.
+    pub days: u32,
 }
 
 /// How to reach an IMAP server.
@@ -247,6 +261,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             jobs: JobsConfig::default(),
             schedules: SchedulesConfig::default(),
+            retention: RetentionConfig::default(),
             imap: MailboxConfig::default(),
             mailboxes: Vec::new(),
         }
@@ -275,6 +290,7 @@ impl Default for SchedulesConfig {
             alert_evaluation: "0 * * * *".into(),
             ml_training: "0 2 * * 0".into(),
             anomaly_detection: "0 3 * * *".into(),
+            purge: "30 4 * * *".into(),
         }
     }
 }
@@ -451,13 +467,14 @@ impl Config {
 
 impl SchedulesConfig {
     /// `(job kind, expression)` of every schedule, in a fixed order.
-    pub fn all(&self) -> [(&'static str, &str); 5] {
+    pub fn all(&self) -> [(&'static str, &str); 6] {
         [
             ("email-ingestion", &self.email_ingestion),
             ("process-reports", &self.process_reports),
             ("alert-evaluation", &self.alert_evaluation),
             ("ml-training", &self.ml_training),
             ("anomaly-detection", &self.anomaly_detection),
+            ("purge", &self.purge),
         ]
     }
 }

@@ -27,6 +27,9 @@ enum Command {
     Migrate(db::MigrateArgs),
     /// Parse stored raw inputs again (after a parser upgrade) without creating duplicates.
     Reprocess(db::ReprocessArgs),
+    /// Delete reports whose period ended more than DAYS ago, with their records,
+    /// aggregates, raw inputs and ingest-log rows (what `retention.days` does daily).
+    Purge(db::PurgeArgs),
     /// Serve the HTTP API, with the scheduler and workers.
     Serve(serve::ServeArgs),
     /// Run queued jobs only (scale-out on a shared database).
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(&args),
         Command::Migrate(args) => db::migrate(&args),
         Command::Reprocess(args) => db::reprocess(&args),
+        Command::Purge(args) => db::purge(&args),
         Command::Serve(args) => serve::run(&args),
         Command::User(args) => user::run(&args),
         Command::Worker(args) => worker::run(&args),

@@ -393,3 +393,51 @@ async fn future_periods_are_rejected_and_millisecond_ones_repaired() {
         .expect("the millisecond report");
     assert_eq!((ms.begin, ms.end), (1_700_100_000, 1_700_186_399));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_deletes_reports_that_ended_before_the_cutoff() {
+    let dir = tempfile::tempdir().expect("dir");
+    let now = dmarc_store::unix_now();
+    let today = now - now.rem_euclid(86_400);
+    let mut generator = Generator::new(17);
+    // Reports of 2023 (from `generate`) and three of the last days.
+    generate(dir.path(), 3, 12, 20);
+    for day in 1..=3 {
+        let report = generator.report(
+            dmarc_benches::Reporter::Yahoo,
+            "example.com",
+            today - day * 86_400,
+            10,
+        );
+        std::fs::write(
+            dir.path().join(format!("recent-{day}.xml.gz")),
+            report.container(Container::Gzip),
+        )
+        .expect("write");
+    }
+    for db in testing::databases().await {
+        assert_eq!(ingest(&db.url, &[dir.path()]).status.code(), Some(0));
+        let out = dmarc()
+            .args(["purge", "--older-than", "30", "--database-url", &db.url])
+            .output()
+            .expect("run dmarc purge");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("purged 12 reports"), "{text}");
+        let store = connect(&db.url).await.expect("connect");
+        let totals = store.totals().await.expect("totals");
+        assert_eq!(
+            (totals.reports, totals.payloads, totals.records),
+            (3, 3, 30)
+        );
+        let refused = dmarc()
+            .args(["purge", "--older-than", "0", "--database-url", &db.url])
+            .output()
+            .expect("run dmarc purge");
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "0 days would delete everything"
+        );
+    }
+}

@@ -29,6 +29,7 @@ async fn two_schedulers_fire_each_slot_once() {
                 alert_evaluation: String::new(),
                 ml_training: String::new(),
                 anomaly_detection: String::new(),
+                purge: String::new(),
             },
             ..Config::default()
         };
@@ -112,5 +113,55 @@ async fn a_worker_runs_a_triggered_job() {
     assert!(
         metrics.contains("dmarc_job_runs_total{kind=\"process-reports\",outcome=\"succeeded\"} 1"),
         "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_purge_job_keeps_retention_days_of_reports() {
+    let db = testing::sqlite();
+    let mut config = Config::default();
+    config.jobs.poll_interval_ms = 50;
+    config.retention.days = 30;
+    let jobs = jobs_on(&db.url, config).await;
+    let now = dmarc_store::unix_now();
+    let today = now - now.rem_euclid(86_400);
+    let mut generator = dmarc_benches::Generator::new(5);
+    let options = dmarc_core::ParseOptions::at(now);
+    // One report from 40 days ago, one from yesterday.
+    for (i, begin) in [today - 40 * 86_400, today - 86_400]
+        .into_iter()
+        .enumerate()
+    {
+        let report = generator.report(dmarc_benches::Reporter::Google, "example.com", begin, 5);
+        let prepared = dmarc_store::prepare(format!("r{i}.xml"), report.xml.as_bytes(), &options);
+        jobs.store.ingest(&[prepared]).await.unwrap();
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = jobs.spawn_workers(1, &stopped);
+    let queued = jobs.enqueue(JobKind::Purge, "test").await.unwrap();
+    let job = support::wait_for_job(
+        &jobs.store,
+        queued.id,
+        JobState::Succeeded,
+        Duration::from_secs(20),
+    )
+    .await;
+    let _ = stop.send(true);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let result = job.result.expect("a result");
+    assert_eq!(
+        (result["reports"].as_u64(), result["payloads"].as_u64()),
+        (Some(1), Some(1)),
+        "{result}"
+    );
+    let totals = jobs.store.totals().await.unwrap();
+    assert_eq!((totals.reports, totals.payloads), (1, 1));
+    let schedules = scheduler::describe(&jobs).await.unwrap();
+    assert!(
+        schedules
+            .iter()
+            .any(|s| s.kind == "purge" && s.expression == "30 4 * * *")
     );
 }

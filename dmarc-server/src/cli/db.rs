@@ -1,4 +1,4 @@
-//! `dmarc migrate` and `dmarc reprocess`.
+//! `dmarc migrate`, `dmarc reprocess` and `dmarc purge`.
 
 use std::process::ExitCode;
 
@@ -23,6 +23,15 @@ pub(crate) struct ReprocessArgs {
     /// Reject reports with any diagnostic of severity warning or error.
     #[arg(long)]
     strict: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PurgeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Delete reports whose period ended more than this many days ago (at least 1).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    older_than: u32,
 }
 
 pub(crate) fn migrate(args: &MigrateArgs) -> ExitCode {
@@ -69,6 +78,26 @@ pub(crate) fn reprocess(args: &ReprocessArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => failed("reprocess", &e),
+        }
+    })
+}
+
+pub(crate) fn purge(args: &PurgeArgs) -> ExitCode {
+    let before = dmarc_store::unix_now() - i64::from(args.older_than) * 86_400;
+    super::runtime().block_on(async {
+        let store = match super::open_store(&args.database, "purge").await {
+            Ok(store) => store,
+            Err(code) => return code,
+        };
+        match store.purge(before).await {
+            Ok(s) => {
+                println!(
+                    "purged {} reports ({} records), {} raw inputs and {} ingest-log rows",
+                    s.reports, s.records, s.payloads, s.log_rows
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => failed("purge", &e),
         }
     })
 }

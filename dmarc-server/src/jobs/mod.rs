@@ -34,16 +34,19 @@ pub enum JobKind {
     MlTraining,
     /// Score sources for anomalies.
     AnomalyDetection,
+    /// Delete reports past the retention period.
+    Purge,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::EmailIngestion,
         JobKind::ProcessReports,
         JobKind::AlertEvaluation,
         JobKind::MlTraining,
         JobKind::AnomalyDetection,
+        JobKind::Purge,
     ];
 
     /// The stored name (also the schedule's name and the trigger path).
@@ -54,6 +57,7 @@ impl JobKind {
             JobKind::AlertEvaluation => "alert-evaluation",
             JobKind::MlTraining => "ml-training",
             JobKind::AnomalyDetection => "anomaly-detection",
+            JobKind::Purge => "purge",
         }
     }
 
@@ -209,6 +213,15 @@ impl Jobs {
             }
             JobKind::ProcessReports => {
                 let summary = self.ingest.reprocess(true).await?;
+                Ok(serde_json::to_value(summary)?)
+            }
+            JobKind::Purge => {
+                let days = self.config.retention.days;
+                if days == 0 {
+                    return Ok(json!({ "skipped": "retention.days is 0: everything is kept" }));
+                }
+                let before = dmarc_store::unix_now() - i64::from(days) * 86_400;
+                let summary = self.store.purge(before).await?;
                 Ok(serde_json::to_value(summary)?)
             }
             JobKind::AlertEvaluation | JobKind::MlTraining | JobKind::AnomalyDetection => {

@@ -47,13 +47,16 @@ impl Schedule {
 }
 
 /// The schedules of the configuration that are on. E-mail ingestion is off while no
-/// mailbox is configured (it would have nothing to do).
+/// mailbox is configured, and the purge while `retention.days` is 0 (they would have
+/// nothing to do).
 pub fn schedules(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
     let mut out = Vec::new();
     for (name, expression) in config.schedules.all() {
         let kind =
             JobKind::parse(name).ok_or_else(|| ScheduleError::UnknownKind(name.to_owned()))?;
-        if kind == JobKind::EmailIngestion && config.mailboxes().next().is_none() {
+        if kind == JobKind::EmailIngestion && config.mailboxes().next().is_none()
+            || kind == JobKind::Purge && config.retention.days == 0
+        {
             continue;
         }
         if let Some(cron) = parse(expression)? {
@@ -193,13 +196,14 @@ mod tests {
             schedules(&Config::default())
                 .unwrap()
                 .iter()
-                .all(|s| s.kind != JobKind::EmailIngestion),
-            "no mailbox: no e-mail ingestion"
+                .all(|s| s.kind != JobKind::EmailIngestion && s.kind != JobKind::Purge),
+            "no mailbox: no e-mail ingestion; no retention: no purge"
         );
         let mut config = Config::default();
         config.imap.host = "imap.example.com".into();
+        config.retention.days = 365;
         let all = schedules(&config).unwrap();
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 6);
         let find = |kind| all.iter().find(|s| s.kind == kind).unwrap();
         // Saturday 2026-11-28 10:07 UTC.
         let now = ms(2026, 11, 28, 10, 7);
@@ -226,6 +230,11 @@ mod tests {
         assert_eq!(
             find(JobKind::AnomalyDetection).next_after(now),
             Some(ms(2026, 11, 29, 3, 0))
+        );
+        assert_eq!(
+            find(JobKind::Purge).next_after(now),
+            Some(ms(2026, 11, 29, 4, 30)),
+            "daily 04:30"
         );
     }
 }
