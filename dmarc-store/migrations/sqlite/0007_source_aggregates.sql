@@ -39,7 +39,7 @@ CREATE TABLE source_blocks (
     dmarc_pass    INTEGER NOT NULL,
     dkim_pass     INTEGER NOT NULL,
     spf_pass      INTEGER NOT NULL,
-    PRIMARY KEY (source_ip, block, policy_domain)
+    PRIMARY KEY (block, policy_domain, source_ip)
 ) WITHOUT ROWID;
 CREATE INDEX source_blocks_rank ON source_blocks (block, policy_domain, bound DESC);
 CREATE INDEX source_blocks_empty ON source_blocks (source_ip) WHERE records = 0;
