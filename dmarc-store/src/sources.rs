@@ -35,6 +35,8 @@ const WALK_LIMIT: u64 = 2_000;
 const WALK_ROWS: i64 = 200_000;
 /// Blocks (lists) the walk reads at most: about 100 years of reports.
 const MAX_LISTS: i64 = 1_200;
+/// Blocks listed per statement of the walk.
+const LISTS_PER_QUERY: usize = 200;
 /// Addresses per `IN (...)` list.
 const CHUNK: usize = 500;
 
@@ -314,9 +316,16 @@ fn push_window_rows(sql: &mut Sql, columns: &str, scope: &Scope, addresses: Opti
         let high = end.map_or(scope.blocks.1, |e| (e - 1).min(scope.blocks.1));
         if low <= high {
             start(sql, "source_blocks");
-            sql.push(" AND block IN (");
-            push_ints(sql, &(low..=high).collect::<Vec<_>>());
-            sql.push(")");
+            if high - low < LISTS_PER_QUERY as i64 {
+                sql.push(" AND block IN (");
+                push_ints(sql, &(low..=high).collect::<Vec<_>>());
+                sql.push(")");
+            } else {
+                sql.push(" AND block >= ")
+                    .arg(Arg::Int(low))
+                    .push(" AND block <= ")
+                    .arg(Arg::Int(high));
+            }
         }
     }
     // Reports across a block boundary: only in `source_days`, by their days.
@@ -474,35 +483,39 @@ async fn walk(store: &Store, scope: &Scope, need: u64) -> Result<Option<Walk>> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut ranked: Vec<Ranked> = Vec::new();
     loop {
-        // The `depth` largest bounds of each block.
-        let mut lists = Sql::new("");
-        for b in scope.blocks.0..=scope.blocks.1 {
-            if b > scope.blocks.0 {
-                lists.push(" UNION ALL ");
-            }
-            lists
-                .push(
-                    "SELECT * FROM (SELECT source_ip, block, bound FROM source_blocks \
-                     WHERE block = ",
-                )
-                .arg(Arg::Int(b));
-            scope.push_domains(&mut lists, "source_blocks");
-            lists
-                .push(" ORDER BY bound DESC LIMIT ")
-                .arg(Arg::Int(depth))
-                .push(&format!(") l{}", b - scope.blocks.0));
-        }
-        // Per block: rows listed, smallest bound listed.
+        // The `depth` largest bounds of each block, a statement per [`LISTS_PER_QUERY`]
+        // blocks (SQLite takes at most 500 terms in a compound SELECT).
         let mut last: HashMap<i64, (i64, u64)> = HashMap::new();
         let mut new = Vec::new();
-        for row in store.read(lists).await? {
-            let (b, bound) = (row.int("block")?, unsigned(row.int("bound")?));
-            let entry = last.entry(b).or_insert((0, u64::MAX));
-            entry.0 += 1;
-            entry.1 = entry.1.min(bound);
-            let address = row.text("source_ip")?;
-            if seen.insert(address.clone()) {
-                new.push(address);
+        let blocks: Vec<i64> = (scope.blocks.0..=scope.blocks.1).collect();
+        for chunk in blocks.chunks(LISTS_PER_QUERY) {
+            let mut lists = Sql::new("");
+            for (i, b) in chunk.iter().enumerate() {
+                if i > 0 {
+                    lists.push(" UNION ALL ");
+                }
+                lists
+                    .push(
+                        "SELECT * FROM (SELECT source_ip, block, bound FROM source_blocks \
+                         WHERE block = ",
+                    )
+                    .arg(Arg::Int(*b));
+                scope.push_domains(&mut lists, "source_blocks");
+                lists
+                    .push(" ORDER BY bound DESC LIMIT ")
+                    .arg(Arg::Int(depth))
+                    .push(&format!(") l{i}"));
+            }
+            // Per block: rows listed, smallest bound listed.
+            for row in store.read(lists).await? {
+                let (b, bound) = (row.int("block")?, unsigned(row.int("bound")?));
+                let entry = last.entry(b).or_insert((0, u64::MAX));
+                entry.0 += 1;
+                entry.1 = entry.1.min(bound);
+                let address = row.text("source_ip")?;
+                if seen.insert(address.clone()) {
+                    new.push(address);
+                }
             }
         }
         for chunk in new.chunks(CHUNK) {

@@ -604,6 +604,12 @@ contract!(top_sources_from_the_aggregates_equal_the_core, |store| {
             )
             .xml,
     );
+    // A report from 1975 (a sample some reporters send): over 600 blocks to walk.
+    xml.push(
+        generator
+            .report(Reporter::Mimecast, "domain2.example", 157_766_400, 30)
+            .xml,
+    );
     let reports: Vec<Report> = xml.iter().map(|x| parse_one(x.as_bytes())).collect();
     let batch: Vec<Prepared> = xml
         .iter()
