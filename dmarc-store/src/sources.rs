@@ -3,12 +3,13 @@
 //!
 //! A filter on whole UTC days selects a report by the days its period begins and ends on
 //! (`last_ts >= from` is `l_day >= from_day` when `from` is midnight), so sums over rows
-//! keyed by those days are exact. A period is read from 32-day blocks where it covers them
-//! and from days at its edges ([`Window`]). The top of the ranking is found without
-//! grouping every address: the threshold algorithm walks, for each block the period can
-//! touch, the rows with the largest `bound` (every message of reports beginning in that
-//! block), computes the exact figures of the addresses seen, and stops once the last
-//! wanted address has more messages than any address not seen yet could have.
+//! keyed by those days are exact. Every report beginning in a 32-day block the period
+//! covers is selected, so those blocks are read from `source_blocks`; the reports beginning
+//! before or after them from `source_days` ([`Window::parts`]). The top of the ranking is
+//! found without grouping every address: the threshold algorithm walks, for each block
+//! the selected reports begin in, the rows with the most messages, computes the exact
+//! figures of the addresses seen, and stops once the last wanted address has more
+//! messages than any address not seen yet could have.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -72,27 +73,20 @@ pub(crate) async fn add_reports(conn: &mut AnyConnection, ids: &[i64], sign: i64
         // Per domain, then over every domain (policy_domain '').
         for domain in ["r.policy_domain", "''"] {
             let mut blocks = Sql::new(&format!(
-                "INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, bound, \
+                "INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, \
                  messages, dmarc_pass, dkim_pass, spf_pass) \
-                 SELECT source_ip, ip, block, policy_domain, {sign} * SUM(records), \
-                 {sign} * SUM(messages), {sign} * SUM(messages * own), \
-                 {sign} * SUM(dmarc_pass * own), {sign} * SUM(dkim_pass * own), \
-                 {sign} * SUM(spf_pass * own) FROM (\
-                 SELECT COALESCE(x.source_ip, '') AS source_ip, x.ip, \
-                 r.begin_ts / {block} AS block, {domain} AS policy_domain, 1 AS records, \
-                 x.count AS messages, \
-                 CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END AS dmarc_pass, \
-                 x.dkim_pass * x.count AS dkim_pass, x.spf_pass * x.count AS spf_pass, \
-                 CASE WHEN r.begin_ts / {block} = r.last_ts / {block} THEN 1 ELSE 0 END AS own \
+                 SELECT COALESCE(x.source_ip, ''), x.ip, r.begin_ts / {block}, {domain}, \
+                 {sign} * COUNT(*), {sign} * SUM(x.count), \
+                 {sign} * SUM(CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END), \
+                 {sign} * SUM(x.dkim_pass * x.count), {sign} * SUM(x.spf_pass * x.count) \
                  FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.report_pk IN (",
                 block = BLOCK_DAYS * DAY,
             ));
             push_ints(&mut blocks, chunk);
             blocks.push(
-                ")) t GROUP BY source_ip, ip, block, policy_domain \
+                ") GROUP BY 1, 2, 3, 4 \
                  ON CONFLICT (block, policy_domain, source_ip) DO UPDATE SET \
                  records = source_blocks.records + excluded.records, \
-                 bound = source_blocks.bound + excluded.bound, \
                  messages = source_blocks.messages + excluded.messages, \
                  dmarc_pass = source_blocks.dmarc_pass + excluded.dmarc_pass, \
                  dkim_pass = source_blocks.dkim_pass + excluded.dkim_pass, \
@@ -139,12 +133,22 @@ pub(crate) struct Window {
 /// Which aggregated rows hold a window's reports, exactly once each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Parts {
-    /// Blocks wholly inside the window, `[first, end)`: the tally columns of
-    /// `source_blocks` (reports within one block). `None`: no such block.
+    /// Blocks wholly inside the window, `[first, end)`: `source_blocks` sums every report
+    /// beginning in them, and the window selects every such report. `None`: no such block.
     blocks: Option<(Option<i64>, Option<i64>)>,
-    /// `source_days` rows of reports within one block outside those blocks, as
-    /// `[l_day from, l_day to)` ranges.
-    edges: Vec<(Option<i64>, Option<i64>)>,
+    /// The `source_days` rows of the selected reports beginning outside those blocks.
+    days: Vec<Days>,
+}
+
+/// `source_days` rows: `crosses = crosses AND l_day >= l_from AND l_day < l_to AND
+/// b_day >= b_from AND b_day < b_to` (`None`: no bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Days {
+    crosses: i64,
+    l_from: Option<i64>,
+    l_to: Option<i64>,
+    b_from: Option<i64>,
+    b_to: Option<i64>,
 }
 
 impl Window {
@@ -170,16 +174,16 @@ impl Window {
     }
 
     fn parts(self) -> Parts {
-        // Blocks wholly inside: first whose first day is >= from, up to the one `to` ends.
-        let first = self
-            .from
-            .map(|f| f.div_euclid(BLOCK_DAYS) + i64::from(f.rem_euclid(BLOCK_DAYS) != 0));
-        let end = self.to.map(|t| t.div_euclid(BLOCK_DAYS));
+        let (from, to) = (self.from, self.to);
+        // Blocks wholly inside: the first whose first day is >= from, up to the block
+        // `to` falls in.
+        let first =
+            from.map(|f| f.div_euclid(BLOCK_DAYS) + i64::from(f.rem_euclid(BLOCK_DAYS) != 0));
+        let end = to.map(|t| t.div_euclid(BLOCK_DAYS));
         // A report within one block beginning before `to` ends before the end of the
         // block of `to`'s last day.
-        let last_end = self
-            .to
-            .map(|t| ((t - 1).div_euclid(BLOCK_DAYS) + 1) * BLOCK_DAYS);
+        let last_end = to.map(|t| ((t - 1).div_euclid(BLOCK_DAYS) + 1) * BLOCK_DAYS);
+        let start = |block: Option<i64>| block.map(|b| b * BLOCK_DAYS);
         let covered = match (first, end) {
             (Some(a), Some(b)) => a < b,
             _ => true,
@@ -187,23 +191,62 @@ impl Window {
         if !covered {
             return Parts {
                 blocks: None,
-                edges: vec![(self.from, last_end)],
+                days: vec![
+                    Days {
+                        crosses: 0,
+                        l_from: from,
+                        l_to: last_end,
+                        b_to: to,
+                        b_from: None,
+                    },
+                    Days {
+                        crosses: 1,
+                        l_from: from,
+                        b_to: to,
+                        ..Days::default()
+                    },
+                ],
             };
         }
-        let mut edges = Vec::new();
-        if let (Some(from), Some(first)) = (self.from, first) {
-            edges.push((Some(from), Some(first * BLOCK_DAYS)));
+        let mut days = Vec::new();
+        if from.is_some() {
+            // Beginning before the first covered block.
+            days.push(Days {
+                crosses: 0,
+                l_from: from,
+                l_to: start(first),
+                ..Days::default()
+            });
+            days.push(Days {
+                crosses: 1,
+                l_from: from,
+                b_to: start(first),
+                ..Days::default()
+            });
         }
-        if let Some(end) = end {
-            edges.push((Some(end * BLOCK_DAYS), last_end));
+        if to.is_some() {
+            // Beginning after the last covered block, before `to`.
+            days.push(Days {
+                crosses: 0,
+                l_from: start(end),
+                l_to: last_end,
+                b_to: to,
+                b_from: None,
+            });
+            days.push(Days {
+                crosses: 1,
+                l_from: start(end),
+                b_from: start(end),
+                b_to: to,
+                l_to: None,
+            });
         }
-        edges.retain(|&(a, b)| match (a, b) {
-            (Some(a), Some(b)) => a < b,
-            _ => true,
-        });
+        // Empty ranges: none.
+        let empty = |low: Option<i64>, high: Option<i64>| matches!((low, high), (Some(a), Some(b)) if a >= b);
+        days.retain(|d| !empty(d.l_from, d.l_to) && !empty(d.b_from, d.b_to));
         Parts {
             blocks: Some((first, end)),
-            edges,
+            days,
         }
     }
 }
@@ -328,30 +371,19 @@ fn push_window_rows(sql: &mut Sql, columns: &str, scope: &Scope, addresses: Opti
             }
         }
     }
-    // Reports across a block boundary: only in `source_days`, by their days.
-    start(sql, "source_days");
-    sql.push(" AND crosses = 1");
-    push_selected(sql, window);
-    for (low, high) in parts.edges {
+    for d in parts.days {
         start(sql, "source_days");
-        sql.push(" AND crosses = 0");
-        if let Some(low) = low {
-            sql.push(" AND l_day >= ").arg(Arg::Int(low));
+        sql.push(" AND crosses = ").arg(Arg::Int(d.crosses));
+        for (condition, value) in [
+            (" AND l_day >= ", d.l_from),
+            (" AND l_day < ", d.l_to),
+            (" AND b_day >= ", d.b_from),
+            (" AND b_day < ", d.b_to),
+        ] {
+            if let Some(value) = value {
+                sql.push(condition).arg(Arg::Int(value));
+            }
         }
-        if let Some(high) = high {
-            sql.push(" AND l_day < ").arg(Arg::Int(high));
-        }
-        push_selected(sql, window);
-    }
-}
-
-/// ` AND l_day >= from AND b_day < to`: the window selects the report.
-fn push_selected(sql: &mut Sql, window: Window) {
-    if let Some(from) = window.from {
-        sql.push(" AND l_day >= ").arg(Arg::Int(from));
-    }
-    if let Some(to) = window.to {
-        sql.push(" AND b_day < ").arg(Arg::Int(to));
     }
 }
 
@@ -496,19 +528,19 @@ async fn walk(store: &Store, scope: &Scope, need: u64) -> Result<Option<Walk>> {
                 }
                 lists
                     .push(
-                        "SELECT * FROM (SELECT source_ip, block, bound FROM source_blocks \
+                        "SELECT * FROM (SELECT source_ip, block, messages FROM source_blocks \
                          WHERE block = ",
                     )
                     .arg(Arg::Int(*b));
                 scope.push_domains(&mut lists, "source_blocks");
                 lists
-                    .push(" ORDER BY bound DESC LIMIT ")
+                    .push(" ORDER BY messages DESC LIMIT ")
                     .arg(Arg::Int(depth))
                     .push(&format!(") l{i}"));
             }
             // Per block: rows listed, smallest bound listed.
             for row in store.read(lists).await? {
-                let (b, bound) = (row.int("block")?, unsigned(row.int("bound")?));
+                let (b, bound) = (row.int("block")?, unsigned(row.int("messages")?));
                 let entry = last.entry(b).or_insert((0, u64::MAX));
                 entry.0 += 1;
                 entry.1 = entry.1.min(bound);
@@ -602,21 +634,33 @@ mod tests {
 
     #[test]
     fn a_window_is_read_from_whole_blocks_and_edge_days() {
-        // Days 40..100: blocks 2 (64..96) inside, edges 40..64 and 96..128 (block 3's
-        // reports that begin before day 100).
+        let days = |crosses, l_from, l_to, b_from, b_to| Days {
+            crosses,
+            l_from,
+            l_to,
+            b_from,
+            b_to,
+        };
+        // Days 40..100: block 2 (days 64..96) inside; reports beginning before day 64 or
+        // from day 96 (before day 100) from their days.
         assert_eq!(
             window(Some(40), Some(100)).parts(),
             Parts {
                 blocks: Some((Some(2), Some(3))),
-                edges: vec![(Some(40), Some(64)), (Some(96), Some(128))],
+                days: vec![
+                    days(0, Some(40), Some(64), None, None),
+                    days(1, Some(40), None, None, Some(64)),
+                    days(0, Some(96), Some(128), None, Some(100)),
+                    days(1, Some(96), None, Some(96), Some(100)),
+                ],
             }
         );
-        // Aligned on blocks: no edges.
+        // Aligned on blocks: only reports across the edges.
         assert_eq!(
             window(Some(64), Some(128)).parts(),
             Parts {
                 blocks: Some((Some(2), Some(4))),
-                edges: vec![],
+                days: vec![days(1, Some(64), None, None, Some(64))],
             }
         );
         // Within one block: days only.
@@ -624,22 +668,28 @@ mod tests {
             window(Some(70), Some(80)).parts(),
             Parts {
                 blocks: None,
-                edges: vec![(Some(70), Some(96))],
+                days: vec![
+                    days(0, Some(70), Some(96), None, Some(80)),
+                    days(1, Some(70), None, None, Some(80)),
+                ],
             }
         );
-        // Open ends.
+        // All time: blocks only.
         assert_eq!(
             window(None, None).parts(),
             Parts {
                 blocks: Some((None, None)),
-                edges: vec![],
+                days: vec![],
             }
         );
         assert_eq!(
             window(Some(70), None).parts(),
             Parts {
                 blocks: Some((Some(3), None)),
-                edges: vec![(Some(70), Some(96))],
+                days: vec![
+                    days(0, Some(70), Some(96), None, None),
+                    days(1, Some(70), None, None, Some(96)),
+                ],
             }
         );
     }

@@ -7,7 +7,7 @@
 -- decremented when a report is rewritten or purged, and deleted at 0).
 
 -- Per address, report period (days), domain. `crosses` is 1 when the period begins and
--- ends in different 32-day blocks (day / 32); such reports are only here.
+-- ends in different 32-day blocks (day / 32).
 CREATE TABLE source_days (
     source_ip     TEXT    NOT NULL,
     ip            BLOB,                     -- 16-byte key, NULL without an address
@@ -25,23 +25,22 @@ CREATE TABLE source_days (
 CREATE INDEX source_days_time ON source_days (crosses, l_day, policy_domain);
 CREATE INDEX source_days_empty ON source_days (source_ip) WHERE records = 0;
 
--- Per address, 32-day block of the period's first day, domain, and once more over every
--- domain (policy_domain ''). The tally columns sum the reports whose period lies in that
--- one block; `bound` sums every report beginning in it (the ranking's upper bound).
+-- Per 32-day block of the period's first day, domain (and once more over every domain,
+-- policy_domain ''), address: every report beginning in the block. A filter on whole days
+-- selects every report beginning in a block it covers.
 CREATE TABLE source_blocks (
     source_ip     TEXT    NOT NULL,
     ip            BLOB,
     block         INTEGER NOT NULL,
     policy_domain TEXT    NOT NULL,
     records       INTEGER NOT NULL,
-    bound         INTEGER NOT NULL,
     messages      INTEGER NOT NULL,
     dmarc_pass    INTEGER NOT NULL,
     dkim_pass     INTEGER NOT NULL,
     spf_pass      INTEGER NOT NULL,
     PRIMARY KEY (block, policy_domain, source_ip)
 ) WITHOUT ROWID;
-CREATE INDEX source_blocks_rank ON source_blocks (block, policy_domain, bound DESC);
+CREATE INDEX source_blocks_rank ON source_blocks (block, policy_domain, messages DESC);
 CREATE INDEX source_blocks_empty ON source_blocks (source_ip) WHERE records = 0;
 
 INSERT INTO source_days (source_ip, ip, crosses, l_day, b_day, policy_domain, records,
@@ -54,19 +53,16 @@ SELECT COALESCE(x.source_ip, ''), x.ip,
 FROM records x JOIN reports r ON r.id = x.report_pk
 GROUP BY 1, 2, 3, 4, 5, 6;
 
-INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, bound, messages,
-                           dmarc_pass, dkim_pass, spf_pass)
-SELECT source_ip, ip, b_day / 32, policy_domain, SUM(records), SUM(messages),
-       SUM(CASE WHEN crosses = 0 THEN messages ELSE 0 END),
-       SUM(CASE WHEN crosses = 0 THEN dmarc_pass ELSE 0 END),
-       SUM(CASE WHEN crosses = 0 THEN dkim_pass ELSE 0 END),
-       SUM(CASE WHEN crosses = 0 THEN spf_pass ELSE 0 END)
+INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, messages, dmarc_pass,
+                           dkim_pass, spf_pass)
+SELECT source_ip, ip, b_day / 32, policy_domain, SUM(records), SUM(messages), SUM(dmarc_pass),
+       SUM(dkim_pass), SUM(spf_pass)
 FROM source_days
 GROUP BY 1, 2, 3, 4;
 
-INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, bound, messages,
-                           dmarc_pass, dkim_pass, spf_pass)
-SELECT source_ip, ip, block, '', SUM(records), SUM(bound), SUM(messages), SUM(dmarc_pass),
-       SUM(dkim_pass), SUM(spf_pass)
+INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, messages, dmarc_pass,
+                           dkim_pass, spf_pass)
+SELECT source_ip, ip, block, '', SUM(records), SUM(messages), SUM(dmarc_pass), SUM(dkim_pass),
+       SUM(spf_pass)
 FROM source_blocks
 GROUP BY 1, 2, 3;
