@@ -524,27 +524,32 @@ async fn scan(store: &Store, scope: &Scope, limit: i64, offset: i64) -> Result<V
 }
 
 /// The number of addresses in the window, counted up to [`TOTAL_CAP`]: `(total, capped)`.
-/// The window's rows are read without grouping (a plain UNION ALL under a LIMIT stops
-/// early on both backends, a DISTINCT does not on PostgreSQL) and told apart here, more
-/// rows each time until [`TOTAL_CAP`] addresses are found or the rows run out.
+/// The addresses of the window's first rows are counted (a plain UNION ALL under a LIMIT
+/// stops early on both backends, a DISTINCT over the whole window does not on
+/// PostgreSQL), more rows each time until [`TOTAL_CAP`] addresses are found or the rows
+/// run out.
 async fn count(store: &Store, scope: &Scope) -> Result<(u64, bool)> {
-    let cap = usize::try_from(TOTAL_CAP).unwrap_or(usize::MAX);
-    let mut rows = cap as i64 + 1;
+    let mut rows = i64::try_from(TOTAL_CAP)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(4);
     loop {
-        let mut sql = Sql::new("SELECT source_ip FROM (");
+        let mut sql = Sql::new(
+            "SELECT COUNT(*) AS listed, COUNT(DISTINCT source_ip) AS addresses FROM (\
+             SELECT source_ip FROM (",
+        );
         // Only the address: the indexes hold it, no row is read.
         push_window_rows(&mut sql, "source_ip", scope, None);
-        sql.push(") t LIMIT ").arg(Arg::Int(rows));
+        sql.push(") w LIMIT ").arg(Arg::Int(rows)).push(") t");
         let read = store.read(sql).await?;
-        let mut addresses = HashSet::with_capacity(read.len().min(cap + 1));
-        for row in &read {
-            addresses.insert(row.text("source_ip")?);
-            if addresses.len() > cap {
-                return Ok((TOTAL_CAP, true));
-            }
+        let row = read
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("no count row".into()))?;
+        let addresses = unsigned(row.int("addresses")?);
+        if addresses > TOTAL_CAP {
+            return Ok((TOTAL_CAP, true));
         }
-        if (read.len() as i64) < rows {
-            return Ok((addresses.len() as u64, false));
+        if row.int("listed")? < rows {
+            return Ok((addresses, false));
         }
         rows = rows.saturating_mul(4);
     }
