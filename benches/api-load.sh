@@ -4,7 +4,7 @@
 # 200-file upload.
 #
 # Prints one JSON line per measurement: requests/s and latency percentiles of
-# /api/rollup/summary, /api/rollup/timeline and /api/reports (all time, no filter, and the
+# /api/rollup/summary, /api/rollup/timeline, /api/rollup/sources and /api/reports (all time, no filter, and the
 # last 30 days of data), each for DURATION seconds (default 30) with CONNECTIONS (default 8)
 # connections on 2 wrk threads. Then the wall time and size of PDF summaries (sequential,
 # all time and the last 30 days) and of one 200-file upload of new reports.
@@ -67,7 +67,7 @@ print(json.dumps({"endpoint": path, "window": window, "requests_per_s": rps,
                   "non_2xx": int(errors.group(1)) if errors else 0}))
 PY
 }
-for path in /api/rollup/summary /api/rollup/timeline /api/reports; do
+for path in /api/rollup/summary /api/rollup/timeline /api/rollup/sources /api/reports; do
   for window in all 30d; do
     query=""
     [ "$window" = 30d ] && query="?from=$since"

@@ -319,11 +319,12 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
 )]
 pub async fn summary(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
     cached(
         &state,
+        &caller,
         "summary",
         &params,
         state.store.summary(&params.filter),
@@ -347,11 +348,12 @@ pub async fn summary(
 )]
 pub async fn sources(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
     cached(
         &state,
+        &caller,
         "sources",
         &params,
         state.store.by_source(&params.filter, params.page),
@@ -375,11 +377,12 @@ pub async fn sources(
 )]
 pub async fn by_domain(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
     cached(
         &state,
+        &caller,
         "by_domain",
         &params,
         state.store.by_domain(&params.filter),
@@ -403,11 +406,12 @@ pub async fn by_domain(
 )]
 pub async fn organizations(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
     cached(
         &state,
+        &caller,
         "organizations",
         &params,
         state.store.by_organization(&params.filter),
@@ -431,11 +435,12 @@ pub async fn organizations(
 )]
 pub async fn disposition(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
     cached(
         &state,
+        &caller,
         "disposition",
         &params,
         state.store.disposition_breakdown(&params.filter),
@@ -459,11 +464,12 @@ pub async fn disposition(
 )]
 pub async fn alignment(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
     cached(
         &state,
+        &caller,
         "alignment",
         &params,
         state.store.alignment_breakdown(&params.filter),
@@ -487,11 +493,12 @@ pub async fn alignment(
 )]
 pub async fn compliance(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
     cached(
         &state,
+        &caller,
         "compliance",
         &params,
         state.store.policy_compliance(&params.filter),
@@ -515,10 +522,10 @@ pub async fn compliance(
 )]
 pub async fn timeline(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
-    cached(&state, "timeline", &params, async {
+    cached(&state, &caller, "timeline", &params, async {
         let days = state.store.timeline(&params.filter).await?;
         Ok(rollup::in_buckets(&days, &params.filter, params.bucket).0)
     })
@@ -545,10 +552,10 @@ pub async fn timeline(
 )]
 pub async fn failure_trend(
     State(state): State<AppState>,
-    _heavy: Heavy,
+    caller: Caller,
     params: Params,
 ) -> ApiResult<Response> {
-    cached(&state, "failure_trend", &params, async {
+    cached(&state, &caller, "failure_trend", &params, async {
         let days = state.store.timeline(&params.filter).await?;
         let (points, bucket) = rollup::in_buckets(&days, &params.filter, params.bucket);
         Ok(rollup::trend_over_buckets(&points, bucket, params.window))
@@ -630,6 +637,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult
 /// current data generation; otherwise computes the answer, keeps it and answers it.
 async fn cached<T: Serialize>(
     state: &AppState,
+    caller: &Caller,
     rollup: &str,
     params: &Params,
     compute: impl std::future::Future<Output = Result<T, dmarc_store::StoreError>>,
@@ -647,7 +655,10 @@ async fn cached<T: Serialize>(
     } else {
         None
     };
+    // Only a computed answer takes one of the caller's expensive-read slots.
+    let heavy = Heavy::enter(state, caller.clone())?;
     let value = compute.await?;
+    drop(heavy);
     let body = Bytes::from(serde_json::to_vec(&value).map_err(|e| ApiError::internal(&e))?);
     if let Some((generation, key)) = slot {
         state.cache.put(generation, key, body.clone());

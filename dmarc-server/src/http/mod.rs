@@ -151,6 +151,13 @@ impl FromRequestParts<AppState> for Heavy {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = auth::Caller::from_request_parts(parts, state).await?;
+        Heavy::enter(state, caller)
+    }
+}
+
+impl Heavy {
+    /// Takes one of the caller's expensive-read slots, or answers 429.
+    pub fn enter(state: &AppState, caller: auth::Caller) -> Result<Heavy, ApiError> {
         let limit = state.config.limits.heavy_reads_per_user;
         let guard = state.heavy.enter(caller.user.id, limit).ok_or_else(|| ApiError {
             message: format!(
