@@ -18,53 +18,31 @@ const CHUNK: usize = 500;
 /// records are deleted.
 pub(crate) async fn add_reports(conn: &mut AnyConnection, ids: &[i64], sign: i64) -> Result<()> {
     let backend = backend_of(conn);
+    let block = BLOCK_DAYS * DAY;
+    let crosses =
+        format!("CASE WHEN r.begin_ts / {block} <> r.last_ts / {block} THEN 1 ELSE 0 END");
+    let days_key = [
+        ("crosses", crosses.as_str()),
+        ("l_day", &format!("r.last_ts / {DAY}")),
+        ("b_day", &format!("r.begin_ts / {DAY}")),
+        ("policy_domain", "r.policy_domain"),
+    ];
+    let block_of = format!("r.begin_ts / {block}");
+    // Blocks per domain, then over every domain (policy_domain '').
+    let blocks_key = [
+        ("block", block_of.as_str()),
+        ("policy_domain", "r.policy_domain"),
+    ];
+    let all_key = [("block", block_of.as_str()), ("policy_domain", "''")];
     for chunk in ids.chunks(CHUNK) {
-        let mut days = Sql::new(&format!(
-            "INSERT INTO source_days (source_ip, ip, crosses, l_day, b_day, policy_domain, \
-             records, messages, dmarc_pass, dkim_pass, spf_pass) \
-             SELECT COALESCE(x.source_ip, ''), x.ip, \
-             CASE WHEN r.begin_ts / {block} <> r.last_ts / {block} THEN 1 ELSE 0 END, \
-             r.last_ts / {DAY}, r.begin_ts / {DAY}, r.policy_domain, {sign} * COUNT(*), \
-             {sign} * SUM(x.count), \
-             {sign} * SUM(CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END), \
-             {sign} * SUM(x.dkim_pass * x.count), {sign} * SUM(x.spf_pass * x.count) \
-             FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.report_pk IN (",
-            block = BLOCK_DAYS * DAY,
-        ));
-        push_ints(&mut days, chunk);
-        days.push(
-            ") GROUP BY 1, 2, 3, 4, 5, 6 \
-             ON CONFLICT (source_ip, crosses, l_day, b_day, policy_domain) DO UPDATE SET \
-             records = source_days.records + excluded.records, \
-             messages = source_days.messages + excluded.messages, \
-             dmarc_pass = source_days.dmarc_pass + excluded.dmarc_pass, \
-             dkim_pass = source_days.dkim_pass + excluded.dkim_pass, \
-             spf_pass = source_days.spf_pass + excluded.spf_pass",
-        );
-        days.execute(backend, &mut *conn).await?;
-        // Per domain, then over every domain (policy_domain '').
-        for domain in ["r.policy_domain", "''"] {
-            let mut blocks = Sql::new(&format!(
-                "INSERT INTO source_blocks (source_ip, ip, block, policy_domain, records, \
-                 messages, dmarc_pass, dkim_pass, spf_pass) \
-                 SELECT COALESCE(x.source_ip, ''), x.ip, r.begin_ts / {block}, {domain}, \
-                 {sign} * COUNT(*), {sign} * SUM(x.count), \
-                 {sign} * SUM(CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END), \
-                 {sign} * SUM(x.dkim_pass * x.count), {sign} * SUM(x.spf_pass * x.count) \
-                 FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.report_pk IN (",
-                block = BLOCK_DAYS * DAY,
-            ));
-            push_ints(&mut blocks, chunk);
-            blocks.push(
-                ") GROUP BY 1, 2, 3, 4 \
-                 ON CONFLICT (block, policy_domain, source_ip) DO UPDATE SET \
-                 records = source_blocks.records + excluded.records, \
-                 messages = source_blocks.messages + excluded.messages, \
-                 dmarc_pass = source_blocks.dmarc_pass + excluded.dmarc_pass, \
-                 dkim_pass = source_blocks.dkim_pass + excluded.dkim_pass, \
-                 spf_pass = source_blocks.spf_pass + excluded.spf_pass",
-            );
-            blocks.execute(backend, &mut *conn).await?;
+        for (table, key) in [
+            ("source_days", &days_key[..]),
+            ("source_blocks", &blocks_key[..]),
+            ("source_blocks", &all_key[..]),
+        ] {
+            upsert(table, key, sign, chunk)
+                .execute(backend, &mut *conn)
+                .await?;
         }
     }
     if sign < 0 {
@@ -75,6 +53,39 @@ pub(crate) async fn add_reports(conn: &mut AnyConnection, ids: &[i64], sign: i64
         }
     }
     Ok(())
+}
+
+/// `INSERT INTO {table}` of the figures of the records of reports `ids` per address and
+/// `key` (column, SQL over `records x JOIN reports r`), times `sign`, added to the rows
+/// already there.
+fn upsert(table: &str, key: &[(&str, &str)], sign: i64, ids: &[i64]) -> Sql {
+    let columns: Vec<&str> = key.iter().map(|(column, _)| *column).collect();
+    let values: Vec<&str> = key.iter().map(|(_, value)| *value).collect();
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO {table} (source_ip, ip, {}, records, messages, dmarc_pass, dkim_pass, \
+         spf_pass) SELECT COALESCE(x.source_ip, ''), x.ip, {}, {sign} * COUNT(*), \
+         {sign} * SUM(x.count), \
+         {sign} * SUM(CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END), \
+         {sign} * SUM(x.dkim_pass * x.count), {sign} * SUM(x.spf_pass * x.count) \
+         FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.report_pk IN (",
+        columns.join(", "),
+        values.join(", "),
+    ));
+    push_ints(&mut sql, ids);
+    let groups: Vec<String> = (1..=key.len() + 2).map(|n| n.to_string()).collect();
+    let mut conflict = vec!["source_ip"];
+    conflict.extend(&columns);
+    let added: Vec<String> = ["records", "messages", "dmarc_pass", "dkim_pass", "spf_pass"]
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    sql.push(&format!(
+        ") GROUP BY {} ON CONFLICT ({}) DO UPDATE SET {}",
+        groups.join(", "),
+        conflict.join(", "),
+        added.join(", ")
+    ));
+    sql
 }
 
 pub(crate) fn push_ints(sql: &mut Sql, values: &[i64]) {
