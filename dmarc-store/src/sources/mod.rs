@@ -27,8 +27,9 @@ mod aggregates;
 
 use aggregates::{BLOCK_DAYS, DAY};
 pub(crate) use aggregates::{add_reports, push_ints};
+
 /// Addresses a sources page counts exactly; beyond, `total` says "at least" this many.
-pub(crate) const TOTAL_CAP: u64 = 10_000;
+const TOTAL_CAP: u64 = 10_000;
 /// Deeper pages than this are ranked by grouping every address of the period.
 const WALK_LIMIT: u64 = 2_000;
 /// Rows read per block in the last round of the walk before grouping everything instead.
