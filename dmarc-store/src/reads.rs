@@ -81,6 +81,16 @@ impl ReadRow {
             .ok_or_else(|| self.mismatch(name, "text"))
     }
 
+    /// A stored source address: `None` for NULL or '' (a record without one).
+    pub(crate) fn source_ip(&self, name: &str) -> Result<Option<std::net::IpAddr>> {
+        match self.opt_text(name)? {
+            Some(text) if !text.is_empty() => text.parse().map(Some).map_err(|_| {
+                StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
+            }),
+            _ => Ok(None),
+        }
+    }
+
     /// The integer of a one-column result (a `COUNT(*)`).
     fn only_int(&self) -> Result<i64> {
         match self.values.as_slice() {

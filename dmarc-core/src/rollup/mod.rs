@@ -201,13 +201,19 @@ pub fn by_source(reports: &[Report], filter: &Filter) -> Vec<SourceGroup> {
         .into_iter()
         .map(|(source_ip, tally)| SourceGroup { source_ip, tally })
         .collect();
-    out.sort_by(|a, b| {
+    rank_sources(&mut out);
+    out
+}
+
+/// Puts sources in the order [`by_source`] returns: most messages first, then no address,
+/// IPv4, IPv6, each by value.
+pub fn rank_sources(sources: &mut [SourceGroup]) {
+    sources.sort_by(|a, b| {
         b.tally
             .messages
             .cmp(&a.tally.messages)
             .then_with(|| a.source_ip.cmp(&b.source_ip))
     });
-    out
 }
 
 /// Messages by applied disposition.

@@ -12,10 +12,9 @@
 //! messages than any address not seen yet could have.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 
 use dmarc_core::Filter;
-use dmarc_core::rollup::{SourceGroup, Tally};
+use dmarc_core::rollup::{self, SourceGroup, Tally};
 
 use crate::query::{Arg, Sql, has_record_conditions};
 use crate::reads::ReadRow;
@@ -314,25 +313,11 @@ fn push_window_rows(sql: &mut Sql, columns: &str, scope: &Scope, addresses: Opti
     }
 }
 
-/// One address's figures over the window.
-#[derive(Debug, Clone)]
-struct Ranked {
-    source_ip: Option<IpAddr>,
-    tally: Tally,
-}
-
-fn ranked_from(row: &ReadRow) -> Result<Ranked> {
-    let text = row.text("source_ip")?;
-    let source_ip = if text.is_empty() {
-        None
-    } else {
-        Some(text.parse::<IpAddr>().map_err(|_| {
-            StoreError::Corrupt(format!("stored source_ip {text:?} is not an address"))
-        })?)
-    };
+fn ranked_from(row: &ReadRow) -> Result<SourceGroup> {
+    let source_ip = row.source_ip("source_ip")?;
     let messages = unsigned(row.int("messages")?);
     let dmarc_pass = unsigned(row.int("dmarc_pass")?);
-    Ok(Ranked {
+    Ok(SourceGroup {
         source_ip,
         tally: Tally {
             messages,
@@ -342,16 +327,6 @@ fn ranked_from(row: &ReadRow) -> Result<Ranked> {
             spf_aligned_pass: unsigned(row.int("spf_pass")?),
         },
     })
-}
-
-/// The core's order: most messages first, then no address, IPv4, IPv6, each by value.
-fn rank(items: &mut [Ranked]) {
-    items.sort_by(|a, b| {
-        b.tally
-            .messages
-            .cmp(&a.tally.messages)
-            .then_with(|| a.source_ip.cmp(&b.source_ip))
-    });
 }
 
 /// The window's figures per address (for `addresses` only, when given).
@@ -412,19 +387,13 @@ pub(crate) async fn by_source(
             scan(store, &scope, limit, offset).await?
         }
     };
-    paged.items = items
-        .into_iter()
-        .map(|r: Ranked| SourceGroup {
-            source_ip: r.source_ip,
-            tally: r.tally,
-        })
-        .collect();
+    paged.items = items;
     Ok(Some(paged))
 }
 
 /// What the threshold walk found: the first addresses in order, or every one.
 struct Walk {
-    ranked: Vec<Ranked>,
+    ranked: Vec<SourceGroup>,
     /// Every address of the window is in `ranked`.
     exhausted: bool,
 }
@@ -440,7 +409,7 @@ async fn walk(store: &Store, scope: &Scope, need: u64) -> Result<Option<Walk>> {
         .unwrap_or(i64::MAX)
         .max(64);
     let mut seen: HashSet<String> = HashSet::new();
-    let mut ranked: Vec<Ranked> = Vec::new();
+    let mut ranked: Vec<SourceGroup> = Vec::new();
     loop {
         // The `depth` largest bounds of each block, a statement per [`LISTS_PER_QUERY`]
         // blocks (SQLite takes at most 500 terms in a compound SELECT).
@@ -482,7 +451,7 @@ async fn walk(store: &Store, scope: &Scope, need: u64) -> Result<Option<Walk>> {
                 ranked.push(ranked_from(&row)?);
             }
         }
-        rank(&mut ranked);
+        rollup::rank_sources(&mut ranked);
         // No address not seen yet has more than this in the window.
         let threshold = last
             .values()
@@ -511,7 +480,7 @@ async fn walk(store: &Store, scope: &Scope, need: u64) -> Result<Option<Walk>> {
 }
 
 /// A page of every address of the window, grouped and ordered in the database.
-async fn scan(store: &Store, scope: &Scope, limit: i64, offset: i64) -> Result<Vec<Ranked>> {
+async fn scan(store: &Store, scope: &Scope, limit: i64, offset: i64) -> Result<Vec<SourceGroup>> {
     let mut sql = grouped(scope, None);
     sql.push(
         " ORDER BY 2 DESC, CASE WHEN source_ip = '' THEN 0 \
