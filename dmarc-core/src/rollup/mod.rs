@@ -4,7 +4,7 @@
 mod buckets;
 mod timeline;
 
-pub use buckets::{Bucket, MAX_AUTO_POINTS, bucketed, in_buckets};
+pub use buckets::{Bucket, MAX_AUTO_POINTS, bucketed, days_from_civil, in_buckets};
 pub use timeline::*;
 
 use std::collections::{HashMap, HashSet};

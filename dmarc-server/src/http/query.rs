@@ -256,17 +256,6 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
 const TIME: &str = "YYYY-MM-DD, an RFC 3339 time or epoch seconds";
 const DAY: i64 = 86_400;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn number(text: &str, digits: usize) -> Option<i64> {
     (text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()))
         .then(|| text.parse().ok())
@@ -285,7 +274,7 @@ fn date(text: &str, end_of_day: bool) -> Option<i64> {
     if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let day = days_from_civil(y, m, d);
+    let day = dmarc_core::rollup::days_from_civil(y, m, d);
     // 2024-02-31 would silently become March: check it reads back.
     if dmarc_core::rollup::format_day(day) != text {
         return None;
