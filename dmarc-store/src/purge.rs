@@ -46,8 +46,9 @@ impl Store {
     /// Deletes the reports whose period ended before `before` (UTC seconds) and the raw
     /// inputs they came from (unless another report still comes from one), then the raw
     /// inputs received before it that hold no report (rejected, or duplicates only); an
-    /// input goes with its ingest-log rows. Inputs never parsed stay. Runs in transactions of at most 500
-    /// reports and 50,000 records (or 500 inputs), each bumping the data generation.
+    /// input goes with its ingest-log rows. Inputs never parsed stay. Runs in transactions
+    /// of at most 500 reports and 50,000 records, each bumping the data generation, then of
+    /// 500 inputs (inputs are not in any rollup).
     pub async fn purge(&self, before: i64) -> Result<PurgeSummary> {
         let mut summary = PurgeSummary::default();
         loop {
