@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 use dmarc_core::{Disposition, Filter, Verdict};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AssertSqlSafe, Row};
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
 
 use crate::Result;
-use crate::backend::Backend;
+use crate::backend::{Backend, backend_of};
 use crate::prepare::disposition_class;
 
 /// A bind parameter. NULLs carry their type: PostgreSQL wants it.
@@ -221,6 +221,74 @@ pub(crate) fn has_record_conditions(filter: &Filter) -> bool {
         || filter.dkim.is_some()
         || filter.spf.is_some()
         || filter.disposition.is_some()
+}
+
+/// Rows per multi-row INSERT: one statement text (prepared once per connection) for every
+/// full chunk, at most 14 x 256 = 3,584 parameters (under both backends' caps).
+const INSERT_CHUNK: usize = 256;
+
+/// Multi-row INSERTs of up to [`INSERT_CHUNK`] rows: rows are added one at a time and sent
+/// a chunk at a time, so a report of any size costs one chunk of values here.
+pub(crate) struct Inserter {
+    table: &'static str,
+    columns: &'static [&'static str],
+    /// What follows the VALUES (an `ON CONFLICT` clause), or nothing.
+    conflict: String,
+    /// The statement for a full chunk, made once.
+    full: String,
+    args: Vec<Arg>,
+}
+
+impl Inserter {
+    pub(crate) fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
+        Self::with_conflict(table, columns, String::new())
+    }
+
+    /// Inserts whose rows that exist already are handled by `conflict` (an
+    /// `ON CONFLICT ... DO ...` clause).
+    pub(crate) fn with_conflict(
+        table: &'static str,
+        columns: &'static [&'static str],
+        conflict: String,
+    ) -> Self {
+        Inserter {
+            table,
+            columns,
+            full: multi_insert(table, columns, INSERT_CHUNK) + &conflict,
+            conflict,
+            args: Vec::with_capacity(INSERT_CHUNK * columns.len()),
+        }
+    }
+
+    /// Adds one row (`columns.len()` values); sends the chunk once it is full.
+    pub(crate) async fn row<const N: usize>(
+        &mut self,
+        conn: &mut AnyConnection,
+        row: [Arg; N],
+    ) -> Result<()> {
+        self.args.extend(row);
+        if self.args.len() >= INSERT_CHUNK * self.columns.len() {
+            self.flush(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the rows not sent yet.
+    pub(crate) async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let rows = self.args.len() / self.columns.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let mut sql = if rows == INSERT_CHUNK {
+            Sql::new(&self.full)
+        } else {
+            Sql::new(&(multi_insert(self.table, self.columns, rows) + &self.conflict))
+        };
+        sql.args = std::mem::take(&mut self.args);
+        sql.query(backend_of(conn)).execute(&mut *conn).await?;
+        self.args.reserve(INSERT_CHUNK * self.columns.len());
+        Ok(())
+    }
 }
 
 /// `INSERT INTO table (columns) VALUES (...), (...)` for `rows` rows of `width` parameters.

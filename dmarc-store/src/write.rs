@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::backend::backend_of;
 use crate::prepare::{Prepared, ReportRows};
-use crate::query::{Arg, Sql, multi_insert};
+use crate::query::{Arg, Inserter, Sql};
 use crate::sources;
 use crate::store::{Store, now, unsigned};
 use crate::types::{Outcome, OutcomeStatus, ReportRef};
@@ -77,57 +77,6 @@ fn report_args(
     ]
 }
 
-/// Rows per multi-row INSERT: one statement text (prepared once per connection) for every
-/// full chunk, at most 14 x 256 = 3,584 parameters (under both backends' caps).
-const INSERT_CHUNK: usize = 256;
-
-/// Multi-row INSERTs of up to [`INSERT_CHUNK`] rows: rows are added one at a time and sent
-/// a chunk at a time, so a report of any size costs one chunk of values here.
-struct Inserter {
-    table: &'static str,
-    columns: &'static [&'static str],
-    /// The statement for a full chunk, made once.
-    full: String,
-    args: Vec<Arg>,
-}
-
-impl Inserter {
-    fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
-        Inserter {
-            table,
-            columns,
-            full: multi_insert(table, columns, INSERT_CHUNK),
-            args: Vec::with_capacity(INSERT_CHUNK * columns.len()),
-        }
-    }
-
-    /// Adds one row (`columns.len()` values); sends the chunk once it is full.
-    async fn row<const N: usize>(&mut self, conn: &mut AnyConnection, row: [Arg; N]) -> Result<()> {
-        self.args.extend(row);
-        if self.args.len() >= INSERT_CHUNK * self.columns.len() {
-            self.flush(conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Sends the rows not sent yet.
-    async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
-        let rows = self.args.len() / self.columns.len();
-        if rows == 0 {
-            return Ok(());
-        }
-        let mut sql = if rows == INSERT_CHUNK {
-            Sql::new(&self.full)
-        } else {
-            Sql::new(&multi_insert(self.table, self.columns, rows))
-        };
-        sql.args = std::mem::take(&mut self.args);
-        sql.query(backend_of(conn)).execute(&mut *conn).await?;
-        self.args.reserve(INSERT_CHUNK * self.columns.len());
-        Ok(())
-    }
-}
-
 const RECORD_COLUMNS: &[&str] = &[
     "report_pk",
     "ord",
@@ -171,7 +120,8 @@ const LOG_COLUMNS: &[&str] = &[
     "created_at",
 ];
 
-/// Writes the records and rollup rows of stored reports (`(id, rows)` pairs).
+/// Writes the records and rollup rows of stored reports (`(id, rows)` pairs), and what
+/// they add to the source pre-aggregates.
 async fn insert_children(conn: &mut AnyConnection, written: &[(i64, &ReportRows)]) -> Result<()> {
     let mut records = Inserter::new("records", RECORD_COLUMNS);
     for &(id, rows) in written {
@@ -219,8 +169,11 @@ async fn insert_children(conn: &mut AnyConnection, written: &[(i64, &ReportRows)
         }
     }
     rollups.flush(conn).await?;
-    let ids: Vec<i64> = written.iter().map(|&(id, _)| id).collect();
-    sources::add_reports(conn, &ids, 1).await
+    let mut sums = sources::Sums::default();
+    for &(_, rows) in written {
+        sums.add(rows);
+    }
+    sums.write(conn).await
 }
 
 /// Stores a report unless it is a duplicate (dmarc-format.md §3.6).
@@ -431,6 +384,7 @@ fn report_ref(id: i64, rows: &ReportRows) -> ReportRef {
 }
 
 impl Store {
+    /// One attempt at writing a batch in one transaction: the outcomes per input.
     pub(crate) async fn ingest_once(
         &self,
         batch: &[Prepared],

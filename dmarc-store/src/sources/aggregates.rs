@@ -1,11 +1,16 @@
-//! Keeping the source pre-aggregates: what reports add when written and take away when
-//! rewritten or purged, summed from their records in SQL, in the caller's transaction.
+//! Keeping the source pre-aggregates, in the caller's transaction: what reports add when
+//! written, summed from their rows in memory ([`Sums`]), and what they take away
+//! when rewritten or purged, summed from their stored records in SQL ([`add_reports`]).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 use sqlx::AnyConnection;
 
 use crate::Result;
 use crate::backend::backend_of;
-use crate::query::{Arg, Sql};
+use crate::prepare::ReportRows;
+use crate::query::{Arg, Inserter, Sql};
 
 pub(super) const DAY: i64 = 86_400;
 /// Days per block (`block = day / 32`); migration 0007 uses the same.
@@ -13,9 +18,204 @@ pub(super) const BLOCK_DAYS: i64 = 32;
 /// Reports per statement.
 const CHUNK: usize = 500;
 
-/// Keeps the pre-aggregates of reports just written (`sign` 1) or about to be deleted
-/// (`sign` -1, before their records go), in the caller's transaction; rows left with no
-/// records are deleted.
+/// What the records summed into one aggregated row add up to.
+#[derive(Debug, Default, Clone, Copy)]
+struct Figures {
+    records: i64,
+    messages: i64,
+    dmarc_pass: i64,
+    dkim_pass: i64,
+    spf_pass: i64,
+}
+
+impl Figures {
+    fn add(&mut self, count: i64, dkim_pass: i64, spf_pass: i64) {
+        self.records += 1;
+        self.messages += count;
+        if dkim_pass == 1 || spf_pass == 1 {
+            self.dmarc_pass += count;
+        }
+        self.dkim_pass += dkim_pass * count;
+        self.spf_pass += spf_pass * count;
+    }
+
+    fn args(self) -> [Arg; 5] {
+        [
+            Arg::Int(self.records),
+            Arg::Int(self.messages),
+            Arg::Int(self.dmarc_pass),
+            Arg::Int(self.dkim_pass),
+            Arg::Int(self.spf_pass),
+        ]
+    }
+}
+
+const DAYS_COLUMNS: &[&str] = &[
+    "source_ip",
+    "ip",
+    "crosses",
+    "l_day",
+    "b_day",
+    "policy_domain",
+    "records",
+    "messages",
+    "dmarc_pass",
+    "dkim_pass",
+    "spf_pass",
+];
+
+const BLOCKS_COLUMNS: &[&str] = &[
+    "source_ip",
+    "ip",
+    "block",
+    "policy_domain",
+    "records",
+    "messages",
+    "dmarc_pass",
+    "dkim_pass",
+    "spf_pass",
+];
+
+/// `ON CONFLICT (key) DO UPDATE` adding the figures to the row there.
+fn adding(table: &str, key: &[&str]) -> String {
+    let added: Vec<String> = ["records", "messages", "dmarc_pass", "dkim_pass", "spf_pass"]
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        " ON CONFLICT ({}) DO UPDATE SET {}",
+        key.join(", "),
+        added.join(", ")
+    )
+}
+
+/// An address as stored in `source_ip` ('' without one).
+fn text(ip: Option<IpAddr>) -> String {
+    ip.map(|ip| ip.to_string()).unwrap_or_default()
+}
+
+/// A `source_days` key: crosses, l_day, b_day, domain (index into `Sums::domains`),
+/// address.
+type DaysKey = (i64, i64, i64, u32, Option<IpAddr>);
+/// A `source_blocks` key: block, domain (index; 0 is '', every domain), address.
+type BlocksKey = (i64, u32, Option<IpAddr>);
+
+/// The pre-aggregate rows of written reports, summed in memory per key: what
+/// [`add_reports`] sums from their stored records, without reading them back.
+#[derive(Debug)]
+pub(crate) struct Sums {
+    /// The domains named by the keys; the first is '' (every domain).
+    domains: Vec<String>,
+    domain_index: HashMap<String, u32>,
+    days: HashMap<DaysKey, Figures>,
+    blocks: HashMap<BlocksKey, Figures>,
+}
+
+impl Default for Sums {
+    fn default() -> Self {
+        Sums {
+            domains: vec![String::new()],
+            domain_index: HashMap::from([(String::new(), 0)]),
+            days: HashMap::new(),
+            blocks: HashMap::new(),
+        }
+    }
+}
+
+impl Sums {
+    /// Adds the records of a report (as written).
+    pub(crate) fn add(&mut self, rows: &ReportRows) {
+        let next = u32::try_from(self.domains.len()).unwrap_or(u32::MAX);
+        let domain = match self.domain_index.get(&rows.policy_domain) {
+            Some(&i) => i,
+            None => {
+                self.domains.push(rows.policy_domain.clone());
+                self.domain_index.insert(rows.policy_domain.clone(), next);
+                next
+            }
+        };
+        let block = BLOCK_DAYS * DAY;
+        // As the SQL of `add_reports` (integer division truncating toward zero).
+        let crosses = i64::from(rows.begin / block != rows.last / block);
+        let (l_day, b_day, b) = (rows.last / DAY, rows.begin / DAY, rows.begin / block);
+        for r in rows.records.iter() {
+            let (ip, count) = (r.source_ip(), r.count());
+            let (dkim, spf) = (r.dkim_pass(), r.spf_pass());
+            for key in [(b, domain, ip), (b, 0, ip)] {
+                self.blocks.entry(key).or_default().add(count, dkim, spf);
+            }
+            self.days
+                .entry((crosses, l_day, b_day, domain, ip))
+                .or_default()
+                .add(count, dkim, spf);
+        }
+    }
+
+    /// Adds the sums to the aggregate tables in the caller's transaction, each row once,
+    /// in the order of each table's key (one page takes its rows one after another).
+    pub(crate) async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
+        let name = |i: u32| self.domains[i as usize].as_str();
+        let mut days: Vec<(String, DaysKey, Figures)> = self
+            .days
+            .iter()
+            .map(|(key, figures)| (text(key.4), *key, *figures))
+            .collect();
+        days.sort_unstable_by(|(a, x, _), (b, y, _)| {
+            (a, x.0, x.1, x.2, name(x.3)).cmp(&(b, y.0, y.1, y.2, name(y.3)))
+        });
+        let key = ["source_ip", "crosses", "l_day", "b_day", "policy_domain"];
+        let conflict = adding("source_days", &key);
+        let mut inserter = Inserter::with_conflict("source_days", DAYS_COLUMNS, conflict);
+        for (source_ip, (crosses, l_day, b_day, d, ip), figures) in days {
+            let [records, messages, dmarc_pass, dkim_pass, spf_pass] = figures.args();
+            let row = [
+                Arg::Text(source_ip),
+                Arg::Bytes(ip.map(|ip| dmarc_core::ip_key(ip).to_vec())),
+                Arg::Int(crosses),
+                Arg::Int(l_day),
+                Arg::Int(b_day),
+                Arg::Text(name(d).to_owned()),
+                records,
+                messages,
+                dmarc_pass,
+                dkim_pass,
+                spf_pass,
+            ];
+            inserter.row(conn, row).await?;
+        }
+        inserter.flush(conn).await?;
+        let mut blocks: Vec<(String, BlocksKey, Figures)> = self
+            .blocks
+            .iter()
+            .map(|(key, figures)| (text(key.2), *key, *figures))
+            .collect();
+        blocks
+            .sort_unstable_by(|(a, x, _), (b, y, _)| (x.0, name(x.1), a).cmp(&(y.0, name(y.1), b)));
+        let key = ["block", "policy_domain", "source_ip"];
+        let conflict = adding("source_blocks", &key);
+        let mut inserter = Inserter::with_conflict("source_blocks", BLOCKS_COLUMNS, conflict);
+        for (source_ip, (b, d, ip), figures) in blocks {
+            let [records, messages, dmarc_pass, dkim_pass, spf_pass] = figures.args();
+            let row = [
+                Arg::Text(source_ip),
+                Arg::Bytes(ip.map(|ip| dmarc_core::ip_key(ip).to_vec())),
+                Arg::Int(b),
+                Arg::Text(name(d).to_owned()),
+                records,
+                messages,
+                dmarc_pass,
+                dkim_pass,
+                spf_pass,
+            ];
+            inserter.row(conn, row).await?;
+        }
+        inserter.flush(conn).await
+    }
+}
+
+/// Keeps the pre-aggregates of reports whose records are written (`sign` 1) or about to
+/// be deleted (`sign` -1, before their records go), in the caller's transaction, summed
+/// from their stored records; rows left with no records are deleted.
 pub(crate) async fn add_reports(conn: &mut AnyConnection, ids: &[i64], sign: i64) -> Result<()> {
     let backend = backend_of(conn);
     let block = BLOCK_DAYS * DAY;

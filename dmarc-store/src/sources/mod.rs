@@ -25,7 +25,7 @@ use crate::{Result, StoreError};
 mod aggregates;
 
 use aggregates::{BLOCK_DAYS, DAY};
-pub(crate) use aggregates::{add_reports, push_ints};
+pub(crate) use aggregates::{Sums, add_reports, push_ints};
 
 /// Addresses a sources page counts exactly; beyond, `total` says "at least" this many.
 const TOTAL_CAP: u64 = 10_000;
