@@ -3,7 +3,9 @@
 # fsync and synchronous_commit on, unlike the test clusters).
 #
 #  1. `dmarc ingest` of generated report files (zip and gzip, as reporters send them)
-#     totalling RECORDS records (default 1,000,000): wall time, records/s, peak RSS.
+#     totalling RECORDS records (default 1,000,000): wall time, records/s, peak RSS; each
+#     time followed by the raw bulk-load rate of the same `records` rows into the same schema
+#     (`sqlite3` multi-row INSERTs, `psql \copy`), ROUNDS times (default 2).
 #  2. `bench-store load` of a year of history totalling BIG_RECORDS records (default
 #     10,000,000) straight through the Store API, then `bench-store query`: p50/p95 of
 #     every dashboard rollup over all time, the last 30 days, and one domain.
@@ -50,26 +52,98 @@ urls() {
   done
 }
 
+# The raw bulk-load rate of the rows `dmarc ingest` stored in database `$1` (URL): its
+# `records` rows are exported once, then loaded into a fresh database of the same schema
+# (its reports and raw inputs copied first, untimed) by `sqlite3` in multi-row INSERTs of 500
+# rows in one transaction (WAL, synchronous=NORMAL, a 64 MiB cache, as `dmarc` uses), or by
+# `psql \copy`. Prints one JSON line.
+bulk_load() {
+  local url=$1 records seconds
+  case $url in
+    sqlite:*)
+      local db=${url#sqlite://}
+      if [ ! -f "$work/records.sql" ]; then
+        sqlite3 -csv "$db" "SELECT report_pk, ord, hex(ip), source_ip, count, disposition, dkim, \
+          spf, dkim_pass, spf_pass, header_from, envelope_from, envelope_to, detail FROM records" \
+          | python3 -c '
+import csv, sys
+csv.field_size_limit(1 << 30)
+q = lambda v: "NULL" if v == "" else "\x27" + v.replace("\x27", "\x27\x27") + "\x27"
+rows, out = [], sys.stdout
+def flush():
+    if rows:
+        out.write("INSERT INTO records VALUES " + ",".join(rows) + ";\n")
+        rows.clear()
+out.write("BEGIN;\n")
+for r in csv.reader(sys.stdin):
+    ip = "NULL" if r[2] == "" else "X\x27" + r[2] + "\x27"
+    rows.append("(" + ",".join([r[0], r[1], ip, q(r[3]), r[4], q(r[5]), q(r[6]), q(r[7]),
+                                r[8], r[9], q(r[10]), q(r[11]), q(r[12]), q(r[13])]) + ")")
+    if len(rows) == 500:
+        flush()
+flush()
+out.write("COMMIT;\n")' > "$work/records.sql"
+      fi
+      rm -f "$work"/raw.db*
+      "$bin/dmarc" migrate --database-url "sqlite://$work/raw.db" >/dev/null
+      sqlite3 "$work/raw.db" "ATTACH '$db' AS s; INSERT INTO payloads SELECT * FROM s.payloads; \
+        INSERT INTO reports SELECT * FROM s.reports;"
+      /usr/bin/time -f "%e" -o "$work/time.txt" sqlite3 "$work/raw.db" \
+        "PRAGMA journal_mode = WAL;" "PRAGMA synchronous = NORMAL;" "PRAGMA cache_size = -65536;" \
+        ".read $work/records.sql" >/dev/null
+      records=$(sqlite3 "$work/raw.db" "SELECT COUNT(*) FROM records")
+      ;;
+    postgres*)
+      # As this user: `\\copy` reads and writes files in $work on the client side.
+      local psql=("$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -q)
+      for table in payloads reports records; do
+        [ -f "$work/pg_$table.csv" ] || "${psql[@]}" -d ingest -c "\\copy $table TO '$work/pg_$table.csv' CSV"
+      done
+      "${psql[@]}" -c "DROP DATABASE IF EXISTS raw" -c "CREATE DATABASE raw" postgres
+      "$bin/dmarc" migrate --database-url "$pg/raw" >/dev/null
+      "${psql[@]}" -d raw -c "\\copy payloads FROM '$work/pg_payloads.csv' CSV" \
+        -c "\\copy reports FROM '$work/pg_reports.csv' CSV" -c "CHECKPOINT"
+      /usr/bin/time -f "%e" -o "$work/time.txt" \
+        "${psql[@]}" -d raw -c "\\copy records FROM '$work/pg_records.csv' CSV"
+      records=$("${psql[@]}" -d raw -tAc "SELECT COUNT(*) FROM records")
+      ;;
+  esac
+  seconds=$(cat "$work/time.txt")
+  python3 -c 'import json, sys; b, r, s = sys.argv[1:]; print(json.dumps({"backend": b,
+    "step": "raw bulk load of the same records rows", "records": int(r), "seconds": float(s),
+    "records_per_s": round(int(r) / float(s))}))' "${url%%:*}" "$records" "$seconds"
+}
+
 if [ "${SKIP_INGEST:-0}" != 1 ]; then
-echo "== 1. dmarc ingest of $records records from files" >&2
+echo "== 1. dmarc ingest of $records records from files, beside the raw bulk-load rate" >&2
 if [ ! -d "$work/files" ]; then
   "$bin/gen-reports" "$work/files" --reports $((records / 500)) --records "$records" --domains 20 --seed 7 >&2
 fi
 du -sh "$work/files" >&2
+uptime >&2
+# Ours and the baseline alternate, ROUNDS times (the machine is shared: compare within a run).
+for round in $(seq "${ROUNDS:-2}"); do
 for url in $(urls ingest); do
   rm -f "$work"/ingest.db*
+  if [ "${url%%:*}" != sqlite ]; then
+    "${as_pg[@]}" "$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -q \
+      -c "DROP DATABASE ingest" -c "CREATE DATABASE ingest" postgres
+  fi
   /usr/bin/time -f "%e %M" -o "$work/time.txt" \
     "$bin/dmarc" ingest --format json --database-url "$url" "$work/files" | tail -n 1 > "$work/summary.json"
   read -r seconds kb < "$work/time.txt"
-  python3 - "$url" "$seconds" "$kb" "$work/summary.json" <<'PY'
+  python3 - "$url" "$seconds" "$kb" "$work/summary.json" "$round" <<'PY'
 import json, sys
-url, seconds, kb, path = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+url, seconds, kb, path, round_ = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 s = json.load(open(path))["summary"]
-print(json.dumps({"backend": url.split(":")[0], "step": "dmarc ingest (files)",
+print(json.dumps({"round": int(round_), "backend": url.split(":")[0], "step": "dmarc ingest (files)",
                   "accepted": s["accepted"], "records": s["records"], "seconds": seconds,
                   "records_per_s": round(s["records"] / seconds), "peak_rss_mb": round(kb / 1024, 1)}))
 PY
+  bulk_load "$url"
 done
+done
+uptime >&2
 fi
 
 [ "${SKIP_BIG:-0}" = 1 ] && exit 0

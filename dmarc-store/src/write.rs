@@ -7,7 +7,7 @@
 use dmarc_core::{Error as ParseError, ip_key};
 use sqlx::{AnyConnection, Row};
 
-use crate::backend::backend_of;
+use crate::backend::{Backend, backend_of};
 use crate::prepare::{Prepared, ReportRows};
 use crate::query::{Arg, Inserter, Sql};
 use crate::sources;
@@ -169,11 +169,23 @@ async fn insert_children(conn: &mut AnyConnection, written: &[(i64, &ReportRows)
         }
     }
     rollups.flush(conn).await?;
-    let mut sums = sources::Sums::default();
-    for &(_, rows) in written {
-        sums.add(rows);
+    match backend_of(conn) {
+        // In process: summing the rows in memory saves reading back what was just
+        // written (measured: 15-35 % less ingest time, 175 instead of 230 MB peak RSS).
+        Backend::Sqlite => {
+            let mut sums = sources::Sums::default();
+            for &(_, rows) in written {
+                sums.add(rows);
+            }
+            sums.write(conn).await
+        }
+        // Over the network: the server sums the records it has (measured: sending the
+        // summed rows instead took 15 % longer).
+        Backend::Postgres => {
+            let ids: Vec<i64> = written.iter().map(|&(id, _)| id).collect();
+            sources::add_reports(conn, &ids, 1).await
+        }
     }
-    sums.write(conn).await
 }
 
 /// Stores a report unless it is a duplicate (dmarc-format.md §3.6).
