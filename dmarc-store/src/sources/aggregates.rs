@@ -275,16 +275,8 @@ fn upsert(table: &str, key: &[(&str, &str)], sign: i64, ids: &[i64]) -> Sql {
     let groups: Vec<String> = (1..=key.len() + 2).map(|n| n.to_string()).collect();
     let mut conflict = vec!["source_ip"];
     conflict.extend(&columns);
-    let added: Vec<String> = ["records", "messages", "dmarc_pass", "dkim_pass", "spf_pass"]
-        .iter()
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect();
-    sql.push(&format!(
-        ") GROUP BY {} ON CONFLICT ({}) DO UPDATE SET {}",
-        groups.join(", "),
-        conflict.join(", "),
-        added.join(", ")
-    ));
+    sql.push(&format!(") GROUP BY {}", groups.join(", ")))
+        .push(&adding(table, &conflict));
     sql
 }
 
