@@ -261,10 +261,10 @@ impl Inserter {
     }
 
     /// Adds one row (`columns.len()` values); sends the chunk once it is full.
-    pub(crate) async fn row<const N: usize>(
+    pub(crate) async fn row(
         &mut self,
         conn: &mut AnyConnection,
-        row: [Arg; N],
+        row: impl IntoIterator<Item = Arg>,
     ) -> Result<()> {
         self.args.extend(row);
         if self.args.len() >= INSERT_CHUNK * self.columns.len() {

@@ -155,62 +155,55 @@ impl Sums {
     /// in the order of each table's key (one page takes its rows one after another).
     pub(crate) async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         let name = |i: u32| self.domains[i as usize].as_str();
-        let mut days: Vec<(String, DaysKey, Figures)> = self
-            .days
-            .iter()
-            .map(|(key, figures)| (text(key.4), *key, *figures))
-            .collect();
-        days.sort_unstable_by(|(a, x, _), (b, y, _)| {
-            (a, x.0, x.1, x.2, name(x.3)).cmp(&(b, y.0, y.1, y.2, name(y.3)))
+        let address = |ip: Option<IpAddr>| {
+            [
+                Arg::Text(text(ip)),
+                Arg::Bytes(ip.map(|ip| dmarc_core::ip_key(ip).to_vec())),
+            ]
+        };
+        let mut days: Vec<_> = self.days.iter().collect();
+        days.sort_by_cached_key(|((crosses, l_day, b_day, d, ip), _)| {
+            (text(*ip), *crosses, *l_day, *b_day, name(*d))
         });
+        let rows = days
+            .into_iter()
+            .map(|(&(crosses, l_day, b_day, d, ip), figures)| {
+                let key = [
+                    Arg::Int(crosses),
+                    Arg::Int(l_day),
+                    Arg::Int(b_day),
+                    Arg::Text(name(d).to_owned()),
+                ];
+                (address(ip).into_iter().chain(key).collect(), *figures)
+            });
         let key = ["source_ip", "crosses", "l_day", "b_day", "policy_domain"];
-        let conflict = adding("source_days", &key);
-        let mut inserter = Inserter::with_conflict("source_days", DAYS_COLUMNS, conflict);
-        for (source_ip, (crosses, l_day, b_day, d, ip), figures) in days {
-            let [records, messages, dmarc_pass, dkim_pass, spf_pass] = figures.args();
-            let row = [
-                Arg::Text(source_ip),
-                Arg::Bytes(ip.map(|ip| dmarc_core::ip_key(ip).to_vec())),
-                Arg::Int(crosses),
-                Arg::Int(l_day),
-                Arg::Int(b_day),
-                Arg::Text(name(d).to_owned()),
-                records,
-                messages,
-                dmarc_pass,
-                dkim_pass,
-                spf_pass,
-            ];
-            inserter.row(conn, row).await?;
-        }
-        inserter.flush(conn).await?;
-        let mut blocks: Vec<(String, BlocksKey, Figures)> = self
-            .blocks
-            .iter()
-            .map(|(key, figures)| (text(key.2), *key, *figures))
-            .collect();
-        blocks
-            .sort_unstable_by(|(a, x, _), (b, y, _)| (x.0, name(x.1), a).cmp(&(y.0, name(y.1), b)));
+        upsert_rows(conn, "source_days", DAYS_COLUMNS, &key, rows).await?;
+        let mut blocks: Vec<_> = self.blocks.iter().collect();
+        blocks.sort_by_cached_key(|((b, d, ip), _)| (*b, name(*d), text(*ip)));
+        let rows = blocks.into_iter().map(|(&(b, d, ip), figures)| {
+            let key = [Arg::Int(b), Arg::Text(name(d).to_owned())];
+            (address(ip).into_iter().chain(key).collect(), *figures)
+        });
         let key = ["block", "policy_domain", "source_ip"];
-        let conflict = adding("source_blocks", &key);
-        let mut inserter = Inserter::with_conflict("source_blocks", BLOCKS_COLUMNS, conflict);
-        for (source_ip, (b, d, ip), figures) in blocks {
-            let [records, messages, dmarc_pass, dkim_pass, spf_pass] = figures.args();
-            let row = [
-                Arg::Text(source_ip),
-                Arg::Bytes(ip.map(|ip| dmarc_core::ip_key(ip).to_vec())),
-                Arg::Int(b),
-                Arg::Text(name(d).to_owned()),
-                records,
-                messages,
-                dmarc_pass,
-                dkim_pass,
-                spf_pass,
-            ];
-            inserter.row(conn, row).await?;
-        }
-        inserter.flush(conn).await
+        upsert_rows(conn, "source_blocks", BLOCKS_COLUMNS, &key, rows).await
     }
+}
+
+/// Upserts rows (their key columns, then their figures) into `table`, adding the figures
+/// to a row with the same `key`.
+async fn upsert_rows(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    columns: &'static [&'static str],
+    key: &[&str],
+    rows: impl Iterator<Item = (Vec<Arg>, Figures)>,
+) -> Result<()> {
+    let mut inserter = Inserter::with_conflict(table, columns, adding(table, key));
+    for (mut row, figures) in rows {
+        row.extend(figures.args());
+        inserter.row(conn, row).await?;
+    }
+    inserter.flush(conn).await
 }
 
 /// Keeps the pre-aggregates of reports whose records are written (`sign` 1) or about to
