@@ -1,6 +1,7 @@
 //! Keeping the source pre-aggregates, in the caller's transaction: what reports add when
-//! written, summed from their rows in memory ([`Sums`]), and what they take away
-//! when rewritten or purged, summed from their stored records in SQL ([`add_reports`]).
+//! written (on SQLite summed from their rows in memory, [`Sums`]; on PostgreSQL by the
+//! server), and what they take away when rewritten or purged, summed from their stored
+//! records in SQL ([`add_reports`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -94,46 +95,23 @@ fn text(ip: Option<IpAddr>) -> String {
     ip.map(|ip| ip.to_string()).unwrap_or_default()
 }
 
-/// A `source_days` key: crosses, l_day, b_day, domain (index into `Sums::domains`),
-/// address.
-type DaysKey = (i64, i64, i64, u32, Option<IpAddr>);
-/// A `source_blocks` key: block, domain (index; 0 is '', every domain), address.
-type BlocksKey = (i64, u32, Option<IpAddr>);
+/// A `source_days` key: crosses, l_day, b_day, domain, address.
+type DaysKey<'a> = (i64, i64, i64, &'a str, Option<IpAddr>);
+/// A `source_blocks` key: block, domain ('' for every domain), address.
+type BlocksKey<'a> = (i64, &'a str, Option<IpAddr>);
 
 /// The pre-aggregate rows of written reports, summed in memory per key: what
 /// [`add_reports`] sums from their stored records, without reading them back.
-#[derive(Debug)]
-pub(crate) struct Sums {
-    /// The domains named by the keys; the first is '' (every domain).
-    domains: Vec<String>,
-    domain_index: HashMap<String, u32>,
-    days: HashMap<DaysKey, Figures>,
-    blocks: HashMap<BlocksKey, Figures>,
+#[derive(Debug, Default)]
+pub(crate) struct Sums<'a> {
+    days: HashMap<DaysKey<'a>, Figures>,
+    blocks: HashMap<BlocksKey<'a>, Figures>,
 }
 
-impl Default for Sums {
-    fn default() -> Self {
-        Sums {
-            domains: vec![String::new()],
-            domain_index: HashMap::from([(String::new(), 0)]),
-            days: HashMap::new(),
-            blocks: HashMap::new(),
-        }
-    }
-}
-
-impl Sums {
+impl<'a> Sums<'a> {
     /// Adds the records of a report (as written).
-    pub(crate) fn add(&mut self, rows: &ReportRows) {
-        let next = u32::try_from(self.domains.len()).unwrap_or(u32::MAX);
-        let domain = match self.domain_index.get(&rows.policy_domain) {
-            Some(&i) => i,
-            None => {
-                self.domains.push(rows.policy_domain.clone());
-                self.domain_index.insert(rows.policy_domain.clone(), next);
-                next
-            }
-        };
+    pub(crate) fn add(&mut self, rows: &'a ReportRows) {
+        let domain = rows.policy_domain.as_str();
         let block = BLOCK_DAYS * DAY;
         // As the SQL of `add_reports` (integer division truncating toward zero).
         let crosses = i64::from(rows.begin / block != rows.last / block);
@@ -141,7 +119,7 @@ impl Sums {
         for r in rows.records.iter() {
             let (ip, count) = (r.source_ip(), r.count());
             let (dkim, spf) = (r.dkim_pass(), r.spf_pass());
-            for key in [(b, domain, ip), (b, 0, ip)] {
+            for key in [(b, domain, ip), (b, "", ip)] {
                 self.blocks.entry(key).or_default().add(count, dkim, spf);
             }
             self.days
@@ -154,7 +132,6 @@ impl Sums {
     /// Adds the sums to the aggregate tables in the caller's transaction, each row once,
     /// in the order of each table's key (one page takes its rows one after another).
     pub(crate) async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
-        let name = |i: u32| self.domains[i as usize].as_str();
         let address = |ip: Option<IpAddr>| {
             [
                 Arg::Text(text(ip)),
@@ -162,26 +139,26 @@ impl Sums {
             ]
         };
         let mut days: Vec<_> = self.days.iter().collect();
-        days.sort_by_cached_key(|((crosses, l_day, b_day, d, ip), _)| {
-            (text(*ip), *crosses, *l_day, *b_day, name(*d))
+        days.sort_by_cached_key(|&(&(crosses, l_day, b_day, domain, ip), _)| {
+            (text(ip), crosses, l_day, b_day, domain)
         });
         let rows = days
             .into_iter()
-            .map(|(&(crosses, l_day, b_day, d, ip), figures)| {
+            .map(|(&(crosses, l_day, b_day, domain, ip), figures)| {
                 let key = [
                     Arg::Int(crosses),
                     Arg::Int(l_day),
                     Arg::Int(b_day),
-                    Arg::Text(name(d).to_owned()),
+                    Arg::Text(domain.to_owned()),
                 ];
                 (address(ip).into_iter().chain(key).collect(), *figures)
             });
         let key = ["source_ip", "crosses", "l_day", "b_day", "policy_domain"];
         upsert_rows(conn, "source_days", DAYS_COLUMNS, &key, rows).await?;
         let mut blocks: Vec<_> = self.blocks.iter().collect();
-        blocks.sort_by_cached_key(|((b, d, ip), _)| (*b, name(*d), text(*ip)));
-        let rows = blocks.into_iter().map(|(&(b, d, ip), figures)| {
-            let key = [Arg::Int(b), Arg::Text(name(d).to_owned())];
+        blocks.sort_by_cached_key(|&(&(b, domain, ip), _)| (b, domain, text(ip)));
+        let rows = blocks.into_iter().map(|(&(b, domain, ip), figures)| {
+            let key = [Arg::Int(b), Arg::Text(domain.to_owned())];
             (address(ip).into_iter().chain(key).collect(), *figures)
         });
         let key = ["block", "policy_domain", "source_ip"];

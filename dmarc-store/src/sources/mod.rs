@@ -1,5 +1,5 @@
 //! "Messages per source address" from the source pre-aggregates (`source_days` and
-//! `source_blocks`, migration 0007), kept in the ingest transaction by [`add_reports`].
+//! `source_blocks`, migration 0007), kept in the ingest transaction (`aggregates.rs`).
 //!
 //! A filter on whole UTC days selects a report by the days its period begins and ends on
 //! (`last_ts >= from` is `l_day >= from_day` when `from` is midnight), so sums over rows
