@@ -52,13 +52,13 @@ urls() {
   done
 }
 
-# The raw bulk-load rate of the rows `dmarc ingest` stored in database `$1` (URL): its
-# `records` rows are exported once, then loaded into a fresh database of the same schema
-# (its reports and raw inputs copied first, untimed) by `sqlite3` in multi-row INSERTs of 500
-# rows in one transaction (WAL, synchronous=NORMAL, a 64 MiB cache, as `dmarc` uses), or by
-# `psql \copy`. Prints one JSON line.
+# The raw bulk-load rate of the rows `dmarc ingest` stored in database `$1` (URL) in round
+# `$2`: its `records` rows are exported once, then loaded into a fresh database of the same
+# schema (its reports and raw inputs copied first, untimed) by `sqlite3` in multi-row
+# INSERTs of 500 rows in one transaction (WAL, synchronous=NORMAL, a 64 MiB cache, as
+# `dmarc` uses), or by `psql \copy`. Prints one JSON line.
 bulk_load() {
-  local url=$1 records seconds
+  local url=$1 round=$2 records seconds
   case $url in
     sqlite:*)
       local db=${url#sqlite://}
@@ -109,9 +109,10 @@ out.write("COMMIT;\n")' > "$work/records.sql"
       ;;
   esac
   seconds=$(cat "$work/time.txt")
-  python3 -c 'import json, sys; b, r, s = sys.argv[1:]; print(json.dumps({"backend": b,
-    "step": "raw bulk load of the same records rows", "records": int(r), "seconds": float(s),
-    "records_per_s": round(int(r) / float(s))}))' "${url%%:*}" "$records" "$seconds"
+  python3 -c 'import json, sys; n, b, r, s = sys.argv[1:]; print(json.dumps({"round": int(n),
+    "backend": b, "step": "raw bulk load of the same records rows", "records": int(r),
+    "seconds": float(s), "records_per_s": round(int(r) / float(s))}))' \
+    "$round" "${url%%:*}" "$records" "$seconds"
 }
 
 if [ "${SKIP_INGEST:-0}" != 1 ]; then
@@ -140,7 +141,7 @@ print(json.dumps({"round": int(round_), "backend": url.split(":")[0], "step": "d
                   "accepted": s["accepted"], "records": s["records"], "seconds": seconds,
                   "records_per_s": round(s["records"] / seconds), "peak_rss_mb": round(kb / 1024, 1)}))
 PY
-  bulk_load "$url"
+  bulk_load "$url" "$round"
 done
 done
 uptime >&2
