@@ -487,6 +487,33 @@ async fn triggers_do_not_pile_up_jobs() {
     assert_eq!(queued.body["total"], 1, "{}", queued.body);
 }
 
+/// Concurrent requests for an answer not in the cache compute it once: the others wait
+/// for it and answer from the cache (no second computation, no "too many requests").
+#[tokio::test]
+async fn concurrent_misses_of_one_answer_compute_it_once() {
+    let server = start(dmarc_store::testing::sqlite(), |_| {}).await;
+    server.user("admin@example.com", Role::Admin).await;
+    let access = Auth::Bearer(server.tokens("admin@example.com").await.0);
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| server.call(Method::GET, "/api/rollup/compliance", &access, None)),
+    )
+    .await;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.body, answers[0].body);
+    }
+    let (_, metrics) = server.get_bytes("/metrics", &access).await;
+    let text = String::from_utf8_lossy(&metrics);
+    assert!(
+        text.contains("dmarc_rollup_cache_total{result=\"miss\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dmarc_rollup_cache_total{result=\"hit\"} 7"),
+        "{text}"
+    );
+}
+
 /// Rollup answers come from the cache until the data changes, even when another process
 /// (another connection to the database) changes it.
 #[tokio::test]

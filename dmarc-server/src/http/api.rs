@@ -650,8 +650,14 @@ async fn cached<T: Serialize>(
             state.metrics.cache(true);
             return Ok(json(body));
         }
+        // Requests missing the same answer meanwhile wait for this one, then find it.
+        let place = state.cache.flight(&key).await;
+        if let Some(body) = state.cache.get(generation, &key) {
+            state.metrics.cache(true);
+            return Ok(json(body));
+        }
         state.metrics.cache(false);
-        Some((generation, key))
+        Some((generation, key, place))
     } else {
         None
     };
@@ -660,8 +666,9 @@ async fn cached<T: Serialize>(
     let value = compute.await?;
     drop(heavy);
     let body = Bytes::from(serde_json::to_vec(&value).map_err(|e| ApiError::internal(&e))?);
-    if let Some((generation, key)) = slot {
+    if let Some((generation, key, place)) = slot {
         state.cache.put(generation, key, body.clone());
+        drop(place);
     }
     Ok(json(body))
 }

@@ -1,10 +1,12 @@
 //! The rollup answer cache: JSON bodies keyed by route and normalised parameters, valid for
 //! one data generation (a number in the database that every committed ingest bumps, so
 //! every `dmarc serve` on the database agrees when an answer is stale). Bounded by
-//! `limits.cache_max_bytes`; the oldest entries go first.
+//! `limits.cache_max_bytes`; the oldest entries go first. One answer per key is computed
+//! at a time ([`ResponseCache::flight`]): requests missing the same key meanwhile wait for
+//! it and answer from the cache, instead of each computing it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use axum::body::Bytes;
 
@@ -23,6 +25,8 @@ struct Entries {
 pub struct ResponseCache {
     max_bytes: usize,
     entries: Mutex<Entries>,
+    /// A lock per key being computed (gone once nobody holds or waits for it).
+    flights: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
 
 impl ResponseCache {
@@ -31,6 +35,7 @@ impl ResponseCache {
         ResponseCache {
             max_bytes,
             entries: Mutex::new(Entries::default()),
+            flights: Mutex::new(HashMap::new()),
         }
     }
 
@@ -56,6 +61,25 @@ impl ResponseCache {
             return None;
         }
         entries.bodies.get(key).cloned()
+    }
+
+    /// Waits until no other request computes the answer for `key`, and holds that place
+    /// until the guard is dropped: the caller looks in the cache again, and computes only
+    /// if the answer is still missing.
+    pub async fn flight(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            match flights.get(key).and_then(Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    flights.retain(|_, lock| lock.strong_count() > 0);
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    flights.insert(key.to_owned(), Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
     }
 
     /// Keeps `body` for `key` if it was computed in the generation the cache holds.
@@ -102,5 +126,38 @@ mod tests {
         cache.put(1, "late".into(), Bytes::from_static(b"1"));
         assert_eq!(cache.get(2, "late"), None);
         assert_eq!(ResponseCache::new(0).get(0, "x"), None);
+    }
+
+    #[tokio::test]
+    async fn one_request_at_a_time_computes_a_key() {
+        let cache = Arc::new(ResponseCache::new(100));
+        let first = cache.flight("a").await;
+        // Another key is not held up.
+        drop(cache.flight("b").await);
+        let waiter = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                let _place = cache.flight("a").await;
+                cache.get(1, "a")
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !waiter.is_finished(),
+            "the second request waits for the first"
+        );
+        assert_eq!(cache.get(1, "a"), None);
+        cache.put(1, "a".into(), Bytes::from_static(b"answer"));
+        drop(first);
+        let found = waiter.await.expect("waiter");
+        assert_eq!(
+            found.as_deref(),
+            Some(&b"answer"[..]),
+            "and finds its answer"
+        );
+        // Nobody holds or waits for a key any more: its lock is gone with the next flight.
+        drop(cache.flight("c").await);
+        let flights = cache.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(flights.keys().collect::<Vec<_>>(), ["c"]);
     }
 }
