@@ -211,21 +211,14 @@ async fn wrong_credentials_fail_the_job_after_retries_with_backoff() {
     config.jobs.retry_backoff_ms = 300;
     config.jobs.poll_interval_ms = 50;
     let jobs = Jobs::new(store, Arc::new(config), Arc::new(Metrics::default()));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = jobs.spawn_workers(1, &stopped);
-    let queued = jobs.enqueue(JobKind::EmailIngestion, "test").await.unwrap();
-
-    let job = support::wait_for_job(
-        &jobs.store,
-        queued.id,
+    let job = support::run_job(
+        &jobs,
+        1,
+        JobKind::EmailIngestion,
         JobState::Failed,
         Duration::from_secs(30),
     )
     .await;
-    let _ = stop.send(true);
-    for w in workers {
-        w.await.unwrap();
-    }
     assert_eq!(job.state, JobState::Failed, "{job:?}");
     assert_eq!(job.attempts, 3);
     let error = job.last_error.unwrap();

@@ -14,29 +14,12 @@ use dmarc_store::{JobFilter, JobState, Page, Store};
 
 mod support;
 
+/// How long a triggered job may take here.
+const WAIT: Duration = Duration::from_secs(20);
+
 async fn jobs_on(url: &str, config: Config) -> Jobs {
     let store = Store::connect(url).await.expect("connect");
     Jobs::new(store, Arc::new(config), Arc::new(Metrics::default()))
-}
-
-/// Queues a job of `kind`, runs `workers` workers until it has succeeded (or 20 s have
-/// passed), stops them, and returns the job as stored.
-async fn run_one(jobs: &Jobs, workers: usize, kind: JobKind) -> dmarc_store::Job {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = jobs.spawn_workers(workers, &stopped);
-    let queued = jobs.enqueue(kind, "test").await.expect("queued");
-    let job = support::wait_for_job(
-        &jobs.store,
-        queued.id,
-        JobState::Succeeded,
-        Duration::from_secs(20),
-    )
-    .await;
-    let _ = stop.send(true);
-    for w in running {
-        w.await.expect("a worker ends");
-    }
-    job
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -106,7 +89,7 @@ async fn a_worker_runs_a_triggered_job() {
     jobs.store.store_pending("pending.xml", &xml).await.unwrap();
     assert_eq!(jobs.store.totals().await.unwrap().pending, 1);
 
-    let job = run_one(&jobs, 2, JobKind::ProcessReports).await;
+    let job = support::run_job(&jobs, 2, JobKind::ProcessReports, JobState::Succeeded, WAIT).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     assert_eq!(job.attempts, 1);
     let totals = jobs.store.totals().await.unwrap();
@@ -143,7 +126,7 @@ async fn the_purge_job_keeps_retention_days_of_reports() {
         let prepared = dmarc_store::prepare(format!("r{i}.xml"), report.xml.as_bytes(), &options);
         jobs.store.ingest(&[prepared]).await.unwrap();
     }
-    let job = run_one(&jobs, 1, JobKind::Purge).await;
+    let job = support::run_job(&jobs, 1, JobKind::Purge, JobState::Succeeded, WAIT).await;
     let result = job.result.expect("a result");
     assert_eq!(
         (result["reports"].as_u64(), result["payloads"].as_u64()),

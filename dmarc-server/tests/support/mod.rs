@@ -31,6 +31,26 @@ pub(crate) fn dated_report(id: &str, begin: &str, end: &str) -> String {
         )
 }
 
+/// Queues a job of `kind`, runs `workers` workers until it is in `state` (or `timeout`
+/// has passed), stops them, and returns the job as stored.
+pub(crate) async fn run_job(
+    jobs: &dmarc_server::jobs::Jobs,
+    workers: usize,
+    kind: dmarc_server::jobs::JobKind,
+    state: JobState,
+    timeout: Duration,
+) -> Job {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = jobs.spawn_workers(workers, &stopped);
+    let queued = jobs.enqueue(kind, "test").await.expect("queued");
+    let job = wait_for_job(&jobs.store, queued.id, state, timeout).await;
+    let _ = stop.send(true);
+    for w in running {
+        w.await.expect("a worker ends");
+    }
+    job
+}
+
 /// The job once it is in `state`, or as it is after `timeout`.
 pub(crate) async fn wait_for_job(
     store: &Store,
