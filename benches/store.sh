@@ -8,7 +8,9 @@
 #     (`sqlite3` multi-row INSERTs, `psql \copy`), ROUNDS times (default 2).
 #  2. `bench-store load` of a year of history totalling BIG_RECORDS records (default
 #     10,000,000) straight through the Store API, then `bench-store query`: p50/p95 of
-#     every dashboard rollup over all time, the last 30 days, and one domain.
+#     every dashboard rollup over all time, the last 30 days, and one domain (no cache:
+#     the Store API); then the same rollups through `dmarc serve` with the cache warm
+#     (`benches/warm.py`: p50/p95 of WARM_REPEAT requests each after the first, default 100).
 #
 # Usage: WORK=/big/disk benches/store.sh   (needs about 20 GB at the defaults)
 # Set SKIP_BIG=1 to run only step 1, SKIP_INGEST=1 to run only step 2, and
@@ -147,6 +149,28 @@ done
 uptime >&2
 fi
 
+# The dashboard's rollups through `dmarc serve` on database `$1`, cache warm.
+warm_latency() {
+  local url=$1 port=${PORT_WARM:-18091} password token last
+  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  "$bin/dmarc" user create --database-url "$url" --email "warm$$@example.com" --role admin \
+    --password-stdin <<<"$password" >/dev/null
+  "$bin/dmarc" serve --database-url "$url" --listen "127.0.0.1:$port" >"$work/serve-warm.log" 2>&1 &
+  local server=$!
+  for _ in $(seq 1 240); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+    sleep 0.5
+  done
+  token=$(curl -sf -X POST "http://127.0.0.1:$port/auth/login" -H 'content-type: application/json' \
+    -d "{\"email\":\"warm$$@example.com\",\"password\":\"$password\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  last=$(curl -sf "http://127.0.0.1:$port/api/rollup/summary" -H "Authorization: Bearer $token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["last_end"])')
+  python3 "$root/benches/warm.py" "http://127.0.0.1:$port" "$token" "$last" domain1.example "${WARM_REPEAT:-100}"
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+}
+
 [ "${SKIP_BIG:-0}" = 1 ] && exit 0
 echo "== 2. load $big records, then rollup latency" >&2
 for url in $(urls big); do
@@ -154,4 +178,5 @@ for url in $(urls big); do
   /usr/bin/time -f "%M" -o "$work/time.txt" "$bin/bench-store" load "$url" --records "$big" --domains 20
   echo "{\"peak_rss_mb\": $(( $(cat "$work/time.txt") / 1024 ))}"
   "$bin/bench-store" query "$url" --repeat 20
+  warm_latency "$url"
 done
