@@ -99,6 +99,18 @@ impl Window {
         })
     }
 
+    /// Appends the conditions selecting the window's reports (from `reports`).
+    fn push_reports(self, sql: &mut Sql) {
+        if let Some(from) = self.from {
+            sql.push(" AND last_ts >= ")
+                .arg(Arg::Int(from.saturating_mul(DAY)));
+        }
+        if let Some(to) = self.to {
+            sql.push(" AND begin_ts < ")
+                .arg(Arg::Int(to.saturating_mul(DAY)));
+        }
+    }
+
     fn parts(self) -> Parts {
         let (from, to) = (self.from, self.to);
         // Blocks wholly inside: the first whose first day is >= from, up to the block
@@ -196,6 +208,11 @@ struct Scope {
     window: Window,
     /// The filter's domains as stored (trimmed, lower-cased), without repeats.
     domains: Vec<String>,
+    /// The domains `source_days` rows of the window can have, named in its statements so
+    /// that each domain's days are one range of `source_days_time`: the filter's, else
+    /// those of the selected reports (empty: not named, when there are more than
+    /// [`LISTED_DOMAINS`] or the window reads no `source_days`).
+    day_domains: Vec<String>,
     /// The blocks the selected reports begin in, first to last.
     blocks: (i64, i64),
     /// Over how many domains one address's listed rows can be spread: 1 for the rows over
@@ -220,14 +237,7 @@ impl Scope {
             "SELECT MIN(begin_ts) AS lo, MAX(begin_ts) AS hi, \
              COUNT(DISTINCT policy_domain) AS domains FROM reports WHERE 1 = 1"
         });
-        if let Some(from) = window.from {
-            span.push(" AND last_ts >= ")
-                .arg(Arg::Int(from.saturating_mul(DAY)));
-        }
-        if let Some(to) = window.to {
-            span.push(" AND begin_ts < ")
-                .arg(Arg::Int(to.saturating_mul(DAY)));
-        }
+        window.push_reports(&mut span);
         push_domains(&mut span, &domains, "reports");
         let rows = store.read(span).await?;
         let row = rows
@@ -242,18 +252,56 @@ impl Scope {
         } else {
             unsigned(row.int("domains")?).max(1)
         };
+        let day_domains = if !domains.is_empty() {
+            domains.clone()
+        } else if window.parts().days.is_empty() {
+            Vec::new()
+        } else {
+            window_domains(store, window).await?
+        };
         Ok(Some(Scope {
             window,
             domains,
+            day_domains,
             blocks: (block(lo), block(hi)),
             spread,
         }))
     }
 
-    /// Appends ` AND policy_domain ...` for `table` (see [`push_domains`]).
+    /// Appends ` AND policy_domain ...` for `table` (see [`push_domains`]; `source_days`
+    /// rows by [`Scope::day_domains`]).
     fn push_domains(&self, sql: &mut Sql, table: &str) {
-        push_domains(sql, &self.domains, table);
+        if table == "source_days" {
+            push_domains(sql, &self.day_domains, table);
+        } else {
+            push_domains(sql, &self.domains, table);
+        }
     }
+}
+
+/// Domains listed in a statement at most (beyond, `source_days` is read without naming
+/// them).
+const LISTED_DOMAINS: usize = 200;
+
+/// The domains of the reports a window selects, or none when there are more than
+/// [`LISTED_DOMAINS`].
+async fn window_domains(store: &Store, window: Window) -> Result<Vec<String>> {
+    let mut sql = Sql::new("SELECT DISTINCT policy_domain FROM reports WHERE 1 = 1");
+    window.push_reports(&mut sql);
+    sql.push(" LIMIT ").arg(Arg::Int(
+        i64::try_from(LISTED_DOMAINS).unwrap_or(i64::MAX) + 1,
+    ));
+    let domains = store
+        .read(sql)
+        .await?
+        .iter()
+        .map(|row| row.text("policy_domain"))
+        .collect::<Result<Vec<String>>>()?;
+    Ok(if domains.len() > LISTED_DOMAINS {
+        Vec::new()
+    } else {
+        domains
+    })
 }
 
 /// The columns of the window's rows that figures are summed from.
