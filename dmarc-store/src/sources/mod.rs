@@ -319,12 +319,24 @@ fn push_window_rows(sql: &mut Sql, columns: &str, scope: &Scope, addresses: Opti
         }
         selects += 1;
         sql.push(&format!("SELECT {columns} FROM {table} WHERE 1 = 1"));
-        if let Some(addresses) = addresses {
-            sql.push(" AND source_ip IN (");
-            push_texts(sql, addresses);
-            sql.push(")");
+        match addresses {
+            Some(addresses) => {
+                sql.push(" AND source_ip IN (");
+                push_texts(sql, addresses);
+                sql.push(")");
+                // Looked up by address (the key of both tables), not by the time index:
+                // `|| ''` keeps a planner without statistics from ranging over the
+                // domain's days instead (measured: 4.4 s instead of 50 ms on 10M records).
+                if table == "source_days" && !scope.domains.is_empty() {
+                    sql.push(" AND policy_domain || '' IN (");
+                    push_texts(sql, &scope.domains);
+                    sql.push(")");
+                } else {
+                    push_domains(sql, &scope.domains, table);
+                }
+            }
+            None => scope.push_domains(sql, table),
         }
-        scope.push_domains(sql, table);
     };
     if let Some((first, end)) = parts.blocks {
         // The covered blocks reports begin in, each named: one index seek per block and
