@@ -12,6 +12,7 @@
 # Usage: WORK=/big/disk benches/api-load.sh   (needs wrk: apt-get install wrk)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/benches/serve.sh"
 work=${WORK:-$(mktemp -d)}
 records=${RECORDS:-1000000}
 duration=${DURATION:-30}
@@ -31,22 +32,10 @@ db="sqlite://$work/api.db"
 if [ ! -f "$work/api.db" ]; then
   "$bin/dmarc" ingest --format json --database-url "$db" "$work/files" | tail -n 1 >&2
 fi
-password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-"$bin/dmarc" user create --database-url "$db" --email "load$$@example.com" --role analyst --password-stdin \
-  <<<"$password" >/dev/null
-
 # Upload limits and rates opened up for the measurement.
-DMARC_LIMITS_UPLOADS_PER_MINUTE=1000 DMARC_LIMITS_PDF_EXPORTS_PER_MINUTE=1000 "$bin/dmarc" serve --database-url "$db" --listen "127.0.0.1:$port" \
-  >"$work/serve.log" 2>&1 &
-server=$!
+serve_signed_in "$bin" "$db" "$port" analyst "$work/serve.log" \
+  DMARC_LIMITS_UPLOADS_PER_MINUTE=1000 DMARC_LIMITS_PDF_EXPORTS_PER_MINUTE=1000
 trap 'kill $server 2>/dev/null' EXIT
-for _ in $(seq 1 120); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-  sleep 0.5
-done
-token=$(curl -sf -X POST "http://127.0.0.1:$port/auth/login" -H 'content-type: application/json' \
-  -d "{\"email\":\"load$$@example.com\",\"password\":\"$password\"}" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 # Access tokens live 15 minutes; each wrk run is much shorter.
 
 last=$(curl -sf "http://127.0.0.1:$port/api/rollup/summary" -H "Authorization: Bearer $token" |

@@ -15,6 +15,7 @@
 #        (GEN names the gen-reports binary; by default this checkout's)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/benches/serve.sh"
 work=${WORK:-$(mktemp -d)}
 records=${RECORDS:-270000}
 files=${FILES:-2000}
@@ -70,21 +71,10 @@ kb() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 
 # Starts a server on a fresh database with an analyst; sets $server and $token.
 start() {
-  local bin=$1 db="sqlite://$work/mem.db" password
+  local bin=$1
   rm -f "$work"/mem.db*
-  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-  "$bin/dmarc" user create --database-url "$db" --email "mem@example.com" --role analyst \
-    --password-stdin <<<"$password" >/dev/null
-  DMARC_LIMITS_UPLOADS_PER_MINUTE=1000 DMARC_JOBS_SCHEDULER=false \
-    "$bin/dmarc" serve --database-url "$db" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 120); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-    sleep 0.5
-  done
-  token=$(curl -sf -X POST "http://127.0.0.1:$port/auth/login" -H 'content-type: application/json' \
-    -d "{\"email\":\"mem@example.com\",\"password\":\"$password\"}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  serve_signed_in "$bin" "sqlite://$work/mem.db" "$port" analyst "$work/serve.log" \
+    DMARC_LIMITS_UPLOADS_PER_MINUTE=1000 DMARC_JOBS_SCHEDULER=false
 }
 
 upload() {

@@ -17,6 +17,7 @@
 # BACKENDS=sqlite or BACKENDS=postgres for one backend (default: both).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/benches/serve.sh"
 work=${WORK:-$(mktemp -d)}
 records=${RECORDS:-1000000}
 big=${BIG_RECORDS:-10000000}
@@ -151,19 +152,8 @@ fi
 
 # The dashboard's rollups through `dmarc serve` on database `$1`, cache warm.
 warm_latency() {
-  local url=$1 port=${PORT_WARM:-18091} password token last
-  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-  "$bin/dmarc" user create --database-url "$url" --email "warm$$@example.com" --role admin \
-    --password-stdin <<<"$password" >/dev/null
-  "$bin/dmarc" serve --database-url "$url" --listen "127.0.0.1:$port" >"$work/serve-warm.log" 2>&1 &
-  local server=$!
-  for _ in $(seq 1 240); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-    sleep 0.5
-  done
-  token=$(curl -sf -X POST "http://127.0.0.1:$port/auth/login" -H 'content-type: application/json' \
-    -d "{\"email\":\"warm$$@example.com\",\"password\":\"$password\"}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  local url=$1 port=${PORT_WARM:-18091} last
+  serve_signed_in "$bin" "$url" "$port" admin "$work/serve-warm.log"
   last=$(curl -sf "http://127.0.0.1:$port/api/rollup/summary" -H "Authorization: Bearer $token" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["last_end"])')
   python3 "$root/benches/warm.py" "http://127.0.0.1:$port" "$token" "$last" domain1.example "${WARM_REPEAT:-100}"
