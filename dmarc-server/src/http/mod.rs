@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod limit;
@@ -381,8 +382,13 @@ pub fn build_app(state: AppState) -> Router {
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
         ),
     ));
+    // The dashboard's page and files, embedded; public (the page signs in through the API).
+    let dashboard: Router<AppState> = Router::new()
+        .route("/", axum::routing::get(dashboard::page))
+        .route("/assets/{name}", axum::routing::get(dashboard::asset));
     let mut app = api
         .merge(docs)
+        .merge(dashboard)
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
