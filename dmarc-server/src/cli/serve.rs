@@ -120,7 +120,7 @@ async fn start(config: Config, demo: bool) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "dmarc API listening");
     let address = listener.local_addr()?;
-    println!("dmarc: listening on http://{address}");
+    println!("dmarc: dashboard at http://{address}/ (API description at http://{address}/docs)");
     if let Some(demo) = demo {
         println!(
             "demo: {} sample reports loaded; log in as {} with password {}\n\
