@@ -1,4 +1,5 @@
-// The dashboard (work in progress on this branch): signs in, then shows the headline figures.
+// The dashboard: signs in, then shows the headline figures (its charts, filters and other
+// pages are being built; see README).
 const app = document.getElementById('app');
 let token = null;
 
