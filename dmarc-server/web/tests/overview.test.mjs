@@ -1,4 +1,5 @@
-// The overview in Chromium: sign in, and the headline figures are the API's.
+// The overview in Chromium: sign-in, the headline figures and the eight charts' tables
+// against the API's answers for the same period, the period in the URL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
@@ -26,36 +27,103 @@ async function watchedPage(b) {
   return { page, problems };
 }
 
-async function apiSummary() {
+async function api(path) {
   const login = await fetch(`${base}/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, password }),
   });
   const { access_token: token } = await login.json();
-  const response = await fetch(`${base}/api/rollup/summary`, { headers: { authorization: `Bearer ${token}` } });
+  const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(response.status, 200, path);
   return response.json();
 }
 
-test('sign in, then the headline figures are those of the API', async () => {
+async function signedIn(page, path) {
+  await page.goto(`${base}${path}`);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+}
+
+/** The rows of a chart's table: [label, ...figures] as shown. */
+async function rows(page, chart) {
+  return page.$$eval(`[data-chart="${chart}"] tbody tr`, (trs) =>
+    trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
+}
+
+const n = new Intl.NumberFormat('en');
+const pct = (v) => `${(100 * v).toFixed(1)} %`;
+const str = (v) => String(v);
+
+test('sign in; the headline figures and all eight charts show the API figures', async () => {
   const b = await browser();
   try {
     const { page, problems } = await watchedPage(b);
-    await page.goto(base);
-    await page.getByLabel('E-mail').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
-    const shown = await page.$$eval('dl dt', (terms) =>
+    await signedIn(page, '/?period=all');
+    await page.locator('[data-chart] canvas').nth(7).waitFor();
+    const shown = await page.$$eval('dl.figures dt', (terms) =>
       Object.fromEntries(terms.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
-    const summary = await apiSummary();
-    assert.ok(summary.messages > 0, 'the corpus is loaded');
+    const s = await api('/api/rollup/summary');
+    assert.ok(s.messages > 0, 'the corpus is loaded');
     assert.deepEqual(shown, {
-      Messages: String(summary.messages),
-      Reports: String(summary.reports),
-      Domains: String(summary.domains),
-      Reporters: String(summary.organizations),
+      Messages: n.format(s.messages),
+      'DMARC pass rate': `${(100 * s.dmarc_pass / s.messages).toFixed(1)} %`,
+      'Failing messages': n.format(s.dmarc_fail),
+      Domains: n.format(s.domains),
+      Reporters: n.format(s.organizations),
     });
+    const timeline = await api('/api/rollup/timeline?bucket=auto');
+    assert.deepEqual(await rows(page, 'timeline'),
+      timeline.map((x) => [x.day, str(x.dmarc_pass), str(x.dmarc_fail)]));
+    const domains = await api('/api/rollup/by-domain');
+    assert.deepEqual(await rows(page, 'domains'),
+      domains.slice(0, 10).map((g) => [g.key, str(g.dmarc_pass), str(g.dmarc_fail)]));
+    const sources = await api('/api/rollup/sources?limit=10');
+    assert.deepEqual(await rows(page, 'sources'),
+      sources.items.map((g) => [g.source_ip || '(none)', str(g.messages)]));
+    const d = await api('/api/rollup/disposition');
+    assert.deepEqual(await rows(page, 'disposition'),
+      [['None', str(d.none)], ['Quarantine', str(d.quarantine)], ['Reject', str(d.reject)]]);
+    const a = await api('/api/rollup/alignment');
+    assert.deepEqual(await rows(page, 'alignment'), [
+      ['DKIM', str(a.both_pass + a.dkim_only), str(a.spf_only + a.both_fail)],
+      ['SPF', str(a.both_pass + a.spf_only), str(a.dkim_only + a.both_fail)],
+    ]);
+    // Every message is in one class of each breakdown.
+    assert.equal(a.both_pass + a.dkim_only + a.spf_only + a.both_fail, s.messages);
+    const c = await api('/api/rollup/compliance');
+    assert.deepEqual(await rows(page, 'compliance'), [['Compliant', str(c.compliant)],
+      ['Failing, enforced', str(c.failing_enforced)], ['Failing, delivered', str(c.failing_delivered)]]);
+    const trend = await api('/api/rollup/failure-trend?bucket=auto');
+    assert.deepEqual(await rows(page, 'trend'),
+      trend.map((x) => [x.day, pct(x.failure_rate), pct(x.moving_average)]));
+    const orgs = await api('/api/rollup/organizations');
+    assert.deepEqual(await rows(page, 'organizations'),
+      orgs.slice(0, 10).map((g) => [g.key, str(g.messages)]));
+    assert.deepEqual(problems, []);
+  } finally {
+    await b.close();
+  }
+});
+
+test('the period is in the URL: choosing one changes the figures, back restores them', async () => {
+  const b = await browser();
+  try {
+    const { page, problems } = await watchedPage(b);
+    await signedIn(page, '/?period=all');
+    await page.locator('[data-chart]').first().waitFor();
+    const all = await page.locator('dl.figures').textContent();
+    await page.getByLabel('Period').selectOption('7d');
+    await page.waitForURL(/period=7d/);
+    // The corpus is older than a week.
+    await page.getByText('No reports in this period.').waitFor();
+    assert.notEqual(await page.locator('dl.figures').textContent(), all);
+    await page.goBack();
+    await page.waitForURL(/period=all/);
+    await page.locator('[data-chart]').first().waitFor();
+    assert.equal(await page.locator('dl.figures').textContent(), all);
     assert.deepEqual(problems, []);
   } finally {
     await b.close();
