@@ -208,11 +208,11 @@ struct Scope {
     window: Window,
     /// The filter's domains as stored (trimmed, lower-cased), without repeats.
     domains: Vec<String>,
-    /// The domains `source_days` rows of the window can have, named in its statements so
-    /// that each domain's days are one range of `source_days_time`: the filter's, else
-    /// those of the selected reports (empty: not named, when there are more than
-    /// [`LISTED_DOMAINS`] or the window reads no `source_days`).
-    day_domains: Vec<String>,
+    /// When the filter names no domain: the domains of the selected reports, named in the
+    /// `source_days` statements so that each domain's days are one range of
+    /// `source_days_time` (empty: not named, when there are more than [`LISTED_DOMAINS`]
+    /// or the window reads no `source_days`).
+    window_domains: Vec<String>,
     /// The blocks the selected reports begin in, first to last.
     blocks: (i64, i64),
     /// Over how many domains one address's listed rows can be spread: 1 for the rows over
@@ -252,9 +252,7 @@ impl Scope {
         } else {
             unsigned(row.int("domains")?).max(1)
         };
-        let day_domains = if !domains.is_empty() {
-            domains.clone()
-        } else if window.parts().days.is_empty() {
+        let window_domains = if !domains.is_empty() || window.parts().days.is_empty() {
             Vec::new()
         } else {
             window_domains(store, window).await?
@@ -262,17 +260,17 @@ impl Scope {
         Ok(Some(Scope {
             window,
             domains,
-            day_domains,
+            window_domains,
             blocks: (block(lo), block(hi)),
             spread,
         }))
     }
 
     /// Appends ` AND policy_domain ...` for `table` (see [`push_domains`]; `source_days`
-    /// rows by [`Scope::day_domains`]).
+    /// rows also by [`Scope::window_domains`] when the filter names none).
     fn push_domains(&self, sql: &mut Sql, table: &str) {
-        if table == "source_days" {
-            push_domains(sql, &self.day_domains, table);
+        if table == "source_days" && self.domains.is_empty() {
+            push_domains(sql, &self.window_domains, table);
         } else {
             push_domains(sql, &self.domains, table);
         }
