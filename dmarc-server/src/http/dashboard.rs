@@ -6,6 +6,8 @@
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::OnceLock;
+
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -42,13 +44,26 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// Each file's `ETag` (a digest of its bytes), in the order of [`DASHBOARD_FILES`],
+/// computed once.
+fn tags() -> &'static [String] {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        DASHBOARD_FILES
+            .iter()
+            .map(|(_, bytes, _)| format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..12])))
+            .collect()
+    })
+}
+
 fn file(name: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let (_, bytes, gzip) = DASHBOARD_FILES
+    let index = DASHBOARD_FILES
         .iter()
-        .find(|(file, _, _)| *file == name)
+        .position(|(file, _, _)| *file == name)
         .ok_or_else(|| ApiError::not_found("no such file"))?;
-    let tag = format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..12]));
-    let etag = HeaderValue::from_str(&tag).map_err(|e| ApiError::internal(&e))?;
+    let (_, bytes, gzip) = DASHBOARD_FILES[index];
+    let tag = &tags()[index];
+    let etag = HeaderValue::from_str(tag).map_err(|e| ApiError::internal(&e))?;
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == tag.as_bytes())
@@ -57,11 +72,11 @@ fn file(name: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     } else if accepts_gzip(headers) {
         (
             [(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))],
-            *gzip,
+            gzip,
         )
             .into_response()
     } else {
-        (*bytes).into_response()
+        bytes.into_response()
     };
     let set = response.headers_mut();
     set.insert(header::ETAG, etag);
