@@ -133,6 +133,113 @@ async fn token_lifecycle() {
     }
 }
 
+/// The `Set-Cookie` of `name` in `answer`: its value and attributes.
+fn set_cookie<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// The value of a `Set-Cookie` header (`name=value; attributes`).
+fn cookie_value(set_cookie: &str) -> &str {
+    let pair = set_cookie.split(';').next().expect("a pair");
+    pair.split_once('=').expect("name=value").1
+}
+
+/// A browser session: the refresh token lives in an `HttpOnly`, `SameSite=Strict` cookie
+/// for `/auth` and never in a body a page script reads; refreshing by cookie needs the
+/// CSRF header and rotates the cookie; a spent or logged-out cookie is refused and deleted.
+#[tokio::test]
+async fn browser_sessions_keep_the_refresh_token_in_a_cookie() {
+    let server = sqlite_server().await;
+    server.user("bo@example.com", Role::Viewer).await;
+    let login = server
+        .call(
+            Method::POST,
+            "/auth/login",
+            &Auth::None,
+            Some(json!({ "email": "bo@example.com", "password": PASSWORD, "cookie": true })),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert!(login.body.get("refresh_token").is_none(), "{}", login.body);
+    assert!(login.body["access_token"].is_string());
+    let set = set_cookie(&login, "dmarc_refresh").expect("the refresh cookie");
+    for attribute in [
+        "Path=/auth",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=604800",
+    ] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
+    let first = cookie_value(set).to_owned();
+
+    let by_cookie = |cookie: String, csrf: bool| {
+        let mut request = server
+            .http
+            .post(format!("{}/auth/refresh", server.base))
+            .header("cookie", format!("dmarc_refresh={cookie}"))
+            .json(&json!({}));
+        if csrf {
+            request = request.header("x-requested-with", "dmarc");
+        }
+        async move { answer(request.send().await.expect("send")).await }
+    };
+    // Without the header (what a form of another site could send): refused, not spent.
+    let forged = by_cookie(first.clone(), false).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    let refreshed = by_cookie(first.clone(), true).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert!(refreshed.body.get("refresh_token").is_none());
+    let second = cookie_value(set_cookie(&refreshed, "dmarc_refresh").expect("rotated")).to_owned();
+    assert_ne!(first, second);
+    let access = Auth::Bearer(refreshed.body["access_token"].as_str().unwrap().to_owned());
+    let me = server.call(Method::GET, "/users/me", &access, None).await;
+    assert_eq!(me.body["email"], "bo@example.com");
+
+    // Logout ends the session and deletes the cookie; the cookie no longer refreshes.
+    let logout = server
+        .call(Method::POST, "/auth/logout", &access, None)
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let deleted = set_cookie(&logout, "dmarc_refresh").expect("a deletion");
+    assert!(
+        deleted.starts_with("dmarc_refresh=;") && deleted.contains("Max-Age=0"),
+        "{deleted}"
+    );
+    let after = by_cookie(second, true).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.body);
+    assert!(set_cookie(&after, "dmarc_refresh").is_some_and(|c| c.contains("Max-Age=0")));
+    // No cookie at all: 401 naming what to send.
+    let none = server
+        .http
+        .post(format!("{}/auth/refresh", server.base))
+        .header("x-requested-with", "dmarc")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+
+    // Behind TLS the cookie is `Secure`.
+    let behind_tls = start(testing::sqlite(), |c| c.tls_in_front = true).await;
+    behind_tls.user("bo@example.com", Role::Viewer).await;
+    let login = behind_tls
+        .call(
+            Method::POST,
+            "/auth/login",
+            &Auth::None,
+            Some(json!({ "email": "bo@example.com", "password": PASSWORD, "cookie": true })),
+        )
+        .await;
+    assert!(set_cookie(&login, "dmarc_refresh").is_some_and(|c| c.contains("; Secure")));
+}
+
 #[tokio::test]
 async fn access_tokens_expire() {
     let server = start(testing::sqlite(), |c| c.auth.access_token_ttl = 1).await;
@@ -354,6 +461,11 @@ async fn rbac_matrix_over_every_endpoint() {
         get("/api/reports", read),
         get(&format!("/api/reports/{report_id}"), read),
         get("/api/reports/999999", [401, 404, 404, 404, 404]),
+        get(
+            &format!("/api/reports/{report_id}/input"),
+            [401, 403, 200, 200, 200],
+        ),
+        get("/api/reports/999999/input", [401, 403, 404, 404, 404]),
         get("/api/export/reports/csv", [401, 403, 200, 200, 200]),
         get("/api/export/records/csv", [401, 403, 200, 200, 200]),
         get("/api/export/sources/csv", [401, 403, 200, 200, 200]),
@@ -502,6 +614,46 @@ async fn uploading_the_corpus_in_one_request() {
         assert_eq!(summary.body["reports"], with_records);
         assert_eq!(upload.body["summary"]["accepted"], expected.len());
         assert_eq!(upload.body["summary"]["messages"], messages);
+
+        // Every accepted report's input downloads byte for byte as uploaded, under its name.
+        for (entry, path) in outcomes.iter().zip(&files) {
+            let first = &entry["outcomes"][0];
+            if first["outcome"] != "accepted" {
+                continue;
+            }
+            let id = first["report"]["id"].as_i64().expect("the stored report");
+            let response = authed(
+                server
+                    .http
+                    .get(format!("{}/api/reports/{id}/input", server.base)),
+                &access,
+            )
+            .send()
+            .await
+            .expect("send");
+            assert_eq!(response.status(), StatusCode::OK);
+            // Named as uploaded, with only safe characters.
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-+@".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let header = response.headers()["content-disposition"].to_str().unwrap();
+            let given = header
+                .strip_prefix("attachment; filename=\"")
+                .and_then(|n| n.strip_suffix('"'))
+                .expect(header);
+            assert_eq!(given, safe);
+            assert_eq!(response.headers()["x-dmarc-truncated"], "false");
+            let bytes = response.bytes().await.expect("bytes");
+            assert!(bytes[..] == std::fs::read(path).unwrap()[..], "{name}");
+        }
 
         // Again: every report payload is a duplicate, nothing new.
         let again = server.upload(&access, &files).await;
@@ -1004,7 +1156,7 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 37, "{operations:?}");
+    assert_eq!(operations.len(), 38, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server

@@ -55,8 +55,8 @@ pub use prepare::{KEPT_HEAD, Prepared, PreparedPart, ReportRows, batches, prepar
 pub use purge::PurgeSummary;
 pub use store::{DEFAULT_READ_TIMEOUT, Store, connect};
 pub use types::{
-    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RecordExport, ReportRef,
-    ReportSummary, ReprocessSummary, StoredReport, Totals,
+    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RawInput, RecordExport,
+    ReportRef, ReportSummary, ReprocessSummary, StoredReport, Totals,
 };
 
 /// Result of store operations.

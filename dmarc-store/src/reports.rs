@@ -13,8 +13,8 @@ use crate::query::{Arg, Sql, Target, has_record_conditions, push_conditions};
 use crate::reads::ReadRow;
 use crate::store::{SHRINK_AFTER_RECORDS, Store, now, unsigned};
 use crate::types::{
-    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RecordExport, ReportRef,
-    ReportSummary, ReprocessSummary, StoredReport, Totals,
+    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RawInput, RecordExport,
+    ReportRef, ReportSummary, ReprocessSummary, StoredReport, Totals,
 };
 use crate::write::{OnSameXml, PayloadRow, upsert_payload};
 
@@ -314,6 +314,28 @@ impl Store {
                 None => name,
             },
             report,
+        }))
+    }
+
+    /// The input report `id` came from, as received (file, upload or message): its name
+    /// and bytes. `None` when there is no such report.
+    pub async fn report_input(&self, id: i64) -> Result<Option<RawInput>> {
+        let mut sql = Sql::new(
+            "SELECT p.name, p.content, p.truncated FROM reports r \
+             JOIN payloads p ON p.id = r.payload_id WHERE r.id = ",
+        );
+        sql.arg(Arg::Int(id));
+        let rows = sql.fetch_all(self.backend, &self.pool).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let content: Vec<u8> = row.try_get("content")?;
+        let bytes = gunzip(&content)
+            .map_err(|e| StoreError::Corrupt(format!("the input of report {id}: {e}")))?;
+        Ok(Some(RawInput {
+            name: row.try_get("name")?,
+            bytes,
+            truncated: row.try_get::<i64, _>("truncated")? != 0,
         }))
     }
 

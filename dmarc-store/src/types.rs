@@ -203,6 +203,17 @@ pub struct ReprocessSummary {
     pub rejected: u64,
 }
 
+/// An input as received, for download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawInput {
+    /// File name, upload name or message id.
+    pub name: String,
+    /// The bytes (the first 64 KiB only when `truncated`).
+    pub bytes: Vec<u8>,
+    /// Only the head of an oversized input was kept.
+    pub truncated: bool,
+}
+
 /// Counts of what is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {

@@ -102,6 +102,68 @@ pub async fn report(
         .ok_or_else(|| ApiError::not_found(format!("no report {id}")))
 }
 
+/// `GET /api/reports/{id}/input` (analyst): the input the report came from, byte for byte
+/// as received (a file, an upload or an e-mail message), as a download.
+#[utoipa::path(
+    get,
+    path = "/api/reports/{id}/input",
+    tag = "reports",
+    summary = "The input a report came from, as received (a download)",
+    description = "Analyst or admin; access token or API key. `X-Dmarc-Truncated: true` when only the head of an oversized input was kept.",
+    params(("id" = i64, Path, description = "The item's id")),
+    responses(
+        (status = 200, description = "The bytes as received", body = String, content_type = "application/octet-stream"),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+        (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
+        (status = 404, description = "No such item", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn report_input(
+    State(state): State<AppState>,
+    heavy: Heavy,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    heavy.caller.require(Role::Analyst)?;
+    let input = state
+        .store
+        .report_input(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no report {id}")))?;
+    state
+        .audit(
+            heavy
+                .caller
+                .audit("report.download", Some(id.to_string()), json!({})),
+        )
+        .await;
+    let disposition = format!("attachment; filename=\"{}\"", download_name(&input.name));
+    let truncated = if input.truncated { "true" } else { "false" };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::HeaderName::from_static("x-dmarc-truncated"),
+                truncated.to_owned(),
+            ),
+        ],
+        input.bytes,
+    )
+        .into_response())
+}
+
+/// A stored input's name as a download's file name: [`clean_name`] with what a quoted
+/// header value or a file system may not hold replaced by `_`.
+fn download_name(name: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '@');
+    clean_name(Some(name), 0)
+        .chars()
+        .map(|c| if safe(c) { c } else { '_' })
+        .collect()
+}
+
 /// One uploaded file's outcomes.
 #[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct FileOutcome {

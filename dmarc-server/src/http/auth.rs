@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use dmarc_store::{ApiKeyInfo, NewAuditEntry, Refresh, Role, User};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use rand::RngCore;
@@ -200,26 +200,50 @@ impl AppState {
     /// The `Set-Cookie` value of a new device cookie for `user_id`.
     fn device_cookie(&self, user_id: i64) -> ApiResult<HeaderValue> {
         let token = self.issue(user_id, "", "device", DEVICE_TTL)?;
+        self.set_cookie(DEVICE_COOKIE, &token, DEVICE_TTL)
+    }
+
+    /// A `Set-Cookie` value for an auth cookie: sent to `/auth` only, never to scripts
+    /// (`HttpOnly`), never on requests from other sites (`SameSite=Strict`), and only over
+    /// TLS when TLS is in front. `max_age` 0 deletes it.
+    fn set_cookie(&self, name: &str, value: &str, max_age: i64) -> ApiResult<HeaderValue> {
         let secure = if self.config.tls_in_front {
             "; Secure"
         } else {
             ""
         };
         HeaderValue::from_str(&format!(
-            "{DEVICE_COOKIE}={token}; Path=/auth; Max-Age={DEVICE_TTL}; HttpOnly; SameSite=Strict{secure}"
+            "{name}={value}; Path=/auth; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
         ))
         .map_err(|e| ApiError::internal(&e))
     }
 
     /// A new access token and refresh token for a session (new or rotated).
-    fn token_pair(&self, user_id: i64, session_id: &str, refresh: String) -> ApiResult<TokenPair> {
+    /// The answer of a login or refresh: the refresh token in the body, or, for a
+    /// browser, in the refresh cookie with the body leaving it out.
+    fn token_answer(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        refresh: String,
+        in_cookie: bool,
+    ) -> ApiResult<(Option<HeaderValue>, Json<TokenPair>)> {
         let (access_token, expires_in) = self.issue_access(user_id, session_id)?;
-        Ok(TokenPair {
-            access_token,
-            refresh_token: refresh,
-            token_type: "bearer",
-            expires_in,
-        })
+        let (cookie, refresh_token) = if in_cookie {
+            let ttl = seconds(self.config.auth.refresh_token_ttl);
+            (Some(self.set_cookie(REFRESH_COOKIE, &refresh, ttl)?), None)
+        } else {
+            (None, Some(refresh))
+        };
+        Ok((
+            cookie,
+            Json(TokenPair {
+                access_token,
+                refresh_token,
+                token_type: "bearer",
+                expires_in,
+            }),
+        ))
     }
 
     fn refresh_expiry(&self) -> i64 {
@@ -239,13 +263,19 @@ impl AppState {
 pub struct LoginRequest {
     email: String,
     password: String,
+    /// `true` (browsers): the refresh token is set as an `HttpOnly` cookie scoped to
+    /// `/auth` and left out of the answer, so page scripts never hold it.
+    #[serde(default)]
+    cookie: bool,
 }
 
 /// Tokens answered by login and refresh.
 #[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct TokenPair {
     access_token: String,
-    refresh_token: String,
+    /// Absent when the refresh token was set as a cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     token_type: &'static str,
     /// Seconds the access token is valid.
     expires_in: i64,
@@ -255,6 +285,12 @@ pub struct TokenPair {
 const DEVICE_COOKIE: &str = "dmarc_device";
 /// How long a device stays known without signing in again: a year.
 const DEVICE_TTL: i64 = 365 * 86_400;
+/// The cookie holding a browser's refresh token.
+const REFRESH_COOKIE: &str = "dmarc_refresh";
+/// The header a cookie refresh must carry. A page of another site cannot add a custom
+/// header to a request to us without a CORS preflight, which this server never grants;
+/// with `SameSite=Strict` this makes refresh by cookie safe from cross-site requests.
+pub const CSRF_HEADER: &str = "x-requested-with";
 
 /// The value of cookie `name` in the request's `Cookie` headers.
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -366,9 +402,14 @@ pub async fn login(
             detail: serde_json::json!({}),
         })
         .await;
-    let device = state.device_cookie(user.id)?;
-    let tokens = state.token_pair(user.id, &session_id, refresh)?;
-    Ok(([(header::SET_COOKIE, device)], Json(tokens)))
+    let mut cookies = HeaderMap::new();
+    cookies.append(header::SET_COOKIE, state.device_cookie(user.id)?);
+    let (refresh_cookie, tokens) =
+        state.token_answer(user.id, &session_id, refresh, request.cookie)?;
+    if let Some(value) = refresh_cookie {
+        cookies.append(header::SET_COOKIE, value);
+    }
+    Ok((cookies, tokens))
 }
 
 fn anonymous(ip: &ClientIp, action: &str, email: &str) -> NewAuditEntry {
@@ -386,21 +427,26 @@ fn anonymous(ip: &ClientIp, action: &str, email: &str) -> NewAuditEntry {
 #[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    /// The refresh token; absent: the refresh cookie's (the request must then carry
+    /// `X-Requested-With`, and the answer sets the next token as the cookie).
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// `POST /auth/refresh`: rotates the refresh token. Presenting one that was already
-/// rotated revokes the whole session (someone replays a stolen token).
+/// rotated revokes the whole session (someone replays a stolen token). A browser signed in
+/// with `cookie: true` sends `{}` and its cookie.
 #[utoipa::path(
     post,
     path = "/auth/refresh",
     tag = "auth",
     summary = "Rotate a refresh token; reusing a rotated one revokes the session",
-    description = "No authentication.",
+    description = "No authentication. Browsers: body `{}`, the `dmarc_refresh` cookie and an `X-Requested-With` header.",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "OK", body = TokenPair),
         (status = 401, description = "The refresh token is unknown, expired or revoked", body = ErrorBody),
+        (status = 403, description = "A refresh by cookie without the `X-Requested-With` header", body = ErrorBody),
         (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
         (status = 413, description = "The body is larger than its limit", body = ErrorBody),
         (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ErrorBody),
@@ -409,20 +455,38 @@ pub struct RefreshRequest {
 pub async fn refresh(
     State(state): State<AppState>,
     ip: ClientIp,
+    headers: HeaderMap,
     Json(request): Json<RefreshRequest>,
-) -> ApiResult<Json<TokenPair>> {
+) -> ApiResult<Response> {
+    let in_cookie = request.refresh_token.is_none();
+    let presented = match &request.refresh_token {
+        Some(token) => token.trim(),
+        None => {
+            if !headers.contains_key(CSRF_HEADER) {
+                return Err(ApiError::forbidden(
+                    "a refresh by cookie needs the `X-Requested-With` header",
+                ));
+            }
+            cookie(&headers, REFRESH_COOKIE).ok_or_else(|| {
+                ApiError::unauthorized("no refresh token: send `refresh_token` or log in")
+            })?
+        }
+    };
     let next = random_token(REFRESH_PREFIX);
     let outcome = state
         .store
         .refresh(
-            &sha256_hex(request.refresh_token.trim()),
+            &sha256_hex(presented),
             &sha256_hex(&next),
             state.refresh_expiry(),
         )
         .await?;
-    match outcome {
+    let refused = match outcome {
         Refresh::Rotated { user, session_id } => {
-            Ok(Json(state.token_pair(user.id, &session_id, next)?))
+            let (set, tokens) = state.token_answer(user.id, &session_id, next, in_cookie)?;
+            let mut cookies = HeaderMap::new();
+            cookies.extend(set.map(|v| (header::SET_COOKIE, v)));
+            return Ok((cookies, tokens).into_response());
         }
         Refresh::Reused {
             session_id,
@@ -438,17 +502,24 @@ pub async fn refresh(
                     detail: serde_json::json!({ "revoked": "session" }),
                 })
                 .await;
-            Err(ApiError::unauthorized(
+            ApiError::unauthorized(
                 "this refresh token was already used; the session is revoked, log in again",
-            ))
+            )
         }
-        Refresh::Refused | Refresh::Unknown => Err(ApiError::unauthorized(
-            "invalid or expired refresh token; log in again",
-        )),
+        Refresh::Refused | Refresh::Unknown => {
+            ApiError::unauthorized("invalid or expired refresh token; log in again")
+        }
+    };
+    if !in_cookie {
+        return Err(refused);
     }
+    // The browser's cookie is spent: delete it with the refusal.
+    let forget = state.set_cookie(REFRESH_COOKIE, "", 0)?;
+    Ok(([(header::SET_COOKIE, forget)], refused).into_response())
 }
 
-/// `POST /auth/logout`: ends the caller's session (its refresh and access tokens).
+/// `POST /auth/logout`: ends the caller's session (its refresh and access tokens) and
+/// deletes the refresh cookie.
 #[utoipa::path(
     post,
     path = "/auth/logout",
@@ -461,7 +532,7 @@ pub async fn refresh(
     ),
     security(("bearer" = [])),
 )]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     caller.require_login()?;
     let Via::Session(session_id) = &caller.via else {
         return Err(ApiError::forbidden("API keys have no session"));
@@ -470,5 +541,6 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
     state
         .audit(caller.audit("logout", None, serde_json::json!({})))
         .await;
-    Ok(StatusCode::NO_CONTENT)
+    let forget = state.set_cookie(REFRESH_COOKIE, "", 0)?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, forget)]))
 }

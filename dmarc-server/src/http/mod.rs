@@ -348,6 +348,7 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(api::domains))
         .routes(routes!(api::reports))
         .routes(routes!(api::report))
+        .routes(routes!(api::report_input))
         .routes(routes!(api::summary))
         .routes(routes!(api::sources))
         .routes(routes!(api::by_domain))
