@@ -459,6 +459,7 @@ async fn rbac_matrix_over_every_endpoint() {
         get("/audit", admin_only),
         get("/api/domains", read),
         get("/api/reports", read),
+        get("/api/sources", read),
         get(&format!("/api/reports/{report_id}"), read),
         get("/api/reports/999999", [401, 404, 404, 404, 404]),
         get(
@@ -614,6 +615,30 @@ async fn uploading_the_corpus_in_one_request() {
         assert_eq!(summary.body["reports"], with_records);
         assert_eq!(upload.body["summary"]["accepted"], expected.len());
         assert_eq!(upload.body["summary"]["messages"], messages);
+
+        // The sources page: the ranking of the rollup, each address with its activity as
+        // the core computes it.
+        let activity = dmarc_core::rollup::source_activity(&expected, &Default::default());
+        let sources = server
+            .call(Method::GET, "/api/sources?limit=5", &access, None)
+            .await;
+        assert_eq!(sources.status, StatusCode::OK, "{}", sources.body);
+        let items = sources.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 5);
+        for item in items {
+            let ip: std::net::IpAddr = item["source_ip"].as_str().unwrap().parse().unwrap();
+            let want = activity
+                .iter()
+                .find(|a| a.source_ip == ip)
+                .expect("in the core");
+            assert_eq!(item["messages"], want.tally.messages);
+            let got = &item["activity"];
+            assert_eq!(got["reporters"], want.reporters, "{item}");
+            assert_eq!(got["first_seen"], want.first_seen, "{item}");
+            assert_eq!(got["last_seen"], want.last_seen, "{item}");
+            assert_eq!(got["days_active"], want.days_active, "{item}");
+            assert_eq!(got["rejected"], want.rejected, "{item}");
+        }
 
         // Every accepted report's input downloads byte for byte as uploaded, under its name.
         for (entry, path) in outcomes.iter().zip(&files) {
@@ -1156,7 +1181,7 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 38, "{operations:?}");
+    assert_eq!(operations.len(), 39, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server

@@ -61,7 +61,20 @@ impl Store {
 
     /// What each source address did (the input of anomaly scoring).
     pub async fn source_activity(&self, filter: &Filter) -> Result<Vec<SourceActivity>> {
-        source_activity(self, filter).await
+        source_activity(self, filter, None).await
+    }
+
+    /// What the addresses `ips` did under `filter` (those without records under it are
+    /// left out): one index lookup per address, for a page of sources.
+    pub async fn activity_of(
+        &self,
+        filter: &Filter,
+        ips: &[std::net::IpAddr],
+    ) -> Result<Vec<SourceActivity>> {
+        if ips.is_empty() {
+            return Ok(Vec::new());
+        }
+        source_activity(self, filter, Some(ips)).await
     }
 
     /// Daily failure rate with a `window`-day moving average.
@@ -415,7 +428,11 @@ fn static_class(class: &str) -> &'static str {
 }
 
 /// What each source address did (rows with a usable address), most messages first.
-pub(crate) async fn source_activity(store: &Store, filter: &Filter) -> Result<Vec<SourceActivity>> {
+pub(crate) async fn source_activity(
+    store: &Store,
+    filter: &Filter,
+    only: Option<&[std::net::IpAddr]>,
+) -> Result<Vec<SourceActivity>> {
     // Lower-casing as the core does (ASCII only): PostgreSQL's LOWER follows the collation.
     let header_from = match store.backend() {
         Backend::Sqlite => "LOWER(x.header_from)",
@@ -431,14 +448,23 @@ pub(crate) async fn source_activity(store: &Store, filter: &Filter) -> Result<Ve
          MAX(r.end_ts) AS last_seen",
         RECORDS.tally()
     );
-    let rows = query(
-        store,
-        RECORDS,
-        &select,
-        filter,
-        " AND x.source_ip IS NOT NULL GROUP BY x.source_ip",
-    )
-    .await?;
+    let mut sql = Sql::new(&format!(
+        "SELECT {select} FROM {} WHERE x.source_ip IS NOT NULL",
+        RECORDS.from
+    ));
+    push_conditions(&mut sql, filter, RECORDS.target);
+    if let Some(ips) = only {
+        sql.push(" AND x.ip IN (");
+        for (i, ip) in ips.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.arg(Arg::Bytes(Some(dmarc_core::ip_key(*ip).to_vec())));
+        }
+        sql.push(")");
+    }
+    sql.push(" GROUP BY x.source_ip");
+    let rows = store.read(sql).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         // The query keeps rows with an address only.

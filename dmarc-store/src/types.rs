@@ -55,6 +55,19 @@ pub struct Paged<T> {
     pub offset: u64,
 }
 
+impl<T> Paged<T> {
+    /// The same page with each item mapped.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            total_capped: self.total_capped,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+}
+
 /// What happened to one payload of an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -428,11 +428,23 @@ contract!(rollups_equal_the_core_rollups, |store| {
             rollup::failure_trend(&reports, &filter, 7),
             "{label}"
         );
+        let activity = rollup::source_activity(&reports, &filter);
         assert_eq!(
             store.source_activity(&filter).await.expect("activity"),
-            rollup::source_activity(&reports, &filter),
+            activity,
             "{label}"
         );
+        // The activity of chosen addresses: every other one, and one never seen.
+        let mut chosen: Vec<_> = activity.iter().step_by(2).map(|a| a.source_ip).collect();
+        chosen.push("192.0.2.254".parse().expect("an address"));
+        let mut of_chosen = store
+            .activity_of(&filter, &chosen)
+            .await
+            .expect("activity of addresses");
+        of_chosen.sort_by_key(|a| a.source_ip);
+        let mut want: Vec<_> = activity.iter().step_by(2).cloned().collect();
+        want.sort_by_key(|a| a.source_ip);
+        assert_eq!(of_chosen, want, "{label}");
         // The report list holds exactly the reports with a selected record.
         let listed = store
             .reports(&filter, Page::first(Page::MAX_LIMIT))

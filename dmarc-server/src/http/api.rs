@@ -423,6 +423,94 @@ pub async fn sources(
     .await
 }
 
+/// A source address with what it did in the filtered reports.
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct SourceDetail {
+    /// The address; absent for records without a usable one.
+    #[schema(value_type = Option<String>)]
+    source_ip: Option<std::net::IpAddr>,
+    /// Messages by outcome.
+    #[serde(flatten)]
+    tally: rollup::Tally,
+    /// What the address did; absent for records without an address.
+    activity: Option<SourceActivity>,
+}
+
+/// What an address did in the filtered reports.
+#[derive(utoipa::ToSchema, Debug, Serialize)]
+pub struct SourceActivity {
+    /// Messages quarantined.
+    quarantined: u64,
+    /// Messages rejected.
+    rejected: u64,
+    /// Distinct `header_from` domains it sent as.
+    header_from_domains: u64,
+    /// Distinct reporting organisations that saw it.
+    reporters: u64,
+    /// Distinct UTC days on which report periods that include it begin.
+    days_active: u64,
+    /// Earliest report period start that includes it (UTC seconds).
+    first_seen: i64,
+    /// Latest report period end that includes it (UTC seconds).
+    last_seen: i64,
+}
+
+impl From<rollup::SourceActivity> for SourceActivity {
+    fn from(a: rollup::SourceActivity) -> Self {
+        SourceActivity {
+            quarantined: a.quarantined,
+            rejected: a.rejected,
+            header_from_domains: a.header_from_domains,
+            reporters: a.reporters,
+            days_active: a.days_active,
+            first_seen: a.first_seen,
+            last_seen: a.last_seen,
+        }
+    }
+}
+
+/// `GET /api/sources`: a page of source addresses, most messages first, each with its
+/// pass rates, first and last seen, reporters and dispositions.
+#[utoipa::path(
+    get,
+    path = "/api/sources",
+    tag = "rollups",
+    summary = "Source addresses, most messages first, with first and last seen, reporters and dispositions",
+    description = "Any role; access token or API key. The ranking comes from the pre-aggregates; the details of the page's addresses from their records.",
+    params(super::query::FilterParams, super::query::PageParams),
+    responses(
+        (status = 200, description = "OK", body = dmarc_store::Paged<SourceDetail>),
+        ReadErrors,
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn source_details(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Response> {
+    let store = &state.store;
+    let compute = async {
+        let page = store.by_source(&params.filter, params.page).await?;
+        let ips: Vec<_> = page.items.iter().filter_map(|g| g.source_ip).collect();
+        let mut activity: std::collections::HashMap<_, _> = store
+            .activity_of(&params.filter, &ips)
+            .await?
+            .into_iter()
+            .map(|a| (a.source_ip, a))
+            .collect();
+        Ok(page.map(|group| SourceDetail {
+            source_ip: group.source_ip,
+            tally: group.tally,
+            activity: group
+                .source_ip
+                .and_then(|ip| activity.remove(&ip))
+                .map(SourceActivity::from),
+        }))
+    };
+    cached(&state, &caller, "source-details", &params, compute).await
+}
+
 /// `GET /api/rollup/by-domain`.
 #[utoipa::path(
     get,

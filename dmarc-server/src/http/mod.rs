@@ -351,6 +351,7 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(api::report_input))
         .routes(routes!(api::summary))
         .routes(routes!(api::sources))
+        .routes(routes!(api::source_details))
         .routes(routes!(api::by_domain))
         .routes(routes!(api::organizations))
         .routes(routes!(api::disposition))
