@@ -17,9 +17,15 @@ fn out_dir() -> PathBuf {
     PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"))
 }
 
+/// This package's folder, as Cargo gives it when the script runs (not when it was
+/// compiled: one compiled script may serve checkouts in other places).
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"))
+}
+
 fn demo_reports() {
     let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmarc-core/tests/data/corpus/aggregate");
+        manifest_dir().join("../dmarc-core/tests/data/corpus/aggregate");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .expect("the corpus folder")
@@ -47,7 +53,7 @@ fn demo_reports() {
 const VENDORED: &[(&str, &str)] = &[("chart.js/dist/chart.umd.min.js", "chart.umd.min.js")];
 
 fn dashboard() {
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let web = manifest_dir().join("web");
     let src = web.join("src");
     for watched in [
         &src,
