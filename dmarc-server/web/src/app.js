@@ -1,136 +1,126 @@
-// The dashboard: sign-in, then the overview (headline figures and eight charts, each with
-// its figures as a table) for a period kept in the URL. Other pages are being built.
-import { signIn, get } from './api.js';
-import { draw, table } from './charts.js';
+// The dashboard: sign-in (the session survives a reload through the refresh cookie), the
+// navigation, and the view the URL names.
+import { account } from './account.js';
+import { get, resume, signIn, signOut } from './api.js';
+import { h } from './dom.js';
+import { filterBar } from './filters.js';
+import { overview } from './overview.js';
+import { report, reports } from './reports.js';
+import { sources } from './sources.js';
+import { current, href, router, withFilter } from './state.js';
+import { uploadView } from './upload.js';
 
 const app = document.getElementById('app');
+const RANK = { viewer: 0, analyst: 1, admin: 2 };
 
-const PERIODS = [
-  ['24h', 'Last 24 hours'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'],
-  ['90d', 'Last 90 days'], ['12m', 'Last 12 months'], ['all', 'All time'],
-];
-const DAY = 86400;
+/** The views: label in the navigation (none: reached by a link), lowest role, renderer. */
+const VIEWS = {
+  overview: { label: 'Overview', role: 'viewer', render: overview },
+  sources: { label: 'Sources', role: 'viewer', render: sources },
+  reports: { label: 'Reports', role: 'viewer', render: reports },
+  report: { role: 'viewer', render: report, under: 'reports' },
+  upload: { label: 'Upload', role: 'analyst', render: uploadView },
+  account: { label: 'Account', role: 'viewer', render: account },
+};
 
-/** The filter of a period: `from` in seconds (whole UTC days but for 24 hours). */
-function periodFilter(period) {
-  const now = Math.floor(Date.now() / 1000);
-  const today = now - (now % DAY);
-  const days = { '7d': 7, '30d': 30, '90d': 90, '12m': 365 }[period];
-  if (period === '24h') return { from: now - DAY };
-  if (days) return { from: today - (days - 1) * DAY };
-  return {};
+let context = null;
+let domains = null;
+
+function shell() {
+  const nav = h('nav', { 'aria-label': 'Main' }, h('ul', {},
+    Object.entries(VIEWS).filter(([, v]) => v.label && RANK[context.user.role] >= RANK[v.role])
+      .map(([name, v]) => h('li', {}, h('a', { href: href(withFilter(name)), 'data-internal': true, 'data-view': name }, v.label)))));
+  const main = h('main', { id: 'main', tabindex: '-1' });
+  app.replaceChildren(h('a', { href: '#main', class: 'skip' }, 'Skip to the content'),
+    h('header', {}, h('a', { href: '/', class: 'brand', 'data-internal': true }, 'dmarc'), nav,
+      h('span', { class: 'who' }, context.user.email)), main);
+  return main;
 }
 
-function state() {
-  const params = new URLSearchParams(location.search);
-  const period = params.get('period');
-  return { period: PERIODS.some(([p]) => p === period) ? period : '30d' };
-}
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
-
-const number = new Intl.NumberFormat('en');
-const percent = (part, whole) => (whole ? `${(100 * part / whole).toFixed(1)} %` : '–');
-
-async function overview() {
-  const { period } = state();
-  const filter = periodFilter(period);
-  const select = element('select', { id: 'period' });
-  for (const [value, label] of PERIODS) {
-    const option = element('option', { value }, label);
-    if (value === period) option.selected = true;
-    select.append(option);
+/** Shows the view of the URL. */
+async function render() {
+  if (!context) return;
+  const name = VIEWS[current().view] ? current().view : 'overview';
+  const view = VIEWS[name];
+  const main = app.querySelector('main#main') ?? shell();
+  for (const link of app.querySelectorAll('nav a[data-view]')) {
+    // Each navigation link keeps the filter in force.
+    link.href = href(withFilter(link.dataset.view));
+    if (link.dataset.view === (view.under ?? name)) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
   }
-  select.addEventListener('change', () => {
-    history.pushState(null, '', `?period=${select.value}`);
-    overview();
-  });
-  const status = element('p', { role: 'status' }, 'Loading…');
-  app.replaceChildren(element('h1', {}, 'Overview'),
-    element('p', {}, element('label', { for: 'period' }, 'Period '), select), status);
-  let data;
+  document.title = `${view.label ?? 'Report'} · dmarc`;
+  if (RANK[context.user.role] < RANK[view.role]) {
+    main.replaceChildren(h('h1', {}, 'Not allowed'), h('p', {}, `This page needs the ${view.role} role.`));
+    return;
+  }
+  // Each view draws into a container of its own: one left by a newer navigation is
+  // detached, so what it still draws is never shown.
+  const container = h('div', { class: 'view' });
+  main.replaceChildren(container);
   try {
-    const bucket = { bucket: 'auto' };
-    const [summary, domains, sources, disposition, alignment, compliance, timeline, trend, orgs] =
-      await Promise.all([
-        get('/api/rollup/summary', filter), get('/api/rollup/by-domain', filter),
-        get('/api/rollup/sources', { ...filter, limit: 10 }), get('/api/rollup/disposition', filter),
-        get('/api/rollup/alignment', filter), get('/api/rollup/compliance', filter),
-        get('/api/rollup/timeline', { ...filter, ...bucket }),
-        get('/api/rollup/failure-trend', { ...filter, ...bucket }),
-        get('/api/rollup/organizations', filter),
-      ]);
-    data = { summary, domains, sources, disposition, alignment, compliance, timeline, trend, orgs };
+    await view.render(container, context);
   } catch (error) {
-    if (error.signedOut) return start();
-    status.textContent = `The figures could not be loaded: ${error.message}`;
-    return;
-  }
-  status.remove();
-  const s = data.summary;
-  const figures = element('dl', { class: 'figures' });
-  for (const [label, value] of [['Messages', number.format(s.messages)],
-    ['DMARC pass rate', percent(s.dmarc_pass, s.messages)], ['Failing messages', number.format(s.dmarc_fail)],
-    ['Domains', number.format(s.domains)], ['Reporters', number.format(s.organizations)]]) {
-    figures.append(element('div', {}, element('dt', {}, label), element('dd', {}, value)));
-  }
-  app.append(figures);
-  if (!s.messages) {
-    app.append(element('p', { class: 'empty' }, 'No reports in this period.'));
-    return;
-  }
-  const grid = element('div', { class: 'charts' });
-  app.append(grid);
-  for (const chart of charts(data)) {
-    const canvas = element('canvas', { role: 'img', 'aria-label': chart.title });
-    grid.append(element('section', { 'data-chart': chart.id }, element('h2', {}, chart.title),
-      element('div', { class: 'chart' }, canvas), table(chart)));
-    draw(canvas, chart);
+    if (!container.isConnected) return;
+    if (error.signedOut) return signedOut('The session has ended. Sign in again.');
+    container.append(h('p', { role: 'alert', class: 'error' }, `This page could not be loaded: ${error.message}`));
   }
 }
 
-/** The eight charts: kind, labels, series (messages unless said), and the table's columns. */
-function charts(d) {
-  const fail = (g) => g.dmarc_fail;
-  const pass = (g) => g.dmarc_pass;
-  const a = d.alignment;
-  // The API lists groups with the most messages first.
-  const top = (groups) => groups.slice(0, 10);
-  return [
-    { id: 'timeline', title: 'DMARC results over time', type: 'line', labels: d.timeline.map((b) => b.day),
-      series: [['Pass', d.timeline.map(pass)], ['Fail', d.timeline.map(fail)]], key: 'Period' },
-    { id: 'domains', title: 'Results by domain (top 10)', type: 'bar', stacked: true,
-      labels: top(d.domains).map((g) => g.key),
-      series: [['Pass', top(d.domains).map(pass)], ['Fail', top(d.domains).map(fail)]], key: 'Domain' },
-    { id: 'sources', title: 'Top source addresses', type: 'bar', labels: d.sources.items.map((g) => g.source_ip || '(none)'),
-      series: [['Messages', d.sources.items.map((g) => g.messages)]], key: 'Address' },
-    { id: 'disposition', title: 'Disposition', type: 'pie', labels: ['None', 'Quarantine', 'Reject'],
-      series: [['Messages', [d.disposition.none, d.disposition.quarantine, d.disposition.reject]]], key: 'Disposition' },
-    { id: 'alignment', title: 'DKIM and SPF alignment', type: 'bar', stacked: true, labels: ['DKIM', 'SPF'],
-      series: [['Aligned pass', [a.both_pass + a.dkim_only, a.both_pass + a.spf_only]],
-        ['Not aligned', [a.spf_only + a.both_fail, a.dkim_only + a.both_fail]]], key: 'Mechanism' },
-    { id: 'compliance', title: 'Policy compliance', type: 'doughnut',
-      labels: ['Compliant', 'Failing, enforced', 'Failing, delivered'],
-      series: [['Messages', [d.compliance.compliant, d.compliance.failing_enforced, d.compliance.failing_delivered]]],
-      key: 'Class' },
-    { id: 'trend', title: 'Failure rate and its moving average', type: 'line', percent: true,
-      labels: d.trend.map((b) => b.day),
-      series: [['Failure rate', d.trend.map((b) => b.failure_rate)],
-        ['Moving average', d.trend.map((b) => b.moving_average)]], key: 'Period' },
-    { id: 'organizations', title: 'Top reporting organisations', type: 'bar', horizontal: true,
-      labels: top(d.orgs).map((g) => g.key),
-      series: [['Messages', top(d.orgs).map((g) => g.messages)]], key: 'Organisation' },
-  ];
+function signInForm(notice = '') {
+  context = null;
+  const message = h('p', { role: 'alert', class: 'error' }, notice);
+  const form = h('form', { class: 'sign-in stacked' }, h('h1', {}, 'Sign in'),
+    h('p', {}, h('label', {}, 'E-mail ', h('input', { name: 'email', type: 'email', autocomplete: 'username', required: true }))),
+    h('p', {}, h('label', {}, 'Password ', h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true }))),
+    h('p', {}, h('button', { type: 'submit' }, 'Sign in')), message);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    try {
+      await signIn(data.get('email'), data.get('password'));
+    } catch (error) {
+      message.textContent = error.status === 429
+        ? `Too many attempts: ${error.message}`
+        : 'Sign-in failed: wrong e-mail or password.';
+      return;
+    }
+    await enter();
+  });
+  app.replaceChildren(h('main', { class: 'narrow' }, form));
+  form.querySelector('input').focus();
 }
 
-function start() {
-  signIn(app, overview);
+function signedOut(notice) {
+  signInForm(notice);
 }
 
-window.addEventListener('popstate', overview);
-start();
+async function enter() {
+  const user = await get('/users/me');
+  context = {
+    user,
+    role: user.role,
+    filters: (view) => filterBar(view, domains ?? []),
+    signOut: async () => {
+      await signOut().catch(() => {});
+      signInForm('Signed out.');
+    },
+    signedOut,
+  };
+  domains = await get('/api/domains').catch(() => []);
+  shell();
+  await render();
+}
+
+router(render);
+(async () => {
+  if (await resume().catch(() => false)) {
+    try {
+      await enter();
+      return;
+    } catch {
+      // fall through to the form
+    }
+  }
+  signInForm();
+})();

@@ -1,0 +1,47 @@
+// The filter bar: period (presets or custom dates), domains, source address or network,
+// aligned DKIM and SPF verdicts, disposition and reporting organisation. Applying it changes
+// the URL; "Clear" keeps the period only.
+import { h } from './dom.js';
+import { FILTER_KEYS, PERIODS, current, go, href } from './state.js';
+
+const choice = (name, label, options, value) => h('label', {}, `${label} `,
+  h('select', { name }, options.map(([v, text]) => h('option', { value: v, selected: v === (value ?? '') }, text))));
+
+/** The filter bar of `view`; `domains` are the known policy domains. */
+export function filterBar(view, domains) {
+  const s = current();
+  const period = PERIODS.some(([p]) => p === s.period) ? s.period : '30d';
+  const chosen = new Set((s.domain ?? '').split(',').filter(Boolean));
+  const custom = h('span', { class: 'custom', hidden: period !== 'custom' },
+    h('label', {}, 'From ', h('input', { type: 'date', name: 'from', value: s.from ?? '' })),
+    h('label', {}, 'To ', h('input', { type: 'date', name: 'to', value: s.to ?? '' })));
+  const periodSelect = h('select', { id: 'period', name: 'period' },
+    PERIODS.map(([value, label]) => h('option', { value, selected: value === period }, label)));
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filters' },
+    h('label', { for: 'period' }, 'Period '), periodSelect, custom,
+    h('label', {}, 'Domains ', h('select', { name: 'domain', multiple: true, size: Math.min(4, Math.max(2, domains.length)) },
+      domains.map((d) => h('option', { value: d.domain, selected: chosen.has(d.domain) }, d.domain)))),
+    h('label', {}, 'Source address or network ',
+      h('input', { name: 'source_ip', value: s.source_ip ?? '', placeholder: '192.0.2.0/24', size: 18 })),
+    choice('dkim', 'DKIM', [['', 'Any'], ['pass', 'Aligned pass'], ['fail', 'Not aligned']], s.dkim),
+    choice('spf', 'SPF', [['', 'Any'], ['pass', 'Aligned pass'], ['fail', 'Not aligned']], s.spf),
+    choice('disposition', 'Disposition', [['', 'Any'], ['none', 'None'], ['quarantine', 'Quarantine'],
+      ['reject', 'Reject']], s.disposition),
+    h('label', {}, 'Reporter ', h('input', { name: 'org', value: s.org ?? '', size: 14 })),
+    h('button', { type: 'submit' }, 'Apply'),
+    h('a', { href: href({ view, period }), 'data-internal': true }, 'Clear'));
+  // The period applies at once; the other fields with "Apply".
+  periodSelect.addEventListener('change', () => {
+    custom.hidden = periodSelect.value !== 'custom';
+    if (periodSelect.value !== 'custom') form.requestSubmit();
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const state = { ...current(), view, offset: undefined };
+    for (const key of FILTER_KEYS) state[key] = key === 'domain' ? data.getAll('domain').join(',') : data.get(key)?.trim();
+    if (state.period !== 'custom') state.from = state.to = undefined;
+    go(href(state));
+  });
+  return form;
+}
