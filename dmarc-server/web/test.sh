@@ -21,6 +21,8 @@ db="sqlite://$work/web.db"
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 "$target/debug/dmarc" user create --database-url "$db" --email admin@example.com --role admin \
   --password-stdin <<<"$password" >/dev/null
+"$target/debug/dmarc" user create --database-url "$db" --email viewer@example.com --role viewer \
+  --password-stdin <<<"$password" >/dev/null
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 DMARC_JOBS_SCHEDULER=false "$target/debug/dmarc" serve --database-url "$db" \
   --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
@@ -29,5 +31,7 @@ for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
   sleep 0.25
 done
+# One test file at a time: the upload test adds a report.
 DASHBOARD_URL="http://127.0.0.1:$port" DASHBOARD_EMAIL=admin@example.com \
-  DASHBOARD_PASSWORD="$password" node --test "$here/tests/"
+  DASHBOARD_VIEWER_EMAIL=viewer@example.com DASHBOARD_PASSWORD="$password" \
+  node --test --test-concurrency=1 "$here/tests/"

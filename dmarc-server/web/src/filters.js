@@ -4,8 +4,14 @@
 import { h } from './dom.js';
 import { FILTER_KEYS, PERIODS, current, go, href } from './state.js';
 
-const choice = (name, label, options, value) => h('label', {}, `${label} `,
-  h('select', { name }, options.map(([v, text]) => h('option', { value: v, selected: v === (value ?? '') }, text))));
+/** A control with its label above it; the label names it exactly. */
+const field = (label, control) => {
+  control.id = `filter-${control.name}`;
+  return h('span', { class: 'field' }, h('label', { for: control.id }, label), control);
+};
+
+const choice = (name, label, options, value) => field(label, h('select', { name },
+  options.map(([v, text]) => h('option', { value: v, selected: v === (value ?? '') }, text))));
 
 /** The filter bar of `view`; `domains` are the known policy domains. */
 export function filterBar(view, domains) {
@@ -13,21 +19,21 @@ export function filterBar(view, domains) {
   const period = PERIODS.some(([p]) => p === s.period) ? s.period : '30d';
   const chosen = new Set((s.domain ?? '').split(',').filter(Boolean));
   const custom = h('span', { class: 'custom', hidden: period !== 'custom' },
-    h('label', {}, 'From ', h('input', { type: 'date', name: 'from', value: s.from ?? '' })),
-    h('label', {}, 'To ', h('input', { type: 'date', name: 'to', value: s.to ?? '' })));
-  const periodSelect = h('select', { id: 'period', name: 'period' },
+    field('From', h('input', { type: 'date', name: 'from', value: s.from ?? '' })),
+    field('To', h('input', { type: 'date', name: 'to', value: s.to ?? '' })));
+  const periodSelect = h('select', { name: 'period' },
     PERIODS.map(([value, label]) => h('option', { value, selected: value === period }, label)));
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filters' },
-    h('label', { for: 'period' }, 'Period '), periodSelect, custom,
-    h('label', {}, 'Domains ', h('select', { name: 'domain', multiple: true, size: Math.min(4, Math.max(2, domains.length)) },
+    field('Period', periodSelect), custom,
+    field('Domains', h('select', { name: 'domain', multiple: true, size: Math.min(4, Math.max(2, domains.length)) },
       domains.map((d) => h('option', { value: d.domain, selected: chosen.has(d.domain) }, d.domain)))),
-    h('label', {}, 'Source address or network ',
+    field('Source address or network',
       h('input', { name: 'source_ip', value: s.source_ip ?? '', placeholder: '192.0.2.0/24', size: 18 })),
     choice('dkim', 'DKIM', [['', 'Any'], ['pass', 'Aligned pass'], ['fail', 'Not aligned']], s.dkim),
     choice('spf', 'SPF', [['', 'Any'], ['pass', 'Aligned pass'], ['fail', 'Not aligned']], s.spf),
     choice('disposition', 'Disposition', [['', 'Any'], ['none', 'None'], ['quarantine', 'Quarantine'],
       ['reject', 'Reject']], s.disposition),
-    h('label', {}, 'Reporter ', h('input', { name: 'org', value: s.org ?? '', size: 14 })),
+    field('Reporter', h('input', { name: 'org', value: s.org ?? '', size: 14 })),
     h('button', { type: 'submit' }, 'Apply'),
     h('a', { href: href({ view, period }), 'data-internal': true }, 'Clear'));
   // The period applies at once; the other fields with "Apply".

@@ -2,56 +2,10 @@
 // against the API's answers for the same period, the period in the URL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { api, base, browser, email, rows as tableRows, signedIn, watchedPage } from './support.mjs';
 
-const base = process.env.DASHBOARD_URL;
-const email = process.env.DASHBOARD_EMAIL;
-const password = process.env.DASHBOARD_PASSWORD;
-
-async function browser() {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run'],
-  });
-}
-
-/** A page that records console errors and failed requests. */
-async function watchedPage(b) {
-  const page = await b.newPage();
-  const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`); });
-  return { page, problems };
-}
-
-async function api(path) {
-  const login = await fetch(`${base}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  const { access_token: token } = await login.json();
-  const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(response.status, 200, path);
-  return response.json();
-}
-
-async function signedIn(page, path) {
-  await page.goto(`${base}${path}`);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
-}
-
-/** The rows of a chart's table: [label, ...figures] as shown. */
-async function rows(page, chart) {
-  return page.$$eval(`[data-chart="${chart}"] tbody tr`, (trs) =>
-    trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
-}
+/** The rows of a chart's table. */
+const rows = (page, chart) => tableRows(page, `[data-chart="${chart}"]`);
 
 const n = new Intl.NumberFormat('en');
 const pct = (v) => `${(100 * v).toFixed(1)} %`;
