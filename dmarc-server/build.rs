@@ -24,8 +24,7 @@ fn manifest_dir() -> PathBuf {
 }
 
 fn demo_reports() {
-    let dir =
-        manifest_dir().join("../dmarc-core/tests/data/corpus/aggregate");
+    let dir = manifest_dir().join("../dmarc-core/tests/data/corpus/aggregate");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .expect("the corpus folder")

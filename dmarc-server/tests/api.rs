@@ -499,6 +499,7 @@ async fn rbac_matrix_over_every_endpoint() {
         "disposition",
         "alignment",
         "compliance",
+        "enforcement",
         "timeline",
         "failure-trend",
     ] {
@@ -1181,7 +1182,7 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 39, "{operations:?}");
+    assert_eq!(operations.len(), 40, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server

@@ -34,6 +34,7 @@ fn generated(records: usize, seed: u64) -> Vec<u8> {
 const READS: &[&str] = &[
     "/api/domains",
     "/api/reports",
+    "/api/sources",
     "/api/rollup/summary",
     "/api/rollup/sources",
     "/api/rollup/by-domain",
@@ -41,6 +42,7 @@ const READS: &[&str] = &[
     "/api/rollup/disposition",
     "/api/rollup/alignment",
     "/api/rollup/compliance",
+    "/api/rollup/enforcement",
     "/api/rollup/timeline",
     "/api/rollup/failure-trend",
     "/api/export/reports/csv",

@@ -6,8 +6,9 @@
 
 use dmarc_core::Filter;
 use dmarc_core::rollup::{
-    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, OutcomeClass,
-    PolicyCompliance, SourceActivity, SourceGroup, Summary, Tally, TimelineBuilder, TrendPoint,
+    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, EnforcementImpact, Group,
+    OutcomeClass, PolicyCompliance, SourceActivity, SourceGroup, Summary, Tally, TimelineBuilder,
+    TrendPoint,
 };
 
 use crate::backend::Backend;
@@ -52,6 +53,11 @@ impl Store {
     /// DMARC compliance and the treatment of failures.
     pub async fn policy_compliance(&self, filter: &Filter) -> Result<PolicyCompliance> {
         compliance(self, filter).await
+    }
+
+    /// What `p=reject` would stop per policy domain, beside the policy in force.
+    pub async fn enforcement_impact(&self, filter: &Filter) -> Result<Vec<EnforcementImpact>> {
+        enforcement_impact(self, filter).await
     }
 
     /// Messages per UTC day.
@@ -368,6 +374,103 @@ pub(crate) async fn compliance(store: &Store, filter: &Filter) -> Result<PolicyC
         };
         *published = published.saturating_add(messages);
     }
+    Ok(out)
+}
+
+/// The enforcement impact: the failing messages per domain and their treatment (from
+/// `rollup_daily` when the filter allows), the distinct addresses of the failing delivered
+/// ones (records), and the policy of each domain's latest report.
+pub(crate) async fn enforcement_impact(
+    store: &Store,
+    filter: &Filter,
+) -> Result<Vec<EnforcementImpact>> {
+    let s = Source::for_filter(filter);
+    let (r, a, m) = (s.report, s.outcome, s.messages);
+    let failing = format!("{a}.dkim_pass = 0 AND {a}.spf_pass = 0");
+    let enforced = format!("{} IN ('quarantine', 'reject')", s.class);
+    let select = format!(
+        "{r}.policy_domain AS domain, {}, \
+         CAST(COALESCE(SUM(CASE WHEN {failing} AND {enforced} THEN {a}.{m} ELSE 0 END), 0) AS BIGINT) AS failing_enforced, \
+         CAST(COALESCE(SUM(CASE WHEN {failing} AND NOT {enforced} THEN {a}.{m} ELSE 0 END), 0) AS BIGINT) AS failing_delivered",
+        s.sum()
+    );
+    let tallies = query(
+        store,
+        s,
+        &select,
+        filter,
+        &format!(" GROUP BY {r}.policy_domain"),
+    )
+    .await?;
+    if tallies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sources = query(
+        store,
+        RECORDS,
+        "r.policy_domain AS domain, COUNT(DISTINCT x.ip) AS sources",
+        filter,
+        &format!(
+            " AND x.dkim_pass = 0 AND x.spf_pass = 0 AND NOT {} IN ('quarantine', 'reject') \
+             GROUP BY r.policy_domain",
+            RECORDS.class
+        ),
+    )
+    .await?;
+    let mut sources: std::collections::HashMap<String, u64> = sources
+        .iter()
+        .map(|row| Ok((row.text("domain")?, unsigned(row.int("sources")?))))
+        .collect::<Result<_>>()?;
+    // The latest report of each domain among those the filter's report conditions select.
+    let reports_only = Filter {
+        domains: filter.domains.clone(),
+        from: filter.from,
+        to: filter.to,
+        org: filter.org.clone(),
+        ..Filter::default()
+    };
+    // Text in byte order, as the core compares it (PostgreSQL's follows the collation).
+    let bytes = match store.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => " COLLATE \"C\"",
+    };
+    let mut latest = Sql::new(&format!(
+        "SELECT domain, meta FROM (SELECT r.policy_domain AS domain, r.meta, ROW_NUMBER() OVER \
+         (PARTITION BY r.policy_domain ORDER BY r.end_ts DESC, r.begin_ts DESC, \
+         r.reporter{bytes} DESC, r.report_id{bytes} DESC) AS n FROM reports r WHERE 1 = 1"
+    ));
+    push_conditions(&mut latest, &reports_only, Target::Records);
+    latest.push(") l WHERE n = 1");
+    let mut policies = std::collections::HashMap::new();
+    for row in store.read(latest).await? {
+        let domain = row.text("domain")?;
+        let report: dmarc_core::Report = serde_json::from_str(&row.text("meta")?).map_err(|e| {
+            StoreError::Corrupt(format!("the metadata of a report of {domain}: {e}"))
+        })?;
+        policies.insert(domain, report.policy_effective);
+    }
+    let mut out = Vec::with_capacity(tallies.len());
+    for row in tallies {
+        let domain = row.text("domain")?;
+        let policy = policies
+            .get(&domain)
+            .ok_or_else(|| StoreError::Corrupt(format!("{domain} has records but no report")))?;
+        out.push(EnforcementImpact {
+            messages: unsigned(row.int("messages")?),
+            failing_enforced: unsigned(row.int("failing_enforced")?),
+            failing_delivered: unsigned(row.int("failing_delivered")?),
+            sources: sources.remove(&domain).unwrap_or(0),
+            policy: policy.p.as_str().to_owned(),
+            subdomain_policy: policy.sp.as_str().to_owned(),
+            pct: policy.pct,
+            domain,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.failing_delivered
+            .cmp(&a.failing_delivered)
+            .then_with(|| a.domain.cmp(&b.domain))
+    });
     Ok(out)
 }
 

@@ -428,6 +428,14 @@ contract!(rollups_equal_the_core_rollups, |store| {
             rollup::failure_trend(&reports, &filter, 7),
             "{label}"
         );
+        assert_eq!(
+            store
+                .enforcement_impact(&filter)
+                .await
+                .expect("enforcement"),
+            rollup::enforcement_impact(&reports, &filter),
+            "{label}"
+        );
         let activity = rollup::source_activity(&reports, &filter);
         assert_eq!(
             store.source_activity(&filter).await.expect("activity"),

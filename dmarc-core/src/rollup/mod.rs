@@ -299,15 +299,10 @@ pub struct PolicyCompliance {
 pub fn policy_compliance(reports: &[Report], filter: &Filter) -> PolicyCompliance {
     let mut out = PolicyCompliance::default();
     for (report, record) in filter.select(reports) {
-        let outcome = if record.dmarc_pass() {
-            &mut out.compliant
-        } else if matches!(
-            record.policy_evaluated.disposition,
-            Some(Disposition::Quarantine | Disposition::Reject)
-        ) {
-            &mut out.failing_enforced
-        } else {
-            &mut out.failing_delivered
+        let outcome = match failure_delivered(record) {
+            None => &mut out.compliant,
+            Some(false) => &mut out.failing_enforced,
+            Some(true) => &mut out.failing_delivered,
         };
         *outcome = outcome.saturating_add(record.count);
         let policy = match report.policy_effective.p {
@@ -317,6 +312,117 @@ pub fn policy_compliance(reports: &[Report], filter: &Filter) -> PolicyComplianc
         };
         *policy = policy.saturating_add(record.count);
     }
+    out
+}
+
+/// What enforcing `p=reject` would change for one policy domain: its failing messages
+/// that were delivered (what `p=reject` would stop) and the addresses that sent them,
+/// beside the policy in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnforcementImpact {
+    /// The policy domain (lower-case).
+    pub domain: String,
+    /// All messages.
+    pub messages: u64,
+    /// Messages that failed DMARC and were quarantined or rejected.
+    pub failing_enforced: u64,
+    /// Messages that failed DMARC and were delivered: what `p=reject` would stop.
+    pub failing_delivered: u64,
+    /// Distinct source addresses of the failing delivered messages.
+    pub sources: u64,
+    /// `p` in force in the domain's latest report (by period end, then start, reporter
+    /// and report id) among those the filter selects.
+    pub policy: String,
+    /// `sp` in force there.
+    pub subdomain_policy: String,
+    /// `pct` in force there.
+    pub pct: u32,
+}
+
+/// A failing record's treatment: `Some(true)` delivered, `Some(false)` enforced, `None`
+/// when it passed DMARC.
+pub fn failure_delivered(record: &Record) -> Option<bool> {
+    if record.dmarc_pass() {
+        return None;
+    }
+    Some(!matches!(
+        record.policy_evaluated.disposition,
+        Some(Disposition::Quarantine | Disposition::Reject)
+    ))
+}
+
+/// The enforcement impact per policy domain, most failing delivered messages first (then
+/// by domain).
+pub fn enforcement_impact(reports: &[Report], filter: &Filter) -> Vec<EnforcementImpact> {
+    struct Acc<'a> {
+        impact: EnforcementImpact,
+        addresses: HashSet<[u8; 16]>,
+        latest: &'a Report,
+    }
+    let later = |a: &Report, b: &Report| {
+        let key = |r: &Report| {
+            let range = r.report_metadata.date_range;
+            let id = r.identity();
+            (range.end, range.begin, id.reporter, id.report_id)
+        };
+        key(a) > key(b)
+    };
+    // The policy is the report's: its latest report among those the filter's report
+    // conditions select, whatever records the record conditions keep.
+    let mut latest: HashMap<String, &Report> = HashMap::new();
+    for report in reports.iter().filter(|r| filter.matches_report(r)) {
+        let slot = latest.entry(report.domain_key()).or_insert(report);
+        if later(report, slot) {
+            *slot = report;
+        }
+    }
+    let mut by_domain: HashMap<String, Acc<'_>> = HashMap::new();
+    for (report, record) in filter.select(reports) {
+        let domain = report.domain_key();
+        let acc = by_domain.entry(domain.clone()).or_insert_with(|| Acc {
+            latest: latest[&domain],
+            impact: EnforcementImpact {
+                domain,
+                messages: 0,
+                failing_enforced: 0,
+                failing_delivered: 0,
+                sources: 0,
+                policy: String::new(),
+                subdomain_policy: String::new(),
+                pct: 0,
+            },
+            addresses: HashSet::new(),
+        });
+        let i = &mut acc.impact;
+        i.messages = i.messages.saturating_add(record.count);
+        match failure_delivered(record) {
+            Some(true) => {
+                i.failing_delivered = i.failing_delivered.saturating_add(record.count);
+                if let Some(ip) = record.source_ip {
+                    acc.addresses.insert(crate::filter::ip_key(ip));
+                }
+            }
+            Some(false) => i.failing_enforced = i.failing_enforced.saturating_add(record.count),
+            None => {}
+        }
+    }
+    let mut out: Vec<EnforcementImpact> = by_domain
+        .into_values()
+        .map(|mut acc| {
+            let policy = &acc.latest.policy_effective;
+            acc.impact.sources = acc.addresses.len() as u64;
+            acc.impact.policy = policy.p.as_str().to_owned();
+            acc.impact.subdomain_policy = policy.sp.as_str().to_owned();
+            acc.impact.pct = policy.pct;
+            acc.impact
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.failing_delivered
+            .cmp(&a.failing_delivered)
+            .then_with(|| a.domain.cmp(&b.domain))
+    });
     out
 }
 

@@ -6,8 +6,8 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dmarc_core::rollup::{
-    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, Group, PolicyCompliance,
-    SourceGroup, Summary, TrendPoint,
+    self, AlignmentBreakdown, DayBucket, DispositionBreakdown, EnforcementImpact, Group,
+    PolicyCompliance, SourceGroup, Summary, TrendPoint,
 };
 use dmarc_core::{Error as ParseError, ErrorKind};
 use dmarc_store::{
@@ -652,6 +652,35 @@ pub async fn compliance(
         "compliance",
         &params,
         state.store.policy_compliance(&params.filter),
+    )
+    .await
+}
+
+/// `GET /api/rollup/enforcement`.
+#[utoipa::path(
+    get,
+    path = "/api/rollup/enforcement",
+    tag = "rollups",
+    summary = "Per domain: failing messages delivered (what p=reject would stop), their source addresses, and the policy in force",
+    description = "Any role; access token or API key. Most failing delivered messages first.",
+    params(super::query::FilterParams),
+    responses(
+        (status = 200, description = "OK", body = [EnforcementImpact]),
+        ReadErrors,
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn enforcement(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Response> {
+    cached(
+        &state,
+        &caller,
+        "enforcement",
+        &params,
+        state.store.enforcement_impact(&params.filter),
     )
     .await
 }

@@ -357,6 +357,7 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(api::disposition))
         .routes(routes!(api::alignment))
         .routes(routes!(api::compliance))
+        .routes(routes!(api::enforcement))
         .routes(routes!(api::timeline))
         .routes(routes!(api::failure_trend))
         .routes(routes!(export::reports))

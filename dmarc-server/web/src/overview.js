@@ -1,9 +1,11 @@
 // The overview: headline figures and the eight charts, each with its figures as a table,
-// for the filter in the URL. A bar or slice (or its row in the table) filters by it.
+// for the filter in the URL, and the enforcement impact per domain. A bar or slice (or its
+// row in the table) filters by it.
 import { get } from './api.js';
 import { draw, table } from './charts.js';
 import { h, number, percent, status } from './dom.js';
-import { current, filterParams, withFilter } from './state.js';
+import { current, filterParams, href, withFilter } from './state.js';
+import { sortable } from './table.js';
 
 export async function overview(main, context) {
   const filter = filterParams(current());
@@ -31,13 +33,37 @@ export async function overview(main, context) {
     return;
   }
   const grid = h('div', { class: 'charts' });
-  main.append(grid);
+  const impact = h('section', { class: 'impact' }, h('h2', {}, 'Enforcement impact'), status());
+  main.append(grid, impact);
   for (const chart of charts(data)) {
     const canvas = h('canvas', { role: 'img', 'aria-label': chart.title });
     grid.append(h('section', { 'data-chart': chart.id }, h('h2', {}, chart.title),
       h('div', { class: 'chart' }, canvas), table(chart)));
     draw(canvas, chart);
   }
+  // After the charts: counting the addresses reads records.
+  const impacts = await get('/api/rollup/enforcement', filter);
+  impact.replaceChildren(h('h2', {}, 'Enforcement impact'), enforcement(impacts));
+}
+
+/** Per domain: what `p=reject` would stop (failing messages delivered today) and from how
+ * many addresses, beside the policy in force. */
+function enforcement(domains) {
+  const columns = [
+    { label: 'Domain', value: (d) => d.domain,
+      cell: (d) => h('a', { href: href(withFilter('overview', { domain: d.domain })), 'data-internal': true }, d.domain) },
+    { label: 'Policy in force', value: (d) => d.policy,
+      cell: (d) => `p=${d.policy}; sp=${d.subdomain_policy}; pct=${d.pct}` },
+    { label: 'Failing, delivered', numeric: true, value: (d) => d.failing_delivered,
+      cell: (d) => number.format(d.failing_delivered) },
+    { label: 'Share of messages', numeric: true, value: (d) => (d.messages ? d.failing_delivered / d.messages : 0),
+      cell: (d) => percent(d.failing_delivered, d.messages) },
+    { label: 'From addresses', numeric: true, value: (d) => d.sources, cell: (d) => number.format(d.sources) },
+    { label: 'Failing, enforced', numeric: true, value: (d) => d.failing_enforced,
+      cell: (d) => number.format(d.failing_enforced) },
+  ];
+  return sortable(columns, domains,
+    'What p=reject would stop: messages that fail DMARC and are delivered today, most first');
 }
 
 /** The eight charts: kind, labels, series (messages unless said), the table's key column,

@@ -56,6 +56,13 @@ test('sign in; the headline figures and all eight charts show the API figures', 
     const orgs = await api('/api/rollup/organizations');
     assert.deepEqual(await rows(page, 'organizations'),
       orgs.slice(0, 10).map((g) => [g.key, str(g.messages)]));
+    // The enforcement impact per domain, most failing delivered messages first.
+    const impact = await api('/api/rollup/enforcement?preset=all');
+    assert.ok(impact.some((d) => d.failing_delivered > 0));
+    await page.locator('.impact table').waitFor();
+    assert.deepEqual((await tableRows(page, '.impact')).map((r) => [r[0], r[1], r[2], r[4]]),
+      impact.map((d) => [d.domain, `p=${d.policy}; sp=${d.subdomain_policy}; pct=${d.pct}`,
+        n.format(d.failing_delivered), n.format(d.sources)]));
     assert.deepEqual(problems, []);
   } finally {
     await b.close();
