@@ -231,14 +231,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Paged<Task>>> {
     let (filter, page) = task_query(query.as_deref().unwrap_or(""))?;
-    let jobs = state.store.jobs(&filter, page).await?;
-    Ok(Json(Paged {
-        items: jobs.items.into_iter().map(Task::from).collect(),
-        total: jobs.total,
-        total_capped: false,
-        limit: jobs.limit,
-        offset: jobs.offset,
-    }))
+    Ok(Json(state.store.jobs(&filter, page).await?.map(Task::from)))
 }
 
 /// `GET /tasks/schedules` (any role): every schedule with its next and last run.

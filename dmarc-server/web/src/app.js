@@ -1,12 +1,14 @@
 // The dashboard: sign-in (the session survives a reload through the refresh cookie), the
 // navigation, and the view the URL names.
 import { account } from './account.js';
+import { admin } from './admin.js';
 import { get, resume, signIn, signOut } from './api.js';
 import { h } from './dom.js';
 import { filterBar } from './filters.js';
 import { overview } from './overview.js';
 import { report, reports } from './reports.js';
 import { sources } from './sources.js';
+import { tasks } from './tasks.js';
 import { current, href, router, withFilter } from './state.js';
 import { uploadView } from './upload.js';
 
@@ -20,6 +22,8 @@ const VIEWS = {
   reports: { label: 'Reports', role: 'viewer', render: reports },
   report: { role: 'viewer', render: report, under: 'reports' },
   upload: { label: 'Upload', role: 'analyst', render: uploadView },
+  tasks: { label: 'Tasks', role: 'viewer', render: tasks },
+  admin: { label: 'Admin', role: 'admin', render: admin },
   account: { label: 'Account', role: 'viewer', render: account },
 };
 

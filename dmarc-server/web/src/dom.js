@@ -26,3 +26,10 @@ export const time = (seconds) =>
 
 /** A status line for a view: `Loading…` until replaced. */
 export const status = (text = 'Loading…') => h('p', { role: 'status' }, text);
+
+/** A form control with its label above it; the label names it exactly (its id is made
+ * from its name unless it has one). */
+export function field(label, control) {
+  control.id ||= `field-${control.name}`;
+  return h('span', { class: 'field' }, h('label', { for: control.id }, label), control);
+}

@@ -1,14 +1,8 @@
 // The filter bar: period (presets or custom dates), domains, source address or network,
 // aligned DKIM and SPF verdicts, disposition and reporting organisation. Applying it changes
 // the URL; "Clear" keeps the period only.
-import { h } from './dom.js';
+import { field, h } from './dom.js';
 import { FILTER_KEYS, PERIODS, current, go, href } from './state.js';
-
-/** A control with its label above it; the label names it exactly. */
-const field = (label, control) => {
-  control.id = `filter-${control.name}`;
-  return h('span', { class: 'field' }, h('label', { for: control.id }, label), control);
-};
 
 const choice = (name, label, options, value) => field(label, h('select', { name },
   options.map(([v, text]) => h('option', { value: v, selected: v === (value ?? '') }, text))));

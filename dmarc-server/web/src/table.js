@@ -3,14 +3,17 @@
 import { h, number } from './dom.js';
 import { current, href } from './state.js';
 
-/** `columns`: [{ label, value(row) for sorting, cell(row) shown, numeric }]. */
+/** `columns`: [{ label, value(row) for sorting (none: the column does not sort), cell(row)
+ * shown, numeric }]. */
 export function sortable(columns, rows, caption) {
   const body = h('tbody');
   const headers = columns.map((column, i) => {
+    const numeric = column.numeric ? 'number' : undefined;
+    // A column without a value (actions) does not sort.
+    if (!column.value) return h('th', { scope: 'col', class: numeric }, column.label);
     const button = h('button', { type: 'button', class: 'sort' }, column.label);
-    const th = h('th', { scope: 'col', class: column.numeric ? 'number' : undefined }, button);
     button.addEventListener('click', () => sortBy(i));
-    return th;
+    return h('th', { scope: 'col', class: numeric }, button);
   });
   let by = -1;
   let descending = true;

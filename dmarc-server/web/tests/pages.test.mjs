@@ -176,3 +176,66 @@ test('a viewer has no upload and no download', () => withPage(async (page) => {
   await page.goto(`${base}/?view=upload`);
   await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
 }));
+
+test('tasks: the queue and schedules as the API has them, and a trigger', () => withPage(async (page) => {
+  await signedIn(page, '/?view=tasks', undefined, 'Tasks');
+  await page.getByRole('heading', { name: 'Schedules (UTC)' }).waitFor();
+  const schedules = await api('/tasks/schedules');
+  const shown = await rows(page, 'table.list:has(caption:text("What runs on its own"))');
+  assert.deepEqual(shown.map((r) => [r[0], r[1]]), schedules.map((s) => [s.kind, s.expression]));
+  await page.getByRole('button', { name: 'Process stored reports now' }).click();
+  const started = await page.getByText(/^Task \d+ \(process-reports\) is (queued|running|succeeded)\.$/).textContent();
+  const id = /^Task (\d+)/.exec(started)[1];
+  const task = await api(`/tasks/status/${id}`);
+  assert.equal(task.kind, 'process-reports');
+  assert.equal(task.created_by, process.env.DASHBOARD_EMAIL);
+  // The queue's figures are the API's totals per state.
+  const figures = await page.$$eval('dl.figures dt', (terms) =>
+    Object.fromEntries(terms.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  assert.deepEqual(Object.keys(figures), ['queued', 'running', 'succeeded', 'failed']);
+  const total = Object.values(figures).reduce((sum, v) => sum + Number(v), 0);
+  assert.ok(total >= 1, JSON.stringify(figures));
+}));
+
+test('admin: create a user, change the role, disable; the audit log has it', () => withPage(async (page) => {
+  await signedIn(page, '/?view=admin', undefined, 'Admin');
+  const who = `new-${Date.now()}@example.com`;
+  await page.getByLabel('E-mail', { exact: true }).fill(who);
+  await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await page.getByLabel('Password', { exact: true }).fill('a long enough password');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await page.getByText(`Create ${who}: done.`).waitFor();
+  await page.getByLabel(`Role of ${who}`).selectOption('analyst');
+  await page.getByText(`Role of ${who}: done.`).waitFor();
+  await page.getByRole('button', { name: `Disable ${who}` }).click();
+  await page.getByText(`Disable ${who}: done.`).waitFor();
+  const user = (await api('/users')).find((u) => u.email === who);
+  assert.equal(user.role, 'analyst');
+  assert.equal(user.disabled, true);
+  const audit = await rows(page, 'table.list:has(caption:text("Newest first"))');
+  const actions = audit.filter((r) => r[3] === who).map((r) => r[2]);
+  assert.deepEqual(actions, ['user.update', 'user.update', 'user.create']);
+}));
+
+test('account: an API key is shown once, works, and stops when revoked', () => withPage(async (page) => {
+  await signedIn(page, '/?view=account', undefined, 'Account');
+  const name = `key-${Date.now()}`;
+  await page.getByLabel('Name of a new key').fill(name);
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = await page.locator('code.secret').textContent();
+  const me = (k) => fetch(`${base}/users/me`, { headers: { 'x-api-key': k } });
+  assert.equal((await me(key)).status, 200);
+  await page.getByRole('button', { name: `Revoke ${name}` }).click();
+  await page.getByText(`${name} is revoked.`).waitFor();
+  assert.equal((await me(key)).status, 401);
+  assert.equal(await page.locator('code.secret').count(), 0, 'the key is not shown again');
+}));
+
+test('a viewer has no admin page and no task buttons', () => withPage(async (page) => {
+  await signedIn(page, '/?view=tasks', viewer, 'Tasks');
+  await page.getByRole('heading', { name: 'Schedules (UTC)' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: /now$/ }).count(), 0);
+  assert.equal(await page.getByRole('link', { name: 'Admin' }).count(), 0);
+  await page.goto(`${base}/?view=admin`);
+  await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+}));

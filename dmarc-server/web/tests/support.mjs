@@ -52,7 +52,7 @@ export async function signedIn(page, path, who = email, heading = 'Overview') {
   await page.getByLabel('E-mail').fill(who);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: heading }).waitFor();
+  await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor();
 }
 
 /** The rows of the table under `selector`: [cells as shown]. */
