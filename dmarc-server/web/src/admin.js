@@ -51,7 +51,7 @@ export async function admin(main, context) {
       const password = h('input', { type: 'password', autocomplete: 'new-password', minlength: 12, required: true,
         'aria-label': `New password for ${u.email}`, placeholder: 'new password' });
       const reset = h('form', { class: 'row-actions' }, password,
-        h('button', { type: 'submit', 'aria-label': `Set the password of ${u.email}` }, 'Set password'));
+        h('button', { type: 'submit', 'aria-label': `Set password of ${u.email}` }, 'Set password'));
       reset.addEventListener('submit', (event) => {
         event.preventDefault();
         change(`Password of ${u.email}`, 'PATCH', `/users/${u.id}`, { password: password.value });
