@@ -100,7 +100,8 @@ function signedOut(notice) {
 }
 
 async function enter() {
-  const user = await get('/users/me');
+  const [user, known] = await Promise.all([get('/users/me'), get('/api/domains').catch(() => [])]);
+  domains = known;
   context = {
     user,
     role: user.role,
@@ -111,7 +112,6 @@ async function enter() {
     },
     signedOut,
   };
-  domains = await get('/api/domains').catch(() => []);
   shell();
   await render();
 }

@@ -43,5 +43,9 @@ export function filterBar(view, domains) {
     if (state.period !== 'custom') state.from = state.to = undefined;
     go(href(state));
   });
-  return form;
+  // Folded on narrow screens (a phone), open elsewhere; the summary counts what applies.
+  const active = FILTER_KEYS.filter((key) => !['period', 'from', 'to'].includes(key) && s[key]).length;
+  const label = PERIODS.find(([p]) => p === period)[1];
+  return h('details', { class: 'filter-box', open: matchMedia('(min-width: 40rem)').matches },
+    h('summary', {}, `Filters: ${label}${active ? `, ${active} more` : ''}`), form);
 }
