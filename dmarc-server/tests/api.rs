@@ -149,6 +149,14 @@ fn cookie_value(set_cookie: &str) -> &str {
     pair.split_once('=').expect("name=value").1
 }
 
+/// A login as the dashboard makes it: the refresh token in a cookie.
+async fn browser_login(server: &Server, email: &str) -> Answer {
+    let body = json!({ "email": email, "password": PASSWORD, "cookie": true });
+    server
+        .call(Method::POST, "/auth/login", &Auth::None, Some(body))
+        .await
+}
+
 /// A browser session: the refresh token lives in an `HttpOnly`, `SameSite=Strict` cookie
 /// for `/auth` and never in a body a page script reads; refreshing by cookie needs the
 /// CSRF header and rotates the cookie; a spent or logged-out cookie is refused and deleted.
@@ -156,14 +164,7 @@ fn cookie_value(set_cookie: &str) -> &str {
 async fn browser_sessions_keep_the_refresh_token_in_a_cookie() {
     let server = sqlite_server().await;
     server.user("bo@example.com", Role::Viewer).await;
-    let login = server
-        .call(
-            Method::POST,
-            "/auth/login",
-            &Auth::None,
-            Some(json!({ "email": "bo@example.com", "password": PASSWORD, "cookie": true })),
-        )
-        .await;
+    let login = browser_login(&server, "bo@example.com").await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     assert!(login.body.get("refresh_token").is_none(), "{}", login.body);
     assert!(login.body["access_token"].is_string());
@@ -229,14 +230,7 @@ async fn browser_sessions_keep_the_refresh_token_in_a_cookie() {
     // Behind TLS the cookie is `Secure`.
     let behind_tls = start(testing::sqlite(), |c| c.tls_in_front = true).await;
     behind_tls.user("bo@example.com", Role::Viewer).await;
-    let login = behind_tls
-        .call(
-            Method::POST,
-            "/auth/login",
-            &Auth::None,
-            Some(json!({ "email": "bo@example.com", "password": PASSWORD, "cookie": true })),
-        )
-        .await;
+    let login = browser_login(&behind_tls, "bo@example.com").await;
     assert!(set_cookie(&login, "dmarc_refresh").is_some_and(|c| c.contains("; Secure")));
 }
 
