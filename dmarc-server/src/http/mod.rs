@@ -10,6 +10,7 @@ pub mod export;
 pub mod limit;
 pub mod openapi;
 pub mod query;
+pub mod rollups;
 pub mod tasks;
 pub mod users;
 
@@ -349,17 +350,17 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(api::reports))
         .routes(routes!(api::report))
         .routes(routes!(api::report_input))
-        .routes(routes!(api::summary))
-        .routes(routes!(api::sources))
-        .routes(routes!(api::source_details))
-        .routes(routes!(api::by_domain))
-        .routes(routes!(api::organizations))
-        .routes(routes!(api::disposition))
-        .routes(routes!(api::alignment))
-        .routes(routes!(api::compliance))
-        .routes(routes!(api::enforcement))
-        .routes(routes!(api::timeline))
-        .routes(routes!(api::failure_trend))
+        .routes(routes!(rollups::summary))
+        .routes(routes!(rollups::sources))
+        .routes(routes!(rollups::source_details))
+        .routes(routes!(rollups::by_domain))
+        .routes(routes!(rollups::organizations))
+        .routes(routes!(rollups::disposition))
+        .routes(routes!(rollups::alignment))
+        .routes(routes!(rollups::compliance))
+        .routes(routes!(rollups::enforcement))
+        .routes(routes!(rollups::timeline))
+        .routes(routes!(rollups::failure_trend))
         .routes(routes!(export::reports))
         .routes(routes!(export::records))
         .routes(routes!(export::sources))

@@ -28,7 +28,6 @@ const VIEWS = {
 };
 
 let context = null;
-let domains = null;
 
 function shell() {
   const nav = h('nav', { 'aria-label': 'Main' }, h('ul', {},
@@ -66,7 +65,7 @@ async function render() {
     await view.render(container, context);
   } catch (error) {
     if (!container.isConnected) return;
-    if (error.signedOut) return signedOut('The session has ended. Sign in again.');
+    if (error.signedOut) return signInForm('The session has ended. Sign in again.');
     container.append(h('p', { role: 'alert', class: 'error' }, `This page could not be loaded: ${error.message}`));
   }
 }
@@ -95,22 +94,17 @@ function signInForm(notice = '') {
   form.querySelector('input').focus();
 }
 
-function signedOut(notice) {
-  signInForm(notice);
-}
-
 async function enter() {
-  const [user, known] = await Promise.all([get('/users/me'), get('/api/domains').catch(() => [])]);
-  domains = known;
+  // The known domains are the filter's choices until the next sign-in or reload.
+  const [user, domains] = await Promise.all([get('/users/me'), get('/api/domains').catch(() => [])]);
   context = {
     user,
-    role: user.role,
-    filters: (view) => filterBar(view, domains ?? []),
+    filters: (view) => filterBar(view, domains),
     signOut: async () => {
       await signOut().catch(() => {});
       signInForm('Signed out.');
     },
-    signedOut,
+    signedOut: signInForm,
   };
   shell();
   await render();

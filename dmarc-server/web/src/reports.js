@@ -50,7 +50,7 @@ export async function report(main, context) {
   const e = r.policy_effective;
   main.querySelector('h1').textContent = `${summary.domain}: ${m.org_name ?? summary.reporter}, ${day(summary.begin)}`;
   const actions = h('p', { class: 'actions' });
-  if (context.role !== 'viewer') {
+  if (context.user.role !== 'viewer') {
     const button = h('button', { type: 'button' }, 'Download the input as received');
     const note = h('span', { role: 'status' });
     button.addEventListener('click', async () => {

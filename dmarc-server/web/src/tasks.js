@@ -28,7 +28,7 @@ export async function tasks(main, context) {
   const buttons = h('p', { class: 'actions' });
   const outcome = h('p', { role: 'status' });
   main.replaceChildren(h('h1', {}, 'Tasks'), buttons, outcome, wait);
-  if (context.role !== 'viewer') {
+  if (context.user.role !== 'viewer') {
     for (const [kind, label] of TRIGGERS) {
       const button = h('button', { type: 'button' }, label);
       button.addEventListener('click', async () => {
