@@ -3,7 +3,7 @@
 // outcomes, and what a viewer may not do. Figures are compared with the API's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, base, browser, rows, signedIn, viewer, watchedPage } from './support.mjs';
+import { api, base, browser, call, rows, signedIn, viewer, watchedPage } from './support.mjs';
 
 const n = new Intl.NumberFormat('en');
 
@@ -238,4 +238,34 @@ test('a viewer has no admin page and no task buttons', () => withPage(async (pag
   assert.equal(await page.getByRole('link', { name: 'Admin' }).count(), 0);
   await page.goto(`${base}/?view=admin`);
   await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+}));
+
+test('account: changing the password ends the session; the new one signs in', () => withPage(async (page) => {
+  const who = `changer-${Date.now()}@example.com`;
+  const created = await call('POST', '/users', { email: who, role: 'viewer', password: process.env.DASHBOARD_PASSWORD });
+  assert.equal(created.status, 201);
+  await signedIn(page, '/?view=account', who, 'Account');
+  await page.getByLabel('Current password').fill(process.env.DASHBOARD_PASSWORD);
+  await page.getByLabel('New password').fill('another long password');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('Password changed. Sign in with the new password.').waitFor();
+  await page.getByLabel('E-mail').fill(who);
+  await page.getByLabel('Password').fill('another long password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Account', exact: true }).waitFor();
+}));
+
+test('upload: files dropped on the page', () => withPage(async (page) => {
+  await signedIn(page, '/?view=upload', undefined, 'Upload');
+  const id = `dropped-${Date.now()}`;
+  const xml = report(id).toString();
+  const drop = await page.evaluateHandle(([name, text]) => {
+    const data = new DataTransfer();
+    data.items.add(new File([text], name, { type: 'text/xml' }));
+    return data;
+  }, ['dropped.xml', xml]);
+  await page.locator('.drop').dispatchEvent('drop', { dataTransfer: drop });
+  await page.getByText('1 of 1 files sent: 1 accepted, 0 duplicate, 0 rejected.').waitFor();
+  const stored = (await api('/api/reports?domain=upload.example&preset=all')).items.find((r) => r.report_id === id);
+  assert.ok(stored, 'the dropped report is stored');
 }));

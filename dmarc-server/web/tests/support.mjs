@@ -29,8 +29,17 @@ export async function watchedPage(b, options = {}) {
 
 const tokens = new Map();
 
-/** GET `path` from the API as `who` (the admin by default): the JSON answer. */
+/** GET `path` from the API as `who` (the admin by default): the JSON answer (bytes when
+ * it is not JSON). */
 export async function api(path, who = email) {
+  const response = await call('GET', path, undefined, who);
+  assert.equal(response.status, 200, path);
+  const type = response.headers.get('content-type') ?? '';
+  return type.includes('json') ? response.json() : Buffer.from(await response.arrayBuffer());
+}
+
+/** `method` `path` with the JSON `body` as `who` (the admin by default): the response. */
+export async function call(method, path, body, who = email) {
   if (!tokens.has(who)) {
     const login = await fetch(`${base}/auth/login`, {
       method: 'POST',
@@ -40,10 +49,9 @@ export async function api(path, who = email) {
     assert.equal(login.status, 200, `login ${who}`);
     tokens.set(who, (await login.json()).access_token);
   }
-  const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${tokens.get(who)}` } });
-  assert.equal(response.status, 200, path);
-  const type = response.headers.get('content-type') ?? '';
-  return type.includes('json') ? response.json() : Buffer.from(await response.arrayBuffer());
+  const headers = { authorization: `Bearer ${tokens.get(who)}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
 /** Opens `path` and signs in as `who`; waits for the view's heading. */
