@@ -108,6 +108,7 @@ pub async fn report(
     params(("id" = i64, Path, description = "The item's id")),
     responses(
         (status = 200, description = "The bytes as received", body = String, content_type = "application/octet-stream"),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
         (status = 401, description = "No valid access token or API key", body = ErrorBody),
         (status = 403, description = "The caller's role (or an API key) may not do this", body = ErrorBody),
         (status = 404, description = "No such item", body = ErrorBody),
