@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod alerts;
 mod backend;
 mod error;
 mod jobs;
@@ -46,6 +47,10 @@ pub mod testing;
 
 pub use accounts::{
     ApiKeyInfo, AuditEntry, NewAuditEntry, Refresh, Role, User, UserChange, normalize_email,
+};
+pub use alerts::{
+    Alert, AlertFilter, AlertRule, AlertState, Finding, NewSuppression, Recorded, RuleSettings,
+    Suppression,
 };
 pub use backend::Backend;
 pub use error::StoreError;
