@@ -8,6 +8,7 @@
 //!   the configured limits, shared by uploads, mailboxes and jobs.
 //! - [`credentials`]: password hashing and policy, tokens and keys.
 
+pub mod alerts;
 pub mod config;
 pub mod credentials;
 pub mod cron;

@@ -477,6 +477,60 @@ async fn rbac_matrix_over_every_endpoint() {
             None,
             [401, 403, 202, 202, 202],
         ),
+        row(
+            Method::POST,
+            "/tasks/trigger/alert-evaluation",
+            None,
+            [401, 403, 202, 202, 202],
+        ),
+        get("/alerts/rules", read),
+        row(
+            Method::POST,
+            "/alerts/rules",
+            Some(
+                json!({ "name": "matrix", "kind": "missing_reports", "severity": "info",
+                         "params": { "hours": 48 } }),
+            ),
+            [401, 403, 403, 201, 403],
+        ),
+        row(
+            Method::PATCH,
+            "/alerts/rules/999999",
+            Some(json!({ "enabled": false })),
+            [401, 403, 403, 404, 403],
+        ),
+        row(
+            Method::DELETE,
+            "/alerts/rules/999999",
+            None,
+            [401, 403, 403, 404, 403],
+        ),
+        get("/alerts/history", read),
+        row(
+            Method::PATCH,
+            "/alerts/999999/acknowledge",
+            None,
+            [401, 403, 404, 404, 404],
+        ),
+        row(
+            Method::PATCH,
+            "/alerts/999999/resolve",
+            None,
+            [401, 403, 404, 404, 404],
+        ),
+        get("/alerts/suppressions", read),
+        row(
+            Method::POST,
+            "/alerts/suppressions",
+            Some(json!({ "ends_at": "2999-01-01", "reason": "matrix" })),
+            [401, 403, 201, 201, 201],
+        ),
+        row(
+            Method::DELETE,
+            "/alerts/suppressions/999999",
+            None,
+            [401, 403, 404, 404, 404],
+        ),
         // No mailbox is configured here.
         row(
             Method::POST,
@@ -1176,7 +1230,7 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 40, "{operations:?}");
+    assert_eq!(operations.len(), 51, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server

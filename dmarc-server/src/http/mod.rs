@@ -1,6 +1,7 @@
 //! The HTTP API: [`build_app`] makes the router from an [`AppState`] (pure: tests drive it
 //! directly or over a socket), [`serve`] runs it with graceful shutdown.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -370,6 +371,14 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(tasks::status))
         .routes(routes!(tasks::trigger_email_ingestion))
         .routes(routes!(tasks::trigger_process_reports))
+        .routes(routes!(tasks::trigger_alert_evaluation))
+        .routes(routes!(alerts::rules, alerts::create_rule))
+        .routes(routes!(alerts::update_rule, alerts::delete_rule))
+        .routes(routes!(alerts::history))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
+        .routes(routes!(alerts::suppressions, alerts::create_suppression))
+        .routes(routes!(alerts::delete_suppression))
         .routes(routes!(api::health))
         .routes(routes!(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))

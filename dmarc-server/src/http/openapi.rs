@@ -35,6 +35,10 @@ pub fn base() -> OpenApi {
         ),
         ("exports", "CSV and PDF"),
         ("tasks", "Background jobs: trigger, follow, schedules"),
+        (
+            "alerts",
+            "Alert rules, the alerts they raised and their lifecycle, suppression windows",
+        ),
         ("operations", "Health and metrics"),
     ]
     .map(|(name, description)| {

@@ -253,7 +253,7 @@ pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
     Ok(params)
 }
 
-const TIME: &str = "YYYY-MM-DD, an RFC 3339 time or epoch seconds";
+pub(crate) const TIME: &str = "YYYY-MM-DD, an RFC 3339 time or epoch seconds";
 const DAY: i64 = 86_400;
 
 fn number(text: &str, digits: usize) -> Option<i64> {
@@ -283,7 +283,7 @@ fn date(text: &str, end_of_day: bool) -> Option<i64> {
 }
 
 /// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)` or epoch seconds.
-fn timestamp(text: &str, end_of_day: bool) -> Option<i64> {
+pub(crate) fn timestamp(text: &str, end_of_day: bool) -> Option<i64> {
     if let Ok(seconds) = text.parse::<i64>() {
         return Some(seconds);
     }

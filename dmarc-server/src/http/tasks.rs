@@ -135,6 +135,26 @@ pub async fn trigger_process_reports(
     trigger(&state, &caller, JobKind::ProcessReports).await
 }
 
+/// `POST /tasks/trigger/alert-evaluation` (analyst): evaluate the alert rules now.
+#[utoipa::path(
+    post,
+    path = "/tasks/trigger/alert-evaluation",
+    tag = "tasks",
+    summary = "Queue an evaluation of the enabled alert rules now, or answer the one queued already",
+    description = "Analyst or admin; access token or API key.",
+    responses(
+        (status = 202, description = "OK", body = Task),
+        AdminErrors,
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn trigger_alert_evaluation(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<(StatusCode, Json<Task>)> {
+    trigger(&state, &caller, JobKind::AlertEvaluation).await
+}
+
 /// `GET /tasks/status/{task_id}` (any role).
 #[utoipa::path(
     get,

@@ -224,11 +224,14 @@ impl Jobs {
                 let summary = self.store.purge(before).await?;
                 Ok(serde_json::to_value(summary)?)
             }
-            JobKind::AlertEvaluation | JobKind::MlTraining | JobKind::AnomalyDetection => {
-                Ok(json!({
-                    "skipped": format!("{} has nothing to do yet: this version has no alert rules or anomaly model", kind.as_str())
-                }))
+            JobKind::AlertEvaluation => {
+                let at = dmarc_store::unix_now();
+                let (summary, _) = crate::alerts::evaluate_all(&self.store, at).await?;
+                Ok(serde_json::to_value(summary)?)
             }
+            JobKind::MlTraining | JobKind::AnomalyDetection => Ok(json!({
+                "skipped": format!("{} has nothing to do yet: this version has no anomaly model", kind.as_str())
+            })),
         }
     }
 
