@@ -327,13 +327,30 @@ fn finding(
     }
 }
 
-/// A window of `hours` ending at `at`, for the rule's domain.
+/// The reports of the `hours` before `at`, for the rule's domain: those that begin before
+/// `at` and end after its start. A report ending exactly at the start belongs to the
+/// period before (see [`before`]), so no report counts in both.
 fn window(rule: &AlertRule, at: i64, hours: u64) -> Filter {
     Filter {
         domains: rule.domain.iter().cloned().collect(),
-        from: Some(at - hours as i64 * HOUR),
+        from: Some(start(at, hours) + 1),
         to: Some(at),
         ..Filter::default()
+    }
+}
+
+/// The start of the window of `hours` before `at`.
+fn start(at: i64, hours: u64) -> i64 {
+    at - hours as i64 * HOUR
+}
+
+/// The reports of the `days` before `window`: they begin before its start.
+fn before(window: &Filter, days: u64) -> Filter {
+    let start = window.from.map_or(0, |from| from - 1);
+    Filter {
+        from: Some(start - days as i64 * DAY + 1),
+        to: Some(start),
+        ..window.clone()
     }
 }
 
@@ -387,13 +404,7 @@ pub async fn evaluate(
             min_messages,
         } => {
             let now = window(rule, at, window_hours);
-            let start = now.from.unwrap_or(at);
-            let before = Filter {
-                from: Some(start - baseline_days as i64 * DAY),
-                to: Some(start),
-                ..now.clone()
-            };
-            let baseline = store.by_domain(&before).await?;
+            let baseline = store.by_domain(&before(&now, baseline_days)).await?;
             for group in store.by_domain(&now).await? {
                 let messages = group.tally.messages;
                 let Some(base) = baseline.iter().find(|b| b.key == group.key) else {
@@ -425,7 +436,6 @@ pub async fn evaluate(
             min_failing,
         } => {
             let now = window(rule, at, window_hours);
-            let start = now.from.unwrap_or(at);
             let failing = Filter {
                 dkim: Some(Verdict::Fail),
                 spf: Some(Verdict::Fail),
@@ -451,9 +461,7 @@ pub async fn evaluate(
                 }
                 let earlier = Filter {
                     domains: vec![domain.clone()],
-                    from: Some(start - lookback_days as i64 * DAY),
-                    to: Some(start),
-                    ..Filter::default()
+                    ..before(&now, lookback_days)
                 };
                 let ips: Vec<IpAddr> = candidates.iter().map(|(ip, _)| *ip).collect();
                 let seen: Vec<IpAddr> = store
@@ -500,18 +508,20 @@ pub async fn evaluate(
         }
         Condition::PolicyChange { window_hours } => {
             let now = window(rule, at, window_hours);
-            let start = now.from.unwrap_or(at);
             for group in store.by_domain(&now).await? {
                 let domain = group.key;
-                let scoped = |from: Option<i64>, to: i64| Filter {
+                let scoped = Filter {
                     domains: vec![domain.clone()],
-                    from,
-                    to: Some(to),
-                    ..Filter::default()
+                    ..now.clone()
+                };
+                let earlier = Filter {
+                    from: None,
+                    to: Some(start(at, window_hours)),
+                    ..scoped.clone()
                 };
                 let (Some(after), Some(before)) = (
-                    latest_policy(store, &scoped(Some(start), at)).await?,
-                    latest_policy(store, &scoped(None, start)).await?,
+                    latest_policy(store, &scoped).await?,
+                    latest_policy(store, &earlier).await?,
                 ) else {
                     continue;
                 };

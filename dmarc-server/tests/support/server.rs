@@ -16,6 +16,9 @@ pub(crate) struct Server {
     pub(crate) base: String,
     pub(crate) store: Store,
     pub(crate) http: reqwest::Client,
+    /// What the handlers share (its job queue runs jobs in tests).
+    #[allow(dead_code)]
+    pub(crate) state: AppState,
     _db: TestDb,
 }
 
@@ -30,11 +33,12 @@ pub(crate) async fn start(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Server
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(serve(listener, build_app(state)));
+    tokio::spawn(serve(listener, build_app(state.clone())));
     Server {
         base,
         store,
         http: reqwest::Client::new(),
+        state,
         _db: db,
     }
 }
