@@ -49,14 +49,24 @@ fn report(domain: &str, id: &str, begin: i64, end: i64, p: &str, rows: &[Row<'_>
     .into_bytes()
 }
 
-/// Stores reports: (domain, report id, begin, end, p, records).
-async fn load(store: &Store, reports: &[(&str, &str, i64, i64, &str, Vec<Row<'_>>)]) {
+/// A report to store.
+struct Fixture {
+    domain: &'static str,
+    id: String,
+    begin: i64,
+    end: i64,
+    p: &'static str,
+    rows: Vec<Row<'static>>,
+}
+
+/// Stores the reports.
+async fn load(store: &Store, reports: &[Fixture]) {
     let prepared: Vec<_> = reports
         .iter()
-        .map(|(domain, id, begin, end, p, rows)| {
+        .map(|f| {
             dmarc_store::prepare(
-                format!("{id}.xml"),
-                &report(domain, id, *begin, *end, p, rows),
+                format!("{}.xml", f.id),
+                &report(f.domain, &f.id, f.begin, f.end, f.p, &f.rows),
                 &ParseOptions::at(dmarc_store::unix_now()),
             )
         })
@@ -98,15 +108,15 @@ fn day(
     end: i64,
     p: &'static str,
     rows: Vec<Row<'static>>,
-) -> (
-    &'static str,
-    String,
-    i64,
-    i64,
-    &'static str,
-    Vec<Row<'static>>,
-) {
-    (domain, id, end - DAY, end, p, rows)
+) -> Fixture {
+    Fixture {
+        domain,
+        id,
+        begin: end - DAY,
+        end,
+        p,
+        rows,
+    }
 }
 
 #[tokio::test]
@@ -225,11 +235,7 @@ async fn each_kind_fires_on_its_condition_and_only_then() {
             "none",
             vec![("192.0.2.7", 110, true, true, "none")],
         ));
-        let borrowed: Vec<_> = reports
-            .iter()
-            .map(|(d, id, b, e, p, rows)| (*d, id.as_str(), *b, *e, *p, rows.clone()))
-            .collect();
-        load(&store, &borrowed).await;
+        load(&store, &reports).await;
 
         let failures = rule(
             &store,
