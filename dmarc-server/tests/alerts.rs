@@ -585,5 +585,34 @@ async fn evaluation_over_the_api_one_alert_per_subject_and_its_lifecycle() {
             .call(Method::GET, "/alerts/history?limit=1000", &analyst, None)
             .await;
         assert_eq!(all.body["total"], 2 * expected.len());
+
+        // Analytics over the API: half the alerts suppressed, one acknowledged of those
+        // sent, one resolved by a person.
+        let stats = server
+            .call(Method::GET, "/alerts/analytics", &analyst, None)
+            .await;
+        assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+        let n = expected.len() as f64;
+        assert_eq!(stats.body["total"], 2 * expected.len());
+        assert_eq!(stats.body["acknowledged_share"], 1.0 / n);
+        let states = &stats.body["by_state"];
+        let of = |key: &str| {
+            states
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["key"] == key)
+                .map_or(0, |c| c["count"].as_u64().unwrap())
+        };
+        assert_eq!(of("suppressed"), expected.len() as u64);
+        assert_eq!(of("resolved"), 1);
+        assert_eq!(of("created"), expected.len() as u64 - 1);
+        let rules: Vec<&str> = stats.body["by_rule"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules.len(), 2, "{rules:?}");
     }
 }

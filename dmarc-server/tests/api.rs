@@ -506,6 +506,7 @@ async fn rbac_matrix_over_every_endpoint() {
             [401, 403, 403, 404, 403],
         ),
         get("/alerts/history", read),
+        get("/alerts/analytics", read),
         row(
             Method::PATCH,
             "/alerts/999999/acknowledge",
@@ -1230,7 +1231,7 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 51, "{operations:?}");
+    assert_eq!(operations.len(), 52, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server

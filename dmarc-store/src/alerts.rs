@@ -233,6 +233,39 @@ pub struct AlertFilter {
     pub to: Option<i64>,
 }
 
+/// Alert analytics over a period of creation times.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertStats {
+    /// Alerts created in the period.
+    pub total: u64,
+    /// Per severity, most first.
+    pub by_severity: Vec<Count>,
+    /// Per state now, most first.
+    pub by_state: Vec<Count>,
+    /// Per rule (its name when it raised them), most first.
+    pub by_rule: Vec<Count>,
+    /// Per UTC day of creation (`YYYY-MM-DD`), in order.
+    pub by_day: Vec<Count>,
+    /// Mean seconds from creation to acknowledgement, over the acknowledged ones.
+    pub mean_seconds_to_acknowledge: Option<f64>,
+    /// Mean seconds from creation to resolution, over the resolved ones (by people and by
+    /// `auto`).
+    pub mean_seconds_to_resolve: Option<f64>,
+    /// Share of the alerts that were sent (not suppressed) that someone acknowledged.
+    pub acknowledged_share: Option<f64>,
+}
+
+/// A count under a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Count {
+    /// What is counted.
+    pub key: String,
+    /// How many.
+    pub count: u64,
+}
+
 const RULE_COLUMNS: &str = "id, name, kind, domain, severity, params, cooldown_minutes, \
      auto_resolve_minutes, channels, enabled, created_by, created_at, updated_at";
 const ALERT_COLUMNS: &str = "id, rule_id, rule_name, fingerprint, subject, domain, severity, \
@@ -566,6 +599,93 @@ impl Store {
             total_capped: false,
             limit: page.limit.clamp(1, Page::MAX_LIMIT),
             offset: page.offset,
+        })
+    }
+
+    /// Analytics of the alerts created in `[from, to)` (UTC seconds; open sides: all).
+    pub async fn alert_stats(&self, from: Option<i64>, to: Option<i64>) -> Result<AlertStats> {
+        let backend = self.backend();
+        let period = |sql: &mut Sql| {
+            sql.push(" WHERE created_at >= ")
+                .arg(Arg::Int(from.unwrap_or(i64::MIN)))
+                .push(" AND created_at < ")
+                .arg(Arg::Int(to.unwrap_or(i64::MAX)));
+        };
+        let counts = |column: &'static str| {
+            let mut sql = Sql::new(&format!("SELECT {column} AS k, COUNT(*) AS n FROM alerts"));
+            period(&mut sql);
+            sql.push(&format!(" GROUP BY {column} ORDER BY n DESC, k"));
+            sql
+        };
+        let count = |row: &AnyRow| -> Result<u64> {
+            Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or_default())
+        };
+        let mut grouped = Vec::new();
+        for column in ["severity", "state", "rule_name"] {
+            let rows = counts(column).fetch_all(backend, self.pool()).await?;
+            grouped.push(
+                rows.iter()
+                    .map(|row| {
+                        Ok(Count {
+                            key: row.try_get("k")?,
+                            count: count(row)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        let (by_rule, by_state, by_severity) = (
+            grouped.pop().unwrap_or_default(),
+            grouped.pop().unwrap_or_default(),
+            grouped.pop().unwrap_or_default(),
+        );
+        let mut days = Sql::new("SELECT created_at / 86400 AS k, COUNT(*) AS n FROM alerts");
+        period(&mut days);
+        days.push(" GROUP BY created_at / 86400 ORDER BY k");
+        let by_day = days
+            .fetch_all(backend, self.pool())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Count {
+                    key: dmarc_core::rollup::format_day(row.try_get("k")?),
+                    count: count(row)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let sum = |expression: &str, name: &str| {
+            format!("CAST(COALESCE(SUM({expression}), 0) AS BIGINT) AS {name}")
+        };
+        let mut means = Sql::new(&format!(
+            "SELECT COUNT(*) AS total, {}, {}, {}, {}, {} FROM alerts",
+            sum("CASE WHEN state <> 'suppressed' THEN 1 ELSE 0 END", "sent"),
+            sum(
+                "CASE WHEN acknowledged_at IS NOT NULL THEN 1 ELSE 0 END",
+                "acked"
+            ),
+            sum("acknowledged_at - created_at", "ack_seconds"),
+            sum(
+                "CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END",
+                "resolved"
+            ),
+            sum("resolved_at - created_at", "resolve_seconds"),
+        ));
+        period(&mut means);
+        let rows = means.fetch_all(backend, self.pool()).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("no alert totals".into()))?;
+        let int = |name: &str| -> Result<i64> { Ok(row.try_get::<i64, _>(name)?) };
+        let mean = |sum: i64, n: i64| (n > 0).then(|| sum as f64 / n as f64);
+        Ok(AlertStats {
+            total: u64::try_from(int("total")?).unwrap_or_default(),
+            by_severity,
+            by_state,
+            by_rule,
+            by_day,
+            mean_seconds_to_acknowledge: mean(int("ack_seconds")?, int("acked")?),
+            mean_seconds_to_resolve: mean(int("resolve_seconds")?, int("resolved")?),
+            acknowledged_share: mean(int("acked")?, int("sent")?),
         })
     }
 

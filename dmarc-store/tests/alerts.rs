@@ -223,5 +223,36 @@ async fn one_open_alert_per_fingerprint_the_cooldown_suppressions_and_auto_resol
             .await
             .unwrap();
         assert_eq!(open.total, 1);
+
+        // Analytics, by hand: 4 alerts, all critical, of one rule; a.example (first) was
+        // acknowledged after 700 s and resolved after 800 s; b.example resolved by `auto`
+        // after 7,200 s; 3 were sent (one suppressed), 1 acknowledged.
+        let stats = store.alert_stats(None, None).await.unwrap();
+        assert_eq!(stats.total, 4);
+        let count = |key: &str, count: u64| dmarc_store::Count {
+            key: key.to_owned(),
+            count,
+        };
+        assert_eq!(stats.by_severity, [count("critical", 4)]);
+        assert_eq!(stats.by_rule, [count("failures", 4)]);
+        assert_eq!(
+            stats.by_state,
+            [
+                count("resolved", 2),
+                count("created", 1),
+                count("suppressed", 1)
+            ]
+        );
+        // t0 is 2023-11-14 22:13 UTC: the two alerts raised two hours later fall on the 15th.
+        assert_eq!(
+            stats.by_day,
+            [count("2023-11-14", 2), count("2023-11-15", 2)]
+        );
+        assert_eq!(stats.mean_seconds_to_acknowledge, Some(700.0));
+        assert_eq!(stats.mean_seconds_to_resolve, Some((800.0 + 7_200.0) / 2.0));
+        assert_eq!(stats.acknowledged_share, Some(1.0 / 3.0));
+        // A period before them all: nothing.
+        let none = store.alert_stats(None, Some(t0)).await.unwrap();
+        assert_eq!((none.total, none.mean_seconds_to_resolve), (0, None));
     }
 }

@@ -6,7 +6,8 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use dmarc_store::{
-    Alert, AlertFilter, AlertRule, AlertState, NewSuppression, Page, Paged, Role, Suppression,
+    Alert, AlertFilter, AlertRule, AlertState, AlertStats, NewSuppression, Page, Paged, Role,
+    Suppression,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -525,4 +526,53 @@ pub async fn delete_suppression(
         .audit(caller.audit("alert_suppression.delete", Some(id.to_string()), json!({})))
         .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The parameters of `GET /alerts/analytics`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsParams {
+    /// Alerts created at or after: YYYY-MM-DD, RFC 3339 or epoch seconds.
+    pub from: Option<String>,
+    /// Created before (a date includes its day).
+    pub to: Option<String>,
+}
+
+/// `GET /alerts/analytics` (any role).
+#[utoipa::path(
+    get,
+    path = "/alerts/analytics",
+    tag = "alerts",
+    summary = "Alerts by severity, state, rule and day; mean times to acknowledge and to resolve; the share acknowledged",
+    description = "Any role; access token or API key.",
+    params(AnalyticsParams),
+    responses(
+        (status = 200, description = "OK", body = AlertStats),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn analytics(
+    State(state): State<AppState>,
+    _caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<AlertStats>> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let (mut from, mut to) = (None, None);
+    for (name, value) in pairs {
+        let value = value.trim();
+        match name.as_str() {
+            "from" => from = Some(timestamp(value, false).ok_or_else(|| bad(&name, value, TIME))?),
+            "to" => to = Some(timestamp(value, true).ok_or_else(|| bad(&name, value, TIME))?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {other:?}: /alerts/analytics takes from and to"
+                )));
+            }
+        }
+    }
+    Ok(Json(state.store.alert_stats(from, to).await?))
 }
