@@ -616,3 +616,50 @@ async fn evaluation_over_the_api_one_alert_per_subject_and_its_lifecycle() {
         assert_eq!(rules.len(), 2, "{rules:?}");
     }
 }
+
+#[tokio::test]
+async fn new_reports_queue_one_evaluation_a_minute_later_and_a_trigger_brings_it_forward() {
+    let server = sqlite_server().await;
+    server.user("ana@example.com", Role::Analyst).await;
+    let analyst = Auth::Bearer(server.tokens("ana@example.com").await.0);
+    let queued = || async {
+        server
+            .store
+            .jobs(
+                &dmarc_store::JobFilter {
+                    kind: Some("alert-evaluation".into()),
+                    state: Some(JobState::Queued),
+                },
+                dmarc_store::Page::first(10),
+            )
+            .await
+            .unwrap()
+    };
+    assert_eq!(queued().await.total, 0);
+    let before = dmarc_server::jobs::now_ms();
+    assert_eq!(
+        server.upload(&analyst, &[one_report()]).await.status,
+        StatusCode::OK
+    );
+    let jobs = queued().await;
+    assert_eq!(jobs.total, 1);
+    let job = &jobs.items[0];
+    assert_eq!(job.created_by.as_deref(), Some("ingest"));
+    assert!(job.run_at >= before + dmarc_server::ingest::EVALUATION_DELAY_MS);
+    // More reports within the minute share it; a duplicate upload queues nothing either.
+    server.upload(&analyst, &corpus_files()[..3]).await;
+    server.upload(&analyst, &[one_report()]).await;
+    assert_eq!(queued().await.total, 1);
+    // Asked for now: the same job, due now.
+    let triggered = server
+        .call(
+            Method::POST,
+            "/tasks/trigger/alert-evaluation",
+            &analyst,
+            None,
+        )
+        .await;
+    assert_eq!(triggered.status, StatusCode::ACCEPTED);
+    assert_eq!(triggered.body["task_id"], job.id);
+    assert!(triggered.body["run_at"].as_i64().unwrap() * 1000 <= dmarc_server::jobs::now_ms());
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use dmarc_benches::{Generator, email, email_with, forwarded};
 use dmarc_core::{ParseOptions, Report};
-use dmarc_server::config::{Config, ImapTls, LimitsConfig, Secret};
+use dmarc_server::config::{Config, ImapTls, Secret};
 use dmarc_server::imap;
 use dmarc_server::ingest::Ingest;
 use dmarc_server::jobs::{JobKind, Jobs};
@@ -73,10 +73,9 @@ fn corpus_reports() -> Vec<Report> {
 const NO_REPORT: &str = "From: someone@example.net\r\nTo: dmarc@example.com\r\n\
     Subject: hello\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nNo report here.\r\n";
 
-/// Ingestion into `store` with the default limits.
+/// Ingestion into `store` with the default configuration.
 fn ingest(store: &Store) -> Ingest {
-    let limits = LimitsConfig::default();
-    Ingest::new(store.clone(), &limits, Arc::new(Metrics::default()))
+    Ingest::new(store.clone(), &Config::default(), Arc::new(Metrics::default()))
 }
 
 async fn store() -> (TestDb, Store) {

@@ -369,6 +369,18 @@ impl Store {
         .await
     }
 
+    /// Brings a job queued for later forward to `now` (someone asked for it now); the job
+    /// as it is then. `None` when there is no such job.
+    pub async fn run_now(&self, id: i64, now: i64) -> Result<Option<Job>> {
+        Sql::new("UPDATE jobs SET run_at = $1 WHERE id = $2 AND state = 'queued' AND run_at > $3")
+            .bind(Arg::Int(now))
+            .bind(Arg::Int(id))
+            .bind(Arg::Int(now))
+            .execute(self.backend(), self.pool())
+            .await?;
+        self.job(id).await
+    }
+
     /// Jobs, newest first.
     pub async fn jobs(&self, filter: &JobFilter, page: Page) -> Result<Paged<Job>> {
         let backend = self.backend();

@@ -48,7 +48,7 @@ pub(crate) fn run(args: &ImapArgs) -> ExitCode {
         };
         // Counted here for nothing: this process serves no /metrics.
         let metrics = std::sync::Arc::new(dmarc_server::metrics::Metrics::default());
-        let ingest = Ingest::new(store, &config.limits, metrics);
+        let ingest = Ingest::new(store, &config, metrics);
         match dmarc_server::imap::fetch_all(&ingest, &config).await {
             Ok(summary) => {
                 for mailbox in &summary.mailboxes {

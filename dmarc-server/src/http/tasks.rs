@@ -81,8 +81,16 @@ async fn trigger(
             "no mailbox is configured: set [imap] in the configuration file or DMARC_IMAP_HOST, DMARC_IMAP_USER and DMARC_IMAP_PASSWORD",
         ));
     }
-    // A trigger while the same kind is queued answers that job instead of queuing more.
-    let (job, created) = state.jobs.enqueue_once(kind, &caller.actor()).await?;
+    // A trigger while the same kind is queued answers that job instead of queuing more,
+    // brought forward to now if it was queued for later (after new reports).
+    let (mut job, created) = state.jobs.enqueue_once(kind, &caller.actor()).await?;
+    if !created {
+        job = state
+            .store
+            .run_now(job.id, crate::jobs::now_ms())
+            .await?
+            .unwrap_or(job);
+    }
     state
         .audit(caller.audit(
             "task.trigger",

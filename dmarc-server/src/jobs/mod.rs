@@ -150,7 +150,7 @@ impl Jobs {
     /// The context over a store.
     pub fn new(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
         Jobs {
-            ingest: Ingest::new(store.clone(), &config.limits, metrics.clone()),
+            ingest: Ingest::new(store.clone(), &config, metrics.clone()),
             store,
             config,
             metrics,
