@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::error::{AdminErrors, ApiError, ApiResult, ErrorBody};
+use super::error::{AdminErrors, ApiError, ApiResult, ChangeErrors, ErrorBody};
 use super::query::{DEFAULT_PAGE, TIME, page_parameter, timestamp};
 use super::{AppState, now};
 use crate::alerts::{RuleRequest, SEVERITIES};
@@ -53,7 +53,7 @@ pub async fn rules(
     responses(
         (status = 201, description = "Created", body = AlertRule),
         (status = 409, description = "A rule with this name exists", body = ErrorBody),
-        AdminErrors,
+        ChangeErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -115,7 +115,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
         (status = 200, description = "OK", body = AlertRule),
         (status = 404, description = "No such item", body = ErrorBody),
         (status = 409, description = "A rule with this name exists", body = ErrorBody),
-        AdminErrors,
+        ChangeErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -168,6 +168,7 @@ pub async fn update_rule(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such item", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
         AdminErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
@@ -318,6 +319,7 @@ async fn move_alert(
         (status = 200, description = "OK", body = Alert),
         (status = 404, description = "No such item", body = ErrorBody),
         (status = 409, description = "The alert is not in a state that allows it", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
         AdminErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
@@ -342,6 +344,7 @@ pub async fn acknowledge(
         (status = 200, description = "OK", body = Alert),
         (status = 404, description = "No such item", body = ErrorBody),
         (status = 409, description = "The alert is not in a state that allows it", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
         AdminErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
@@ -396,7 +399,7 @@ fn time_value(name: &str, value: &Value) -> ApiResult<i64> {
     request_body = SuppressionRequest,
     responses(
         (status = 201, description = "Created", body = Suppression),
-        AdminErrors,
+        ChangeErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
@@ -509,6 +512,7 @@ pub async fn suppressions(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such item", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
         AdminErrors,
     ),
     security(("bearer" = []), ("apiKey" = [])),

@@ -265,3 +265,33 @@ pub enum AdminErrors {
     )]
     Forbidden(ErrorBody),
 }
+
+/// The error answers of a change reserved to a role, with a JSON body: those of
+/// [`AdminErrors`], and a body that is invalid, too large or not JSON.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum ChangeErrors {
+    /// 400.
+    #[response(
+        status = 400,
+        description = "A parameter or the body is invalid (the message names it)"
+    )]
+    BadRequest(ErrorBody),
+    /// 401.
+    #[response(status = 401, description = "No valid access token or API key")]
+    Unauthorized(ErrorBody),
+    /// 403.
+    #[response(
+        status = 403,
+        description = "The caller's role (or an API key) may not do this"
+    )]
+    Forbidden(ErrorBody),
+    /// 413.
+    #[response(status = 413, description = "The body is larger than its limit")]
+    TooLarge(ErrorBody),
+    /// 415.
+    #[response(
+        status = 415,
+        description = "The body is not JSON (Content-Type: application/json)"
+    )]
+    NotJson(ErrorBody),
+}
