@@ -75,7 +75,11 @@ const NO_REPORT: &str = "From: someone@example.net\r\nTo: dmarc@example.com\r\n\
 
 /// Ingestion into `store` with the default configuration.
 fn ingest(store: &Store) -> Ingest {
-    Ingest::new(store.clone(), &Config::default(), Arc::new(Metrics::default()))
+    Ingest::new(
+        store.clone(),
+        &Config::default(),
+        Arc::new(Metrics::default()),
+    )
 }
 
 async fn store() -> (TestDb, Store) {
