@@ -16,7 +16,7 @@ use dmarc_store::{
 };
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::config::{Config, LimitsConfig};
+use crate::config::LimitsConfig;
 use crate::metrics::Metrics;
 
 /// How long after new reports the alert evaluation they queue runs: ingestions within it
@@ -30,36 +30,45 @@ pub struct Ingest {
     limits: LimitsConfig,
     metrics: Arc<Metrics>,
     slots: Arc<Semaphore>,
-    /// Runs allowed to the alert evaluation queued after new reports.
-    max_attempts: u32,
+    /// The job queued (due [`EVALUATION_DELAY_MS`] later) after new reports, if any.
+    after_new_reports: Option<NewJob>,
 }
 
 impl Ingest {
-    /// Ingestion into `store` under the configured limits.
-    pub fn new(store: Store, config: &Config, metrics: Arc<Metrics>) -> Ingest {
-        let limits = &config.limits;
+    /// Ingestion into `store` under `limits`.
+    pub fn new(store: Store, limits: &LimitsConfig, metrics: Arc<Metrics>) -> Ingest {
         Ingest {
             store,
             limits: limits.clone(),
             metrics,
             slots: Arc::new(Semaphore::new(limits.concurrent_ingests.max(1))),
-            max_attempts: config.jobs.max_attempts,
+            after_new_reports: None,
         }
     }
 
-    /// After new reports: an alert evaluation in [`EVALUATION_DELAY_MS`], unless one is
-    /// queued already. A failure is logged: the reports are stored whatever happens here.
-    async fn evaluate_alerts_soon(&self) {
-        let now = crate::jobs::now_ms();
+    /// Queues `job` (the alert evaluation), due [`EVALUATION_DELAY_MS`] later, after each
+    /// ingestion that stores new reports, unless a job of its kind is queued already.
+    #[must_use]
+    pub fn queue_after_new_reports(mut self, job: NewJob) -> Ingest {
+        self.after_new_reports = Some(job);
+        self
+    }
+
+    /// After new reports: the job of [`Ingest::queue_after_new_reports`]. A failure is
+    /// logged: the reports are stored whatever happens here.
+    async fn new_reports_stored(&self) {
+        let Some(job) = &self.after_new_reports else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let job = NewJob {
-            kind: crate::jobs::JobKind::AlertEvaluation.as_str().to_owned(),
-            payload: serde_json::json!({}),
-            max_attempts: self.max_attempts,
-            run_at: now + EVALUATION_DELAY_MS,
-            created_by: "ingest".to_owned(),
+            run_at: now.saturating_add(EVALUATION_DELAY_MS),
+            ..job.clone()
         };
         if let Err(e) = self.store.enqueue_once(&job, now).await {
-            tracing::warn!(error = %e, "cannot queue the alert evaluation after new reports");
+            tracing::warn!(error = %e, kind = %job.kind, "cannot queue the job that follows new reports");
         }
     }
 
@@ -94,7 +103,7 @@ impl Ingest {
         })
         .await;
         if accepted {
-            self.evaluate_alerts_soon().await;
+            self.new_reports_stored().await;
         }
         result
     }
@@ -105,7 +114,7 @@ impl Ingest {
         let _slot = self.slots.acquire().await.ok();
         let summary = self.store.reprocess(self.options(), pending_only).await?;
         if summary.accepted > 0 {
-            self.evaluate_alerts_soon().await;
+            self.new_reports_stored().await;
         }
         Ok(summary)
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use dmarc_benches::{Generator, email, email_with, forwarded};
 use dmarc_core::{ParseOptions, Report};
-use dmarc_server::config::{Config, ImapTls, Secret};
+use dmarc_server::config::{Config, ImapTls, LimitsConfig, Secret};
 use dmarc_server::imap;
 use dmarc_server::ingest::Ingest;
 use dmarc_server::jobs::{JobKind, Jobs};
@@ -77,7 +77,7 @@ const NO_REPORT: &str = "From: someone@example.net\r\nTo: dmarc@example.com\r\n\
 fn ingest(store: &Store) -> Ingest {
     Ingest::new(
         store.clone(),
-        &Config::default(),
+        &LimitsConfig::default(),
         Arc::new(Metrics::default()),
     )
 }

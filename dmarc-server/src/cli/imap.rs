@@ -48,7 +48,8 @@ pub(crate) fn run(args: &ImapArgs) -> ExitCode {
         };
         // Counted here for nothing: this process serves no /metrics.
         let metrics = std::sync::Arc::new(dmarc_server::metrics::Metrics::default());
-        let ingest = Ingest::new(store, &config, metrics);
+        let ingest = Ingest::new(store, &config.limits, metrics)
+            .queue_after_new_reports(dmarc_server::jobs::evaluation_after_ingest(&config));
         match dmarc_server::imap::fetch_all(&ingest, &config).await {
             Ok(summary) => {
                 for mailbox in &summary.mailboxes {

@@ -67,6 +67,17 @@ impl JobKind {
     }
 }
 
+/// The alert evaluation an ingestion queues after storing new reports.
+pub fn evaluation_after_ingest(config: &Config) -> NewJob {
+    NewJob {
+        kind: JobKind::AlertEvaluation.as_str().to_owned(),
+        payload: json!({}),
+        max_attempts: config.jobs.max_attempts,
+        run_at: 0,
+        created_by: "ingest".to_owned(),
+    }
+}
+
 /// UTC milliseconds now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -150,7 +161,8 @@ impl Jobs {
     /// The context over a store.
     pub fn new(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
         Jobs {
-            ingest: Ingest::new(store.clone(), &config, metrics.clone()),
+            ingest: Ingest::new(store.clone(), &config.limits, metrics.clone())
+                .queue_after_new_reports(evaluation_after_ingest(&config)),
             store,
             config,
             metrics,
