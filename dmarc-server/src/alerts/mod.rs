@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub mod messages;
+
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 /// The longest window a rule may look back over: 20 years (old reports are replayed).
