@@ -52,6 +52,8 @@ pub struct Config {
     pub schedules: SchedulesConfig,
     /// How long reports are kept.
     pub retention: RetentionConfig,
+    /// Where alerts are sent.
+    pub alerts: AlertsConfig,
     /// The mailbox DMARC reports arrive in (none while `host` is empty).
     pub imap: MailboxConfig,
     /// Further mailboxes, with the same keys as `[imap]` (`[[mailboxes]]` in the file).
@@ -141,6 +143,48 @@ pub struct RetentionConfig {
     /// purge job, with their records, aggregates, raw inputs and ingest-log rows; 0 keeps
     /// everything.
     pub days: u32,
+}
+
+/// Where alerts are sent: a channel without its address is off. The addresses are secrets
+/// (a webhook URL is all it takes to post to a channel): never logged or answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// A Microsoft Teams Workflows webhook (it receives an Adaptive Card message).
+    pub teams_webhook_url: Secret,
+    /// A Slack incoming webhook.
+    pub slack_webhook_url: Secret,
+    /// A Discord webhook.
+    pub discord_webhook_url: Secret,
+    /// `smtp://USER:PASSWORD@HOST:587` (STARTTLS) or `smtps://USER:PASSWORD@HOST:465` (TLS).
+    pub smtp_url: Secret,
+    /// The sender of alert e-mails.
+    pub email_from: String,
+    /// Their recipients, separated by commas.
+    pub email_to: String,
+}
+
+impl AlertsConfig {
+    /// The configured address of `channel` (`teams`, `slack`, `discord`, `email`), if any.
+    pub fn address(&self, channel: &str) -> Option<&str> {
+        let secret = match channel {
+            "teams" => &self.teams_webhook_url,
+            "slack" => &self.slack_webhook_url,
+            "discord" => &self.discord_webhook_url,
+            "email" => &self.smtp_url,
+            _ => return None,
+        };
+        Some(secret.0.as_str()).filter(|a| !a.is_empty())
+    }
+
+    /// The e-mail recipients.
+    pub fn recipients(&self) -> Vec<&str> {
+        self.email_to
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .collect()
+    }
 }
 
 /// How to reach an IMAP server.
@@ -262,6 +306,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             schedules: SchedulesConfig::default(),
             retention: RetentionConfig::default(),
+            alerts: AlertsConfig::default(),
             imap: MailboxConfig::default(),
             mailboxes: Vec::new(),
         }
@@ -433,6 +478,30 @@ impl Config {
                 "max_attempts, lease_ms and poll_interval_ms must be positive",
             ));
         }
+        for channel in ["teams", "slack", "discord"] {
+            if let Some(url) = self.alerts.address(channel)
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(invalid(
+                    format!("alerts.{channel}_webhook_url"),
+                    "must be an http(s) URL",
+                ));
+            }
+        }
+        if let Some(url) = self.alerts.address("email") {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(invalid(
+                    "alerts.smtp_url",
+                    "must start with smtp:// or smtps://",
+                ));
+            }
+            if self.alerts.email_from.trim().is_empty() || self.alerts.recipients().is_empty() {
+                return Err(invalid(
+                    "alerts",
+                    "e-mail alerts need email_from and email_to",
+                ));
+            }
+        }
         for (name, expression) in self.schedules.all() {
             crate::cron::parse(expression)
                 .map_err(|e| invalid(format!("schedules.{}", name.replace('-', "_")), e))?;
@@ -594,6 +663,50 @@ mod tests {
         std::fs::write(&file, "[auth]\nbcrypt_costs = 10\n").unwrap();
         let e = Config::load(Some(&file), env(&[])).unwrap_err();
         assert!(e.to_string().contains("bcrypt_costs"), "{e}");
+    }
+
+    #[test]
+    fn alert_channels_come_from_the_environment_and_stay_secret() {
+        let config = Config::load(
+            None,
+            env(&[
+                (
+                    "DMARC_ALERTS_TEAMS_WEBHOOK_URL",
+                    "https://teams.example/hook/secret1",
+                ),
+                (
+                    "DMARC_ALERTS_SLACK_WEBHOOK_URL",
+                    "https://hooks.slack.example/secret2",
+                ),
+                ("DMARC_ALERTS_SMTP_URL", "smtp://u:p@mail.example:587"),
+                ("DMARC_ALERTS_EMAIL_FROM", "dmarc@example.com"),
+                ("DMARC_ALERTS_EMAIL_TO", "a@example.com, b@example.com"),
+            ]),
+        )
+        .unwrap();
+        let alerts = &config.alerts;
+        assert_eq!(
+            alerts.address("teams"),
+            Some("https://teams.example/hook/secret1")
+        );
+        assert_eq!(alerts.address("discord"), None);
+        assert_eq!(alerts.recipients(), ["a@example.com", "b@example.com"]);
+        let shown = format!("{config:?}");
+        for secret in ["secret1", "secret2", "u:p@"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let e = Config::load(
+            None,
+            env(&[("DMARC_ALERTS_DISCORD_WEBHOOK_URL", "ftp://x")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("alerts.discord_webhook_url"), "{e}");
+        let e = Config::load(
+            None,
+            env(&[("DMARC_ALERTS_SMTP_URL", "smtp://mail.example")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("email_from"), "{e}");
     }
 
     #[test]
