@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub mod messages;
+pub mod webhooks;
 
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
