@@ -49,8 +49,8 @@ pub use accounts::{
     ApiKeyInfo, AuditEntry, NewAuditEntry, Refresh, Role, User, UserChange, normalize_email,
 };
 pub use alerts::{
-    Alert, AlertFilter, AlertRule, AlertState, AlertStats, Count, Finding, NewSuppression,
-    Recorded, RuleSettings, Suppression,
+    Alert, AlertFilter, AlertRule, AlertState, AlertStats, Attempt, Count, Delivery, Finding,
+    NewSuppression, Recorded, RuleSettings, Suppression,
 };
 pub use backend::Backend;
 pub use error::StoreError;

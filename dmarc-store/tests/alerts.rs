@@ -256,3 +256,52 @@ async fn one_open_alert_per_fingerprint_the_cooldown_suppressions_and_auto_resol
         assert_eq!((none.total, none.mean_seconds_to_resolve), (0, None));
     }
 }
+
+#[tokio::test]
+async fn deliveries_count_their_attempts() {
+    for (_db, store) in testing::stores().await {
+        let rule = store
+            .create_alert_rule(&settings("failures"), "admin")
+            .await
+            .unwrap();
+        let alert = store
+            .record_findings(&rule, &[finding("a.example")], 1_000)
+            .await
+            .unwrap()
+            .created
+            .remove(0);
+        let failed = dmarc_store::Attempt {
+            delivered: false,
+            last: false,
+            status_code: Some(500),
+            error: Some("the receiver answered 500".into()),
+        };
+        let first = store
+            .record_delivery(alert.id, "teams", &failed, 1_001)
+            .await
+            .unwrap();
+        assert_eq!((first.state.as_str(), first.attempts), ("pending", 1));
+        let ok = dmarc_store::Attempt {
+            delivered: true,
+            last: false,
+            status_code: Some(200),
+            error: None,
+        };
+        let second = store
+            .record_delivery(alert.id, "teams", &ok, 1_031)
+            .await
+            .unwrap();
+        assert_eq!(
+            (second.state.as_str(), second.attempts, second.status_code),
+            ("delivered", 2, Some(200))
+        );
+        assert_eq!((second.created_at, second.updated_at), (1_001, 1_031));
+        store
+            .record_delivery(alert.id, "slack", &ok, 1_002)
+            .await
+            .unwrap();
+        let all = store.deliveries(alert.id).await.unwrap();
+        let channels: Vec<_> = all.iter().map(|d| d.channel.as_str()).collect();
+        assert_eq!(channels, ["teams", "slack"]);
+    }
+}

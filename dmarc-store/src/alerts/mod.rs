@@ -4,7 +4,10 @@
 //! suppression and auto-resolve rules to it in one transaction (`history.rs`, with the
 //! history, the moves of an alert and the analytics).
 
+mod deliveries;
 mod history;
+
+pub use deliveries::{Attempt, Delivery};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
