@@ -663,3 +663,154 @@ async fn new_reports_queue_one_evaluation_a_minute_later_and_a_trigger_brings_it
     assert_eq!(triggered.body["task_id"], job.id);
     assert!(triggered.body["run_at"].as_i64().unwrap() * 1000 <= dmarc_server::jobs::now_ms());
 }
+
+/// A webhook receiver on 127.0.0.1: it keeps every request (path, JSON body) in arrival
+/// order and answers 500 to the first `fail_first` requests on `/slack`, 200 otherwise.
+async fn receiver(
+    fail_first: usize,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode as Status;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+    let seen: Seen = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/{channel}",
+            axum::routing::post(
+                move |State(seen): State<Seen>,
+                      Path(channel): Path<String>,
+                      axum::Json(body): axum::Json<Value>| async move {
+                    let mut seen = seen.lock().expect("the requests");
+                    let earlier = seen.iter().filter(|(c, _)| *c == channel).count();
+                    seen.push((channel.clone(), body));
+                    if channel == "slack" && earlier < fail_first {
+                        Status::INTERNAL_SERVER_ERROR
+                    } else {
+                        Status::OK
+                    }
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("its address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, seen)
+}
+
+/// The alert a webhook body is about (its `#id` fact).
+fn alert_of(body: &Value) -> i64 {
+    let text = body.to_string();
+    let at = text.find('#').expect("an alert id");
+    text[at + 1..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a number")
+}
+
+#[tokio::test]
+async fn alerts_go_to_teams_first_then_slack_and_discord_with_retries() {
+    let (base, seen) = receiver(1).await;
+    let server = start(testing::sqlite(), |c| {
+        c.alerts.teams_webhook_url.0 = format!("{base}/teams");
+        c.alerts.slack_webhook_url.0 = format!("{base}/slack");
+        c.alerts.discord_webhook_url.0 = format!("{base}/discord");
+        c.jobs.retry_backoff_ms = 50;
+    })
+    .await;
+    server.user("admin@example.com", Role::Admin).await;
+    let admin = Auth::Bearer(server.tokens("admin@example.com").await.0);
+    assert_eq!(
+        server.upload(&admin, &corpus_files()).await.status,
+        StatusCode::OK
+    );
+    let created = server
+        .call(
+            Method::POST,
+            "/alerts/rules",
+            &admin,
+            Some(json!({"name": "failures",
+            "kind": "failure_rate", "severity": "critical",
+            "params": {"threshold": 0.05, "window_hours": 24 * 365 * 20, "min_messages": 5},
+            "channels": ["slack", "discord", "teams"]})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = server.state.jobs.spawn_workers(2, &stopped);
+    let evaluation = server
+        .state
+        .jobs
+        .enqueue(dmarc_server::jobs::JobKind::AlertEvaluation, "test")
+        .await
+        .unwrap();
+    let done = support::wait_for_job(
+        &server.store,
+        evaluation.id,
+        JobState::Succeeded,
+        Duration::from_secs(60),
+    )
+    .await;
+    let alerts = done.result.unwrap()["created"].as_u64().unwrap() as usize;
+    assert!(alerts > 0);
+    // Every alert reaches the three channels; Slack's first request fails and is retried.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while seen.lock().unwrap().len() < 3 * alerts + 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3 * alerts + 1, "{seen:?}");
+    // Teams came first for every alert.
+    let mut first: std::collections::HashMap<i64, String> = Default::default();
+    for (channel, body) in &seen {
+        first
+            .entry(alert_of(body))
+            .or_insert_with(|| channel.clone());
+    }
+    assert_eq!(first.len(), alerts);
+    assert!(first.values().all(|c| c == "teams"), "{first:?}");
+    // The bodies have each service's shape.
+    let teams = &seen.iter().find(|(c, _)| c == "teams").unwrap().1;
+    assert_eq!(
+        teams["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let slack = &seen.iter().find(|(c, _)| c == "slack").unwrap().1;
+    assert_eq!(slack["blocks"][0]["type"], "header");
+    let discord = &seen.iter().find(|(c, _)| c == "discord").unwrap().1;
+    assert_eq!(discord["allowed_mentions"]["parse"], json!([]));
+    // The delivery records: every one delivered; the Slack one that failed first took two.
+    let history = server
+        .call(Method::GET, "/alerts/history", &admin, None)
+        .await;
+    let mut attempts = Vec::new();
+    for item in history.body["items"].as_array().unwrap() {
+        for d in server
+            .store
+            .deliveries(item["id"].as_i64().unwrap())
+            .await
+            .unwrap()
+        {
+            assert_eq!(d.state, "delivered", "{d:?}");
+            attempts.push(d.attempts);
+        }
+    }
+    attempts.sort();
+    assert_eq!(attempts.len(), 3 * alerts);
+    assert_eq!(
+        attempts.iter().filter(|a| **a == 2).count(),
+        1,
+        "{attempts:?}"
+    );
+}

@@ -30,6 +30,8 @@ pub enum JobKind {
     ProcessReports,
     /// Evaluate alert rules.
     AlertEvaluation,
+    /// Send one alert to one channel.
+    AlertDelivery,
     /// Train the anomaly model.
     MlTraining,
     /// Score sources for anomalies.
@@ -40,13 +42,14 @@ pub enum JobKind {
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::EmailIngestion,
         JobKind::ProcessReports,
         JobKind::AlertEvaluation,
         JobKind::MlTraining,
         JobKind::AnomalyDetection,
         JobKind::Purge,
+        JobKind::AlertDelivery,
     ];
 
     /// The stored name (also the schedule's name and the trigger path).
@@ -58,6 +61,7 @@ impl JobKind {
             JobKind::MlTraining => "ml-training",
             JobKind::AnomalyDetection => "anomaly-detection",
             JobKind::Purge => "purge",
+            JobKind::AlertDelivery => crate::alerts::delivery::KIND,
         }
     }
 
@@ -107,6 +111,8 @@ pub struct Jobs {
     pub ingest: Ingest,
     /// Wakes this process's idle workers when a job is queued here.
     wake: Arc<Notify>,
+    /// The client alert deliveries post webhooks with (none when it could not be made).
+    http: Option<reqwest::Client>,
 }
 
 /// How a run ended.
@@ -155,6 +161,9 @@ pub enum JobError {
     /// The job's task panicked.
     #[error("the job panicked: {0}")]
     Panicked(String),
+    /// An alert was not delivered (the queue tries again).
+    #[error("not delivered: {0}")]
+    Delivery(String),
 }
 
 impl Jobs {
@@ -167,6 +176,9 @@ impl Jobs {
             config,
             metrics,
             wake: Arc::new(Notify::new()),
+            http: crate::alerts::webhooks::client()
+                .inspect_err(|e| tracing::error!(error = %e, "no HTTP client for alert webhooks"))
+                .ok(),
         }
     }
 
@@ -208,6 +220,18 @@ impl Jobs {
         Ok(queued)
     }
 
+    /// Queues the delivery of an alert to a channel, due now.
+    async fn enqueue_delivery(
+        &self,
+        order: &crate::alerts::delivery::Order,
+    ) -> dmarc_store::Result<()> {
+        let now = now_ms();
+        let job = crate::alerts::delivery::job(order, self.config.jobs.max_attempts, now);
+        self.store.enqueue(&job, now).await?;
+        self.wake_workers();
+        Ok(())
+    }
+
     /// Wakes an idle worker of this process (or the next one to go idle).
     pub fn wake_workers(&self) {
         self.wake.notify_one();
@@ -238,8 +262,47 @@ impl Jobs {
             }
             JobKind::AlertEvaluation => {
                 let at = dmarc_store::unix_now();
-                let (summary, _) = crate::alerts::evaluate_all(&self.store, at).await?;
+                let (summary, recorded) = crate::alerts::evaluate_all(&self.store, at).await?;
+                for (rule, done) in &recorded {
+                    for alert in &done.created {
+                        for order in crate::alerts::delivery::orders(alert, &rule.channels) {
+                            self.enqueue_delivery(&order).await?;
+                        }
+                    }
+                }
                 Ok(serde_json::to_value(summary)?)
+            }
+            JobKind::AlertDelivery => {
+                let order: crate::alerts::delivery::Order =
+                    serde_json::from_value(job.payload.clone())?;
+                let client = self.http.as_ref().ok_or_else(|| {
+                    JobError::Delivery("no HTTP client could be made for webhooks".into())
+                })?;
+                let outcome = crate::alerts::delivery::attempt(
+                    &self.store,
+                    &self.config.alerts,
+                    client,
+                    &order,
+                    job.attempts,
+                    job.max_attempts,
+                    now_ms(),
+                )
+                .await?;
+                // Teams first: the others follow its first attempt, whatever it did.
+                if job.attempts == 1 {
+                    for channel in &order.then {
+                        let next = crate::alerts::delivery::Order {
+                            alert_id: order.alert_id,
+                            channel: channel.clone(),
+                            then: Vec::new(),
+                        };
+                        self.enqueue_delivery(&next).await?;
+                    }
+                }
+                match outcome.error {
+                    Some(error) => Err(JobError::Delivery(error)),
+                    None => Ok(outcome.result),
+                }
             }
             JobKind::MlTraining | JobKind::AnomalyDetection => Ok(json!({
                 "skipped": format!("{} has nothing to do yet: this version has no anomaly model", kind.as_str())

@@ -37,7 +37,11 @@ pub(crate) async fn start(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Server
     Server {
         base,
         store,
-        http: reqwest::Client::new(),
+        http: {
+            // The one TLS provider (reqwest is built without one of its own).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
         state,
         _db: db,
     }

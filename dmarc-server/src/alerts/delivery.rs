@@ -1,0 +1,119 @@
+//! Sending alerts: one job per alert and channel, with the queue's retries and a delivery
+//! record per attempt. Teams goes first: the other channels of an alert are queued by the
+//! Teams job after its first attempt, whatever its outcome, so a failing Teams never holds
+//! them back.
+
+use dmarc_store::{Alert, Attempt, NewJob, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{messages, webhooks};
+use crate::config::AlertsConfig;
+
+/// The job kind of a delivery.
+pub const KIND: &str = "alert-delivery";
+
+/// What a delivery job says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The alert.
+    pub alert_id: i64,
+    /// Where to send it.
+    pub channel: String,
+    /// The channels to queue after the first attempt here (Teams first, then the others).
+    #[serde(default)]
+    pub then: Vec<String>,
+}
+
+/// The delivery jobs of a new alert: Teams first when it is among the channels, carrying
+/// the others; otherwise one job per channel.
+pub fn orders(alert: &Alert, channels: &[String]) -> Vec<Order> {
+    let order = |channel: &str, then: Vec<String>| Order {
+        alert_id: alert.id,
+        channel: channel.to_owned(),
+        then,
+    };
+    if channels.iter().any(|c| c == "teams") {
+        let others = channels.iter().filter(|c| *c != "teams").cloned().collect();
+        vec![order("teams", others)]
+    } else {
+        channels.iter().map(|c| order(c, Vec::new())).collect()
+    }
+}
+
+/// A delivery job for `order`, due at `now` (ms).
+pub fn job(order: &Order, max_attempts: u32, now: i64) -> NewJob {
+    NewJob {
+        kind: KIND.to_owned(),
+        payload: json!(order),
+        max_attempts,
+        run_at: now,
+        created_by: "alerts".to_owned(),
+    }
+}
+
+/// What one attempt did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The result of the job when it is over (delivered, or nothing to deliver).
+    pub result: Value,
+    /// Why it was not delivered (the job fails and is tried again).
+    pub error: Option<String>,
+}
+
+/// Attempt number `attempt` (of `max_attempts`) of `order`, recorded.
+pub async fn attempt(
+    store: &Store,
+    config: &AlertsConfig,
+    client: &reqwest::Client,
+    order: &Order,
+    attempt: u32,
+    max_attempts: u32,
+    now: i64,
+) -> Result<Outcome, dmarc_store::StoreError> {
+    let Some(alert) = store.alert(order.alert_id).await? else {
+        return Ok(Outcome {
+            result: json!({ "skipped": format!("alert {} no longer exists", order.alert_id) }),
+            error: None,
+        });
+    };
+    let sent = match (order.channel.as_str(), config.address(&order.channel)) {
+        (_, None) => webhooks::Sent {
+            status: None,
+            error: Some(format!("the {} channel is not configured", order.channel)),
+        },
+        ("teams", Some(url)) => webhooks::post(client, url, &messages::teams(&alert)).await,
+        ("slack", Some(url)) => webhooks::post(client, url, &messages::slack(&alert)).await,
+        ("discord", Some(url)) => webhooks::post(client, url, &messages::discord(&alert)).await,
+        (other, Some(_)) => webhooks::Sent {
+            status: None,
+            error: Some(format!("sending to {other} is not built yet")),
+        },
+    };
+    let delivered = sent.error.is_none();
+    // An unconfigured channel will not be configured by trying again.
+    let hopeless = sent.status.is_none() && config.address(&order.channel).is_none();
+    let record = store
+        .record_delivery(
+            alert.id,
+            &order.channel,
+            &Attempt {
+                delivered,
+                last: hopeless || attempt >= max_attempts,
+                status_code: sent.status.map(i64::from),
+                error: sent.error.clone(),
+            },
+            now / 1000,
+        )
+        .await?;
+    let result = json!({ "alert_id": alert.id, "channel": order.channel, "state": record.state,
+                         "attempts": record.attempts, "status_code": record.status_code });
+    Ok(Outcome {
+        result,
+        error: if delivered || hopeless {
+            None
+        } else {
+            sent.error
+        },
+    })
+}
