@@ -1,7 +1,11 @@
 //! Alert rules on both backends: each kind fires on data made for it and stays quiet on
 //! data that does not meet it (evaluated at a fixed time, so the same data gives the same
 //! findings), then the API: rules, an evaluation job over the corpus with a window of years,
-//! one alert per subject, acknowledge and resolve with who and when, suppressions.
+//! one alert per subject, acknowledge and resolve with who and when, suppressions; and the
+//! channels against a real HTTP receiver (Teams first, Slack, Discord, retries).
+//!
+//! The suite stays whole in one file: every file under `tests/` is a test binary of its
+//! own, linked against the whole crate graph, so one suite per subject keeps builds short.
 
 mod support;
 
