@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::error::{AdminErrors, ApiError, ApiResult, ChangeErrors, ErrorBody};
-use super::query::{DEFAULT_PAGE, TIME, page_parameter, timestamp};
+use super::query::{DEFAULT_PAGE, TIME, bad, page_parameter, timestamp, unknown_parameter};
 use super::{AppState, now};
 use crate::alerts::{RuleRequest, SEVERITIES};
 
@@ -210,10 +210,6 @@ pub struct HistoryParams {
     pub offset: Option<u64>,
 }
 
-fn bad(name: &str, value: &str, expected: &str) -> ApiError {
-    ApiError::bad_request(format!("{name}={value:?}: expected {expected}"))
-}
-
 fn history_query(query: &str) -> ApiResult<(AlertFilter, Page)> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
@@ -245,9 +241,10 @@ fn history_query(query: &str) -> ApiResult<(AlertFilter, Page)> {
             }
             "limit" | "offset" => page_parameter(&mut page, &name, value)?,
             other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: /alerts/history takes state, severity, rule, domain, from, to, limit and offset"
-                )));
+                return Err(unknown_parameter(
+                    other,
+                    "state, severity, rule, domain, from, to, limit, offset",
+                ));
             }
         }
     }
@@ -492,9 +489,7 @@ pub async fn suppressions(
             ("active", "false") => active = false,
             ("active", other) => return Err(bad("active", other, "true or false")),
             (other, _) => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: /alerts/suppressions takes active"
-                )));
+                return Err(unknown_parameter(other, "active"));
             }
         }
     }
@@ -572,9 +567,7 @@ pub async fn analytics(
             "from" => from = Some(timestamp(value, false).ok_or_else(|| bad(&name, value, TIME))?),
             "to" => to = Some(timestamp(value, true).ok_or_else(|| bad(&name, value, TIME))?),
             other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}: /alerts/analytics takes from and to"
-                )));
+                return Err(unknown_parameter(other, "from, to"));
             }
         }
     }

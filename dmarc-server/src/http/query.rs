@@ -151,14 +151,16 @@ pub fn page_parameter(page: &mut Page, name: &str, value: &str) -> ApiResult<()>
     Ok(())
 }
 
-fn unknown_parameter(name: &str, known: &str) -> ApiError {
+/// A 400 naming an unknown parameter and the known ones.
+pub(crate) fn unknown_parameter(name: &str, known: &str) -> ApiError {
     let shown: String = name.chars().take(64).collect();
     ApiError::bad_request(format!(
         "unknown parameter {shown:?}; parameters are {known}"
     ))
 }
 
-fn bad(name: &str, value: &str, expected: &str) -> ApiError {
+/// A 400 naming a parameter, its value (cut to 64 characters) and what was expected.
+pub(crate) fn bad(name: &str, value: &str, expected: &str) -> ApiError {
     let shown: String = value.chars().take(64).collect();
     ApiError::bad_request(format!("{name}={shown:?}: expected {expected}"))
 }
