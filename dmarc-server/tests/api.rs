@@ -532,6 +532,26 @@ async fn rbac_matrix_over_every_endpoint() {
             None,
             [401, 403, 404, 404, 404],
         ),
+        get("/alerts/digest?days=3650", read),
+        // No alert channel is configured here.
+        row(
+            Method::POST,
+            "/alerts/channels/teams/test",
+            None,
+            [401, 403, 403, 409, 403],
+        ),
+        row(
+            Method::POST,
+            "/alerts/channels/pager/test",
+            None,
+            [401, 403, 403, 400, 403],
+        ),
+        row(
+            Method::POST,
+            "/alerts/digest/send",
+            Some(json!({})),
+            [401, 403, 403, 409, 403],
+        ),
         // No mailbox is configured here.
         row(
             Method::POST,
@@ -1231,13 +1251,13 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 52, "{operations:?}");
+    assert_eq!(operations.len(), 55, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server
             .call(
                 method.clone(),
-                &path.replace("{id}", "1"),
+                &path.replace("{id}", "1").replace("{channel}", "teams"),
                 &Auth::None,
                 None,
             )

@@ -33,6 +33,7 @@ async fn two_schedulers_fire_each_slot_once() {
                 ml_training: String::new(),
                 anomaly_detection: String::new(),
                 purge: String::new(),
+                alert_digest: String::new(),
             },
             ..Config::default()
         };

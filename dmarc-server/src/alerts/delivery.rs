@@ -7,7 +7,7 @@ use dmarc_store::{Alert, Attempt, NewJob, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{messages, webhooks};
+use super::{email, messages, webhooks};
 use crate::config::AlertsConfig;
 
 /// The job kind of a delivery.
@@ -61,6 +61,52 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+/// Sends `alert` to `channel` once.
+pub async fn send(
+    config: &AlertsConfig,
+    client: &reqwest::Client,
+    channel: &str,
+    alert: &Alert,
+) -> webhooks::Sent {
+    match (channel, config.address(channel)) {
+        (_, None) => webhooks::Sent {
+            status: None,
+            error: Some(format!("the {channel} channel is not configured")),
+        },
+        ("teams", Some(url)) => webhooks::post(client, url, &messages::teams(alert)).await,
+        ("slack", Some(url)) => webhooks::post(client, url, &messages::slack(alert)).await,
+        ("discord", Some(url)) => webhooks::post(client, url, &messages::discord(alert)).await,
+        ("email", Some(_)) => email::send(config, &[], &messages::email(alert)).await,
+        (other, Some(_)) => webhooks::Sent {
+            status: None,
+            error: Some(format!("{other} is not a channel")),
+        },
+    }
+}
+
+/// The message a channel test sends: an informational alert that is not stored (id 0).
+pub fn test_alert(actor: &str, at: i64) -> Alert {
+    Alert {
+        id: 0,
+        rule_id: None,
+        rule_name: "channel test".to_owned(),
+        fingerprint: String::new(),
+        subject: "channel test".to_owned(),
+        domain: None,
+        severity: "info".to_owned(),
+        state: dmarc_store::AlertState::Created,
+        summary: format!("A test message from dmarc, sent by {actor}: this channel works."),
+        detail: json!({}),
+        created_at: at,
+        last_seen_at: at,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        suppression_id: None,
+    }
+}
+
 /// Attempt number `attempt` (of `max_attempts`) of `order`, recorded.
 pub async fn attempt(
     store: &Store,
@@ -77,19 +123,7 @@ pub async fn attempt(
             error: None,
         });
     };
-    let sent = match (order.channel.as_str(), config.address(&order.channel)) {
-        (_, None) => webhooks::Sent {
-            status: None,
-            error: Some(format!("the {} channel is not configured", order.channel)),
-        },
-        ("teams", Some(url)) => webhooks::post(client, url, &messages::teams(&alert)).await,
-        ("slack", Some(url)) => webhooks::post(client, url, &messages::slack(&alert)).await,
-        ("discord", Some(url)) => webhooks::post(client, url, &messages::discord(&alert)).await,
-        (other, Some(_)) => webhooks::Sent {
-            status: None,
-            error: Some(format!("sending to {other} is not built yet")),
-        },
-    };
+    let sent = send(config, client, &order.channel, &alert).await;
     let delivered = sent.error.is_none();
     // An unconfigured channel will not be configured by trying again.
     let hopeless = sent.status.is_none() && config.address(&order.channel).is_none();

@@ -119,7 +119,7 @@ pub fn discord(alert: &Alert) -> Value {
 }
 
 /// HTML with `&`, `<`, `>`, `"` and `'` escaped.
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

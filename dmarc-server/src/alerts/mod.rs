@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub mod delivery;
+pub mod digest;
+pub mod email;
 pub mod messages;
 pub mod webhooks;
 
@@ -366,6 +368,35 @@ fn share(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// Of `candidates` (address, messages), those not seen for `domain` in the `lookback_days`
+/// before `window`.
+async fn unseen(
+    store: &Store,
+    domain: &str,
+    window: &Filter,
+    lookback_days: u64,
+    candidates: Vec<(IpAddr, u64)>,
+) -> Result<Vec<(IpAddr, u64)>, StoreError> {
+    if candidates.is_empty() {
+        return Ok(candidates);
+    }
+    let earlier = Filter {
+        domains: vec![domain.to_owned()],
+        ..before(window, lookback_days)
+    };
+    let ips: Vec<IpAddr> = candidates.iter().map(|(ip, _)| *ip).collect();
+    let seen: Vec<IpAddr> = store
+        .activity_of(&earlier, &ips)
+        .await?
+        .into_iter()
+        .map(|a| a.source_ip)
+        .collect();
+    Ok(candidates
+        .into_iter()
+        .filter(|(ip, _)| !seen.contains(ip))
+        .collect())
+}
+
 /// What `rule` finds in the data at `at` (UTC seconds).
 pub async fn evaluate(
     store: &Store,
@@ -460,21 +491,9 @@ pub async fn evaluate(
                     .filter(|s| s.tally.messages > min_failing)
                     .filter_map(|s| s.source_ip.map(|ip| (ip, s.tally.messages)))
                     .collect();
-                if candidates.is_empty() {
-                    continue;
-                }
-                let earlier = Filter {
-                    domains: vec![domain.clone()],
-                    ..before(&now, lookback_days)
-                };
-                let ips: Vec<IpAddr> = candidates.iter().map(|(ip, _)| *ip).collect();
-                let seen: Vec<IpAddr> = store
-                    .activity_of(&earlier, &ips)
-                    .await?
-                    .into_iter()
-                    .map(|a| a.source_ip)
-                    .collect();
-                for (ip, messages) in candidates.into_iter().filter(|(ip, _)| !seen.contains(ip)) {
+                for (ip, messages) in
+                    unseen(store, &domain, &now, lookback_days, candidates).await?
+                {
                     out.push(finding(
                         rule,
                         format!("{domain} {ip}"),

@@ -133,6 +133,8 @@ pub struct SchedulesConfig {
     pub anomaly_detection: String,
     /// Delete reports past `retention.days` (only when it is set).
     pub purge: String,
+    /// E-mail the digest (`alerts.digest_days` days; Monday 06:00 by default).
+    pub alert_digest: String,
 }
 
 /// How long reports are kept.
@@ -147,7 +149,7 @@ pub struct RetentionConfig {
 
 /// Where alerts are sent: a channel without its address is off. The addresses are secrets
 /// (a webhook URL is all it takes to post to a channel): never logged or answered.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
     /// A Microsoft Teams Workflows webhook (it receives an Adaptive Card message).
@@ -162,6 +164,34 @@ pub struct AlertsConfig {
     pub email_from: String,
     /// Their recipients, separated by commas.
     pub email_to: String,
+    /// A PEM file of further certificate authorities the SMTP server's certificate may be
+    /// signed by (a private CA); the Mozilla roots are always trusted.
+    pub smtp_ca_file: String,
+    /// The recipients of the digest e-mail, separated by commas (`email_to` when empty).
+    pub digest_to: String,
+    /// The days a digest covers (7 for the weekly digest, 1 for a daily one), compared with
+    /// as many days before.
+    pub digest_days: u32,
+    /// Send the digest even when there is nothing to report (no failing message, no new
+    /// source, no open alert).
+    pub digest_when_clean: bool,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            teams_webhook_url: Secret::default(),
+            slack_webhook_url: Secret::default(),
+            discord_webhook_url: Secret::default(),
+            smtp_url: Secret::default(),
+            email_from: String::new(),
+            email_to: String::new(),
+            smtp_ca_file: String::new(),
+            digest_to: String::new(),
+            digest_days: 7,
+            digest_when_clean: false,
+        }
+    }
 }
 
 impl AlertsConfig {
@@ -177,14 +207,26 @@ impl AlertsConfig {
         Some(secret.0.as_str()).filter(|a| !a.is_empty())
     }
 
-    /// The e-mail recipients.
+    /// The recipients of alert e-mails.
     pub fn recipients(&self) -> Vec<&str> {
-        self.email_to
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .collect()
+        list(&self.email_to)
     }
+
+    /// The recipients of the digest.
+    pub fn digest_recipients(&self) -> Vec<&str> {
+        match list(&self.digest_to) {
+            none if none.is_empty() => self.recipients(),
+            some => some,
+        }
+    }
+}
+
+/// The items of a comma-separated list.
+fn list(text: &str) -> Vec<&str> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// How to reach an IMAP server.
@@ -336,6 +378,7 @@ impl Default for SchedulesConfig {
             ml_training: "0 2 * * 0".into(),
             anomaly_detection: "0 3 * * *".into(),
             purge: "30 4 * * *".into(),
+            alert_digest: "0 6 * * 1".into(),
         }
     }
 }
@@ -502,6 +545,9 @@ impl Config {
                 ));
             }
         }
+        if !(1..=366).contains(&self.alerts.digest_days) {
+            return Err(invalid("alerts.digest_days", "must be from 1 to 366"));
+        }
         for (name, expression) in self.schedules.all() {
             crate::cron::parse(expression)
                 .map_err(|e| invalid(format!("schedules.{}", name.replace('-', "_")), e))?;
@@ -536,7 +582,7 @@ impl Config {
 
 impl SchedulesConfig {
     /// `(job kind, expression)` of every schedule, in a fixed order.
-    pub fn all(&self) -> [(&'static str, &str); 6] {
+    pub fn all(&self) -> [(&'static str, &str); 7] {
         [
             ("email-ingestion", &self.email_ingestion),
             ("process-reports", &self.process_reports),
@@ -544,6 +590,7 @@ impl SchedulesConfig {
             ("ml-training", &self.ml_training),
             ("anomaly-detection", &self.anomaly_detection),
             ("purge", &self.purge),
+            ("alert-digest", &self.alert_digest),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: [`build_app`] makes the router from an [`AppState`] (pure: tests drive it
 //! directly or over a socket), [`serve`] runs it with graceful shutdown.
 
+pub mod alert_mail;
 pub mod alerts;
 pub mod api;
 pub mod auth;
@@ -380,6 +381,9 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(alerts::resolve))
         .routes(routes!(alerts::suppressions, alerts::create_suppression))
         .routes(routes!(alerts::delete_suppression))
+        .routes(routes!(alert_mail::test_channel))
+        .routes(routes!(alert_mail::preview))
+        .routes(routes!(alert_mail::send))
         .routes(routes!(api::health))
         .routes(routes!(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))

@@ -200,8 +200,8 @@ pub async fn status(
 pub struct TaskParams {
     /// Job state: queued, running, succeeded or failed.
     pub state: Option<JobState>,
-    /// Job kind: email-ingestion, process-reports, alert-evaluation, ml-training,
-    /// anomaly-detection or purge.
+    /// Job kind: email-ingestion, process-reports, alert-evaluation, alert-delivery,
+    /// alert-digest, ml-training, anomaly-detection or purge.
     pub kind: Option<String>,
     /// Items per page (1-1000).
     pub limit: Option<u32>,

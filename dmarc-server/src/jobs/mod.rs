@@ -32,6 +32,8 @@ pub enum JobKind {
     AlertEvaluation,
     /// Send one alert to one channel.
     AlertDelivery,
+    /// E-mail the digest.
+    AlertDigest,
     /// Train the anomaly model.
     MlTraining,
     /// Score sources for anomalies.
@@ -42,7 +44,7 @@ pub enum JobKind {
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::EmailIngestion,
         JobKind::ProcessReports,
         JobKind::AlertEvaluation,
@@ -50,6 +52,7 @@ impl JobKind {
         JobKind::AnomalyDetection,
         JobKind::Purge,
         JobKind::AlertDelivery,
+        JobKind::AlertDigest,
     ];
 
     /// The stored name (also the schedule's name and the trigger path).
@@ -62,6 +65,7 @@ impl JobKind {
             JobKind::AnomalyDetection => "anomaly-detection",
             JobKind::Purge => "purge",
             JobKind::AlertDelivery => crate::alerts::delivery::KIND,
+            JobKind::AlertDigest => "alert-digest",
         }
     }
 
@@ -232,6 +236,11 @@ impl Jobs {
         Ok(())
     }
 
+    /// The client alert webhooks are posted with, when it could be made.
+    pub fn http(&self) -> Option<&reqwest::Client> {
+        self.http.as_ref()
+    }
+
     /// Wakes an idle worker of this process (or the next one to go idle).
     pub fn wake_workers(&self) {
         self.wake.notify_one();
@@ -302,6 +311,25 @@ impl Jobs {
                 match outcome.error {
                     Some(error) => Err(JobError::Delivery(error)),
                     None => Ok(outcome.result),
+                }
+            }
+            JobKind::AlertDigest => {
+                let alerts = &self.config.alerts;
+                let done = crate::alerts::digest::send(
+                    &self.store,
+                    alerts,
+                    dmarc_store::unix_now(),
+                    alerts.digest_days,
+                    false,
+                )
+                .await?;
+                match done.error {
+                    // Refused or unreachable: the queue tries again.
+                    Some(error) => Err(JobError::Delivery(error)),
+                    None => Ok(json!({ "sent": done.sent, "skipped": done.skipped,
+                                       "recipients": done.recipients.len(),
+                                       "domains": done.digest.domains.len(),
+                                       "open_alerts": done.digest.open_alert_count })),
                 }
             }
             JobKind::MlTraining | JobKind::AnomalyDetection => Ok(json!({

@@ -47,8 +47,8 @@ impl Schedule {
 }
 
 /// The schedules of the configuration that are on. E-mail ingestion is off while no
-/// mailbox is configured, and the purge while `retention.days` is 0 (they would have
-/// nothing to do).
+/// mailbox is configured, the purge while `retention.days` is 0, and the digest while no
+/// SMTP server is configured (they would have nothing to do).
 pub fn schedules(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
     let mut out = Vec::new();
     for (name, expression) in config.schedules.all() {
@@ -56,6 +56,7 @@ pub fn schedules(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
             JobKind::parse(name).ok_or_else(|| ScheduleError::UnknownKind(name.to_owned()))?;
         if kind == JobKind::EmailIngestion && config.mailboxes().next().is_none()
             || kind == JobKind::Purge && config.retention.days == 0
+            || kind == JobKind::AlertDigest && config.alerts.address("email").is_none()
         {
             continue;
         }
@@ -193,17 +194,20 @@ mod tests {
     #[test]
     fn default_schedules_fire_when_documented() {
         assert!(
-            schedules(&Config::default())
-                .unwrap()
-                .iter()
-                .all(|s| s.kind != JobKind::EmailIngestion && s.kind != JobKind::Purge),
-            "no mailbox: no e-mail ingestion; no retention: no purge"
+            schedules(&Config::default()).unwrap().iter().all(|s| ![
+                JobKind::EmailIngestion,
+                JobKind::Purge,
+                JobKind::AlertDigest
+            ]
+            .contains(&s.kind)),
+            "no mailbox: no e-mail ingestion; no retention: no purge; no SMTP: no digest"
         );
         let mut config = Config::default();
         config.imap.host = "imap.example.com".into();
         config.retention.days = 365;
+        config.alerts.smtp_url.0 = "smtp://mail.example.com".into();
         let all = schedules(&config).unwrap();
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
         let find = |kind| all.iter().find(|s| s.kind == kind).unwrap();
         // Saturday 2026-11-28 10:07 UTC.
         let now = ms(2026, 11, 28, 10, 7);
@@ -235,6 +239,11 @@ mod tests {
             find(JobKind::Purge).next_after(now),
             Some(ms(2026, 11, 29, 4, 30)),
             "daily 04:30"
+        );
+        assert_eq!(
+            find(JobKind::AlertDigest).next_after(now),
+            Some(ms(2026, 11, 30, 6, 0)),
+            "Monday 06:00"
         );
     }
 }

@@ -3,6 +3,8 @@
 
 pub(crate) mod dovecot;
 pub(crate) mod server;
+pub(crate) mod smtp;
+pub(crate) mod tls;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
