@@ -2,6 +2,7 @@
 // navigation, and the view the URL names.
 import { account } from './account.js';
 import { admin } from './admin.js';
+import { alerts } from './alerts.js';
 import { get, resume, signIn, signOut } from './api.js';
 import { h } from './dom.js';
 import { filterBar } from './filters.js';
@@ -22,6 +23,7 @@ const VIEWS = {
   reports: { label: 'Reports', role: 'viewer', render: reports },
   report: { role: 'viewer', render: report, under: 'reports' },
   upload: { label: 'Upload', role: 'analyst', render: uploadView },
+  alerts: { label: 'Alerts', role: 'viewer', render: alerts },
   tasks: { label: 'Tasks', role: 'viewer', render: tasks },
   admin: { label: 'Admin', role: 'admin', render: admin },
   account: { label: 'Account', role: 'viewer', render: account },

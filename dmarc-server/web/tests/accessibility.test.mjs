@@ -17,6 +17,7 @@ async function pages() {
     ['/?view=reports&period=all', 'table.list'],
     [`/?view=report&id=${report.id}`, 'h2:text("Published policy")'],
     ['/?view=upload', '.drop'],
+    ['/?view=alerts', 'h2:text("Rules")'],
     ['/?view=tasks', 'h2:text("Schedules (UTC)")'],
     ['/?view=admin', 'h2:text("Audit log")'],
     ['/?view=account', 'h2:text("API keys")'],
