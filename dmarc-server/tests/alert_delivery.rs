@@ -6,6 +6,9 @@
 //! suppression window stops delivery; auto-resolve when the condition clears. Then the
 //! channel test endpoint, and the digest: rendered for the corpus, received by the SMTP
 //! server, its figures equal to the rollups.
+//!
+//! The suite stays whole in one file: every file under `tests/` is a test binary of its
+//! own, linked against the whole crate graph, so one suite per subject keeps builds short.
 
 mod support;
 
