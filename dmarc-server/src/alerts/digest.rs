@@ -332,6 +332,23 @@ fn addresses(sources: &[SourceLine]) -> String {
         .join(", ")
 }
 
+/// How many addresses are new, and the first of them: `none`, or `7: 192.0.2.1 (4), ...`.
+fn new_addresses(d: &DomainDigest) -> String {
+    if d.new_source_count == 0 {
+        return "none".to_owned();
+    }
+    let more = if d.new_source_count > d.new_sources.len() as u64 {
+        ", ..."
+    } else {
+        ""
+    };
+    format!(
+        "{}: {}{more}",
+        d.new_source_count,
+        addresses(&d.new_sources)
+    )
+}
+
 /// The digest as an e-mail. Domain names and alert summaries come from reports anyone can
 /// send: they are escaped in the HTML, and the subject holds none of them.
 pub fn email(digest: &Digest) -> Email {
@@ -354,27 +371,25 @@ pub fn email(digest: &Digest) -> Email {
     );
     for d in &digest.domains {
         text.push_str(&format!(
-            "{}\n  messages: {}, failing: {}\n  pass rate: {} (before: {}, change: {})\n  new addresses: {} {}\n  top failing addresses: {}\n  open alerts: {}\n\n",
+            "{}\n  messages: {}, failing: {}\n  pass rate: {} (before: {}, change: {})\n  new addresses: {}\n  top failing addresses: {}\n  open alerts: {}\n\n",
             d.domain,
             d.messages,
             d.dmarc_fail,
             percent(d.pass_rate),
             percent(d.previous_pass_rate),
             points(d.change_points),
-            d.new_source_count,
-            addresses(&d.new_sources),
+            new_addresses(d),
             addresses(&d.top_failing),
             d.open_alerts
         ));
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}: {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             html_escape(&d.domain),
             d.messages,
             d.dmarc_fail,
             percent(d.pass_rate),
             points(d.change_points),
-            d.new_source_count,
-            addresses(&d.new_sources),
+            new_addresses(d),
             addresses(&d.top_failing),
             d.open_alerts
         ));
@@ -459,6 +474,14 @@ mod tests {
             mail.text
         );
         assert!(mail.text.contains("top failing addresses: 192.0.2.1 (10)"));
+        assert!(mail.text.contains("new addresses: none\n"));
+        let mut with_new = digest(0, 7, 0);
+        with_new.domains[0].new_sources = with_new.domains[0].top_failing.clone();
+        assert!(
+            email(&with_new)
+                .text
+                .contains("new addresses: 7: 192.0.2.1 (0), ...\n")
+        );
         assert!(mail.html.contains("&lt;b&gt;example.com&lt;/b&gt;"));
         assert!(!mail.html.contains("<b>example.com"));
     }
