@@ -268,12 +268,26 @@ async fn end_to_end_teams_first_then_slack_discord_and_email_on_both_backends() 
             "{}",
             mail.html
         );
-        // The delivery records: all delivered, the two retried ones in two attempts.
+        // The delivery records over the API: all delivered, the two retried ones in two
+        // attempts, with the receivers' status.
         let mut attempts = Vec::new();
         for id in teams_at.keys() {
-            for d in server.store.deliveries(*id).await.unwrap() {
-                assert_eq!(d.state, "delivered", "{d:?}");
-                attempts.push((d.channel.clone(), d.attempts));
+            let records = server
+                .call(
+                    Method::GET,
+                    &format!("/alerts/{id}/deliveries"),
+                    &analyst,
+                    None,
+                )
+                .await;
+            for d in records.body.as_array().unwrap() {
+                assert_eq!(d["state"], "delivered", "{d}");
+                let code = if d["channel"] == "email" { 250 } else { 200 };
+                assert_eq!(d["status_code"], code, "{d}");
+                attempts.push((
+                    d["channel"].as_str().unwrap().to_owned(),
+                    d["attempts"].as_i64().unwrap(),
+                ));
             }
         }
         assert_eq!(attempts.len(), 4 * alerts);

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use dmarc_store::{
-    Alert, AlertFilter, AlertRule, AlertState, AlertStats, NewSuppression, Page, Paged, Role,
-    Suppression,
+    Alert, AlertFilter, AlertRule, AlertState, AlertStats, Delivery, NewSuppression, Page, Paged,
+    Role, Suppression,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -302,6 +302,33 @@ async fn move_alert(
         ))
         .await;
     Ok(Json(alert))
+}
+
+/// `GET /alerts/{id}/deliveries` (any role): how the alert went to each channel.
+#[utoipa::path(
+    get,
+    path = "/alerts/{id}/deliveries",
+    tag = "alerts",
+    summary = "An alert's deliveries: per channel the state, attempts, the receiver's status (HTTP, or the SMTP reply code) and the last error",
+    description = "Any role; access token or API key.",
+    params(("id" = i64, Path, description = "The item's id")),
+    responses(
+        (status = 200, description = "OK", body = [Delivery]),
+        (status = 404, description = "No such item", body = ErrorBody),
+        (status = 400, description = "A parameter or the body is invalid (the message names it)", body = ErrorBody),
+        (status = 401, description = "No valid access token or API key", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("apiKey" = [])),
+)]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<Delivery>>> {
+    if state.store.alert(id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no alert {id}")));
+    }
+    Ok(Json(state.store.deliveries(id).await?))
 }
 
 /// `PATCH /alerts/{id}/acknowledge` (analyst).

@@ -377,6 +377,7 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(alerts::update_rule, alerts::delete_rule))
         .routes(routes!(alerts::history))
         .routes(routes!(alerts::analytics))
+        .routes(routes!(alerts::deliveries))
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(alerts::resolve))
         .routes(routes!(alerts::suppressions, alerts::create_suppression))

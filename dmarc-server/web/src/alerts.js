@@ -88,6 +88,7 @@ export async function alerts(main, context) {
     { label: 'What', value: (a) => a.summary, cell: (a) => a.summary },
     { label: 'Acknowledged', value: (a) => a.acknowledged_at ?? 0, cell: (a) => by(a.acknowledged_by, a.acknowledged_at) },
     { label: 'Resolved', value: (a) => a.resolved_at ?? 0, cell: (a) => by(a.resolved_by, a.resolved_at) },
+    { label: 'Sent', cell: deliveries },
   ];
   if (role >= RANK.analyst) {
     historyColumns.push({ label: 'Actions', cell: (a) => h('span', { class: 'row-actions' },
@@ -120,6 +121,21 @@ export async function alerts(main, context) {
       sortable(suppressionColumns, suppressions, 'Alerts raised inside a window are recorded, not sent'),
       role >= RANK.analyst && suppressionForm(rules, change)),
     rulesSection(rules, role, change, button));
+}
+
+/** How an alert went to each channel, read when opened. */
+function deliveries(alert) {
+  const list = h('ul', { class: 'plain' });
+  const details = h('details', {}, h('summary', {}, 'Deliveries'), list);
+  details.addEventListener('toggle', async () => {
+    if (!details.open || list.childElementCount) return;
+    const found = await get(`/alerts/${alert.id}/deliveries`);
+    const line = (d) => `${d.channel}: ${d.state} after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}`
+      + `${d.status_code ? ` (${d.status_code})` : ''}${d.error ? `: ${d.error}` : ''}`;
+    list.replaceChildren(...(found.length ? found.map((d) => h('li', {}, line(d)))
+      : [h('li', {}, alert.state === 'suppressed' ? 'none: suppressed' : 'none')]));
+  });
+  return details;
 }
 
 /** A new suppression window: what it applies to, until when, why. */

@@ -51,6 +51,15 @@ test('alerts: rule editor, evaluation, acknowledge and resolve, suppression wind
     const everyCreated = await api('/alerts/history?state=created&limit=50');
     assert.deepEqual(history.map((r) => r[0]), everyCreated.items.map((a) => `#${a.id}`));
     assert.ok(history.every((r) => r[3] === 'created'));
+    // The rule names no channel: nothing was sent, as the API says.
+    assert.deepEqual(await api(`/alerts/${created.items[0].id}/deliveries`), []);
+    const row = page.locator('tbody tr').filter({
+      has: page.getByRole('rowheader', { name: `#${created.items[0].id}`, exact: true }),
+    });
+    const sent = row.locator('details');
+    await sent.locator('summary').click();
+    await sent.locator('li').first().waitFor();
+    assert.deepEqual(await sent.locator('li').allTextContents(), ['none']);
     const stats = await api('/alerts/analytics');
     const figures = await page.$$eval('dl.figures dt', (terms) =>
       Object.fromEntries(terms.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
