@@ -10,10 +10,10 @@ use serde_json::Value;
 /// How long a receiver may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// What a receiver answered, or why nothing was sent.
+/// What a receiver answered, or why nothing was sent (webhooks and e-mail alike).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
-    /// The HTTP status, when the receiver answered.
+    /// The HTTP status, or the SMTP reply code, when the receiver answered.
     pub status: Option<u16>,
     /// Why it did not count as delivered (the status, or the transport error).
     pub error: Option<String>,

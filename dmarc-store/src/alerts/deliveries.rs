@@ -22,7 +22,8 @@ pub struct Delivery {
     pub state: String,
     /// Attempts made.
     pub attempts: i64,
-    /// The receiver's HTTP status at the last attempt, when it answered.
+    /// The receiver's answer at the last attempt, when it answered: the HTTP status of a
+    /// webhook, or the SMTP reply code of an e-mail.
     pub status_code: Option<i64>,
     /// Why the last attempt did not deliver.
     pub error: Option<String>,
