@@ -1,11 +1,17 @@
-//! Anomaly detection of DMARC sending sources: a seeded, deterministic Isolation Forest
-//! behind linfa's `Fit` and `Predict` traits ([`forest`]). No database, no async: the
-//! server feeds it rows and stores what it returns.
+//! Anomaly detection of DMARC sending sources: the features of a source's activity
+//! ([`features`]), a seeded, deterministic Isolation Forest behind linfa's `Fit` and
+//! `Predict` traits ([`forest`]), and the trained model with its explanations, which
+//! implements `dmarc_core::AnomalyScorer` ([`model`]). No database, no async: the server
+//! feeds it activity and stores what it returns.
 
+pub mod features;
 pub mod forest;
+pub mod model;
 mod rng;
 
+pub use features::{FEATURES, FeatureStats, Place, extract};
 pub use forest::{IsolationForest, IsolationForestParams};
+pub use model::{Model, Scorer};
 
 /// Why a model could not be trained or read.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,302 @@
+//! What the model sees of a sending source: one row of [`FEATURES`] per source, made from
+//! its activity over a window ([`dmarc_core::rollup::SourceActivity`]) and, when
+//! geolocation knows them, its country and network. The typical value of each feature (its
+//! median and spread over the training rows) is kept with the model, so a score comes with
+//! the features that drove it in words ("volume 40x its usual, SPF never aligned, first
+//! seen 2 days ago").
+
+use dmarc_core::rollup::SourceActivity;
+use ndarray::{Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+/// The columns, in order.
+pub const FEATURES: [&str; 11] = [
+    "log_messages",
+    "dmarc_pass_share",
+    "dkim_aligned_share",
+    "spf_aligned_share",
+    "enforced_share",
+    "header_from_domains",
+    "reporters",
+    "days_active",
+    "first_seen_days_ago",
+    "country_rarity",
+    "network_rarity",
+];
+
+const DAY: f64 = 86_400.0;
+
+/// Where a source is, as far as geolocation knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// ISO country code.
+    pub country: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+}
+
+/// How unusual each value of a key is among the sources: 1 minus the share of the
+/// messages it carries (an unknown key counts as one value of its own).
+fn rarity<K: Eq + std::hash::Hash + Clone>(keys: &[K], weights: &[f64]) -> Vec<f64> {
+    let mut totals: std::collections::HashMap<K, f64> = std::collections::HashMap::new();
+    for (key, weight) in keys.iter().zip(weights) {
+        *totals.entry(key.clone()).or_default() += weight;
+    }
+    let all: f64 = weights.iter().sum();
+    keys.iter()
+        .map(|k| {
+            if all > 0.0 {
+                1.0 - totals[k] / all
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The feature rows of `sources` seen up to `at` (UTC seconds), with their places
+/// (`places` is empty, or one per source). Rarity is measured among these sources,
+/// weighted by messages.
+pub fn extract(sources: &[SourceActivity], places: &[Place], at: i64) -> Array2<f64> {
+    let weights: Vec<f64> = sources.iter().map(|s| s.tally.messages as f64).collect();
+    let place = |i: usize| places.get(i).cloned().unwrap_or_default();
+    let countries: Vec<Option<String>> = (0..sources.len()).map(|i| place(i).country).collect();
+    let networks: Vec<Option<u32>> = (0..sources.len()).map(|i| place(i).asn).collect();
+    let country_rarity = rarity(&countries, &weights);
+    let network_rarity = rarity(&networks, &weights);
+    let mut rows = Array2::zeros((sources.len(), FEATURES.len()));
+    for (i, s) in sources.iter().enumerate() {
+        let t = &s.tally;
+        let values = [
+            (t.messages as f64).ln_1p(),
+            share(t.dmarc_pass, t.messages),
+            share(t.dkim_aligned_pass, t.messages),
+            share(t.spf_aligned_pass, t.messages),
+            share(s.quarantined.saturating_add(s.rejected), t.messages),
+            s.header_from_domains as f64,
+            s.reporters as f64,
+            s.days_active as f64,
+            ((at - s.first_seen).max(0) as f64 / DAY).min(3_650.0),
+            country_rarity[i],
+            network_rarity[i],
+        ];
+        for (j, v) in values.into_iter().enumerate() {
+            rows[[i, j]] = v;
+        }
+    }
+    rows
+}
+
+/// The typical value of each feature over the training rows: the median and the
+/// interquartile range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureStats {
+    /// Per feature, in [`FEATURES`] order.
+    pub median: Vec<f64>,
+    /// Per feature: the 75th minus the 25th percentile.
+    pub spread: Vec<f64>,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let at = q * (sorted.len() - 1) as f64;
+    let (low, high) = (at.floor() as usize, at.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
+}
+
+impl FeatureStats {
+    /// The statistics of `rows`.
+    pub fn of(rows: &Array2<f64>) -> FeatureStats {
+        let mut median = Vec::with_capacity(rows.ncols());
+        let mut spread = Vec::with_capacity(rows.ncols());
+        for column in rows.columns() {
+            let mut sorted: Vec<f64> = column.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            median.push(quantile(&sorted, 0.5));
+            spread.push(quantile(&sorted, 0.75) - quantile(&sorted, 0.25));
+        }
+        FeatureStats { median, spread }
+    }
+
+    /// How far `row` is from the typical value on each feature, in spreads (the spread is
+    /// at least a tenth of the feature's scale, so a feature nearly every source shares
+    /// still counts), at most 5: `(feature index, distance)`, farthest first.
+    pub fn deviations(&self, row: ArrayView1<'_, f64>) -> Vec<(usize, f64)> {
+        let scale = |j: usize| match FEATURES[j] {
+            // A doubling of the volume is one spread.
+            "log_messages" => self.spread[j].max(std::f64::consts::LN_2),
+            "header_from_domains" | "reporters" | "days_active" => {
+                self.spread[j].max(0.1 * self.median[j].abs()).max(1.0)
+            }
+            "first_seen_days_ago" => self.spread[j].max(1.0),
+            _ => self.spread[j].max(0.1),
+        };
+        // Distances are capped at 5 spreads: past that, every feature is "far off", and
+        // the order of [`FEATURES`] (volume first) decides.
+        let mut out: Vec<(usize, f64)> = (0..row.len().min(self.median.len()))
+            .map(|j| (j, ((row[j] - self.median[j]).abs() / scale(j)).min(5.0)))
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Up to `count` reasons why `row` stands out, in words, for the features at least 1.5
+    /// spreads from typical.
+    pub fn explain(&self, row: ArrayView1<'_, f64>, count: usize) -> Vec<String> {
+        // DMARC never passing implies DKIM and SPF never aligned: one reason says it.
+        let implied = |j: usize| {
+            matches!(FEATURES[j], "dkim_aligned_share" | "spf_aligned_share")
+                && row[j] == 0.0
+                && row[1] == 0.0
+        };
+        self.deviations(row)
+            .into_iter()
+            .filter(|(j, d)| *d >= 1.5 && !implied(*j))
+            .take(count)
+            .map(|(j, _)| describe(j, row[j], self.median[j]))
+            .collect()
+    }
+}
+
+fn percent(v: f64) -> String {
+    format!("{:.0} %", 100.0 * v)
+}
+
+/// One feature's value against its typical one, in words.
+fn describe(feature: usize, value: f64, typical: f64) -> String {
+    match FEATURES[feature] {
+        "log_messages" => {
+            let (messages, usual) = (value.exp_m1(), typical.exp_m1());
+            if usual >= 1.0 && messages >= usual {
+                format!(
+                    "volume {:.0}x the usual {:.0} messages",
+                    messages / usual,
+                    usual
+                )
+            } else {
+                format!("{messages:.0} messages (usual {usual:.0})")
+            }
+        }
+        "dmarc_pass_share" if value == 0.0 => "DMARC never passed".to_owned(),
+        "dkim_aligned_share" if value == 0.0 => "DKIM never aligned".to_owned(),
+        "spf_aligned_share" if value == 0.0 => "SPF never aligned".to_owned(),
+        "dmarc_pass_share" => format!("DMARC pass {} (usual {})", percent(value), percent(typical)),
+        "dkim_aligned_share" => format!(
+            "DKIM aligned {} (usual {})",
+            percent(value),
+            percent(typical)
+        ),
+        "spf_aligned_share" => format!(
+            "SPF aligned {} (usual {})",
+            percent(value),
+            percent(typical)
+        ),
+        "enforced_share" => format!(
+            "{} quarantined or rejected (usual {})",
+            percent(value),
+            percent(typical)
+        ),
+        "header_from_domains" => format!("sent as {value:.0} domains (usual {typical:.0})"),
+        "reporters" => format!("seen by {value:.0} reporters (usual {typical:.0})"),
+        "days_active" => format!("active {value:.0} days (usual {typical:.0})"),
+        "first_seen_days_ago" => format!("first seen {value:.0} days ago"),
+        "country_rarity" => format!(
+            "a country {} of the messages seldom come from",
+            percent(value)
+        ),
+        _ => format!(
+            "a network {} of the messages seldom come from",
+            percent(value)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmarc_core::rollup::Tally;
+
+    fn source(ip: &str, messages: u64, pass: u64, first_seen: i64) -> SourceActivity {
+        SourceActivity {
+            source_ip: ip.parse().unwrap(),
+            tally: Tally {
+                messages,
+                dmarc_pass: pass,
+                dmarc_fail: messages - pass,
+                dkim_aligned_pass: pass,
+                spf_aligned_pass: pass,
+            },
+            quarantined: 0,
+            rejected: messages - pass,
+            header_from_domains: 1,
+            reporters: 2,
+            days_active: 30,
+            first_seen,
+            last_seen: 0,
+        }
+    }
+
+    #[test]
+    fn rows_hold_each_feature_in_order() {
+        let at = 100 * 86_400;
+        let sources = [
+            source("192.0.2.1", 99, 99, 0),
+            source("192.0.2.2", 1, 0, at - 2 * 86_400),
+        ];
+        let places = [
+            Place {
+                country: Some("US".into()),
+                asn: Some(15169),
+            },
+            Place {
+                country: Some("KP".into()),
+                asn: None,
+            },
+        ];
+        let rows = extract(&sources, &places, at);
+        assert_eq!(rows.dim(), (2, FEATURES.len()));
+        assert!((rows[[0, 0]] - 100f64.ln()).abs() < 1e-12);
+        assert_eq!(rows.row(0).to_vec()[1..5], [1.0, 1.0, 1.0, 0.0]);
+        assert_eq!(rows.row(1).to_vec()[1..5], [0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(rows[[1, 8]], 2.0);
+        // The KP source carries 1 % of the messages: its country is rare.
+        assert!((rows[[1, 9]] - 0.99).abs() < 1e-12);
+        assert!((rows[[0, 9]] - 0.01).abs() < 1e-12);
+        // Without places every source shares the unknown place.
+        let bare = extract(&sources, &[], at);
+        assert_eq!((bare[[0, 9]], bare[[1, 10]]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_spoofer_is_explained_in_words() {
+        let at = 100 * 86_400;
+        let mut sources: Vec<SourceActivity> = (0..50)
+            .map(|i| source(&format!("192.0.2.{i}"), 100 + i, 100 + i, 0))
+            .collect();
+        sources.push(source("203.0.113.9", 4_000, 0, at - 2 * 86_400));
+        let rows = extract(&sources, &[], at);
+        let stats = FeatureStats::of(&rows);
+        let reasons = stats.explain(rows.row(50), 4);
+        assert_eq!(
+            reasons,
+            [
+                "DMARC never passed",
+                "100 % quarantined or rejected (usual 0 %)",
+                "first seen 2 days ago",
+                "volume 32x the usual 125 messages",
+            ]
+        );
+        // A typical source has nothing to explain.
+        assert!(stats.explain(rows.row(10), 4).is_empty());
+    }
+}

@@ -1,0 +1,163 @@
+//! A trained model as the server keeps it: the forest, the typical value of each feature
+//! (for explanations) and the threshold above which a source is anomalous; and the scorer
+//! that implements [`dmarc_core::AnomalyScorer`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use dmarc_core::rollup::SourceActivity;
+use dmarc_core::{AnomalyScore, AnomalyScorer};
+use serde::{Deserialize, Serialize};
+
+use crate::MlError;
+use crate::features::{FeatureStats, Place, extract};
+use crate::forest::{IsolationForest, IsolationForestParams};
+
+/// Reasons given per anomalous source.
+const REASONS: usize = 3;
+
+/// A trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The forest.
+    pub forest: IsolationForest,
+    /// The typical value of each feature over the training sources.
+    pub stats: FeatureStats,
+    /// Scores above it are anomalous (scikit-learn's `contamination="auto"`: 0.5).
+    pub threshold: f64,
+}
+
+impl Model {
+    /// Trains on `sources` (their activity over the training window ending at `at`, UTC
+    /// seconds) with their `places` (empty, or one per source).
+    pub fn train(
+        sources: &[SourceActivity],
+        places: &[Place],
+        at: i64,
+        params: &IsolationForestParams,
+    ) -> Result<Model, MlError> {
+        let rows = extract(sources, places, at);
+        Ok(Model {
+            forest: params.fit_rows(&rows)?,
+            stats: FeatureStats::of(&rows),
+            threshold: 0.5,
+        })
+    }
+
+    /// A scorer of sources seen up to `at`, placed by `places`.
+    pub fn scorer<'a>(&'a self, at: i64, places: &'a HashMap<IpAddr, Place>) -> Scorer<'a> {
+        Scorer {
+            model: self,
+            at,
+            places,
+        }
+    }
+}
+
+/// Scores sources with a [`Model`].
+#[derive(Debug, Clone, Copy)]
+pub struct Scorer<'a> {
+    model: &'a Model,
+    at: i64,
+    places: &'a HashMap<IpAddr, Place>,
+}
+
+impl AnomalyScorer for Scorer<'_> {
+    fn score(&self, sources: &[SourceActivity]) -> Vec<AnomalyScore> {
+        let places: Vec<Place> = sources
+            .iter()
+            .map(|s| self.places.get(&s.source_ip).cloned().unwrap_or_default())
+            .collect();
+        let rows = extract(sources, &places, self.at);
+        sources
+            .iter()
+            .zip(rows.rows())
+            .map(|(source, row)| {
+                let score = self.model.forest.score_row(row);
+                let anomalous = score > self.model.threshold;
+                AnomalyScore {
+                    source_ip: source.source_ip,
+                    score,
+                    anomalous,
+                    reasons: if anomalous {
+                        self.model.stats.explain(row, REASONS)
+                    } else {
+                        Vec::new()
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmarc_core::rollup::Tally;
+
+    fn source(ip: &str, messages: u64, pass: u64, days: u64, first_seen: i64) -> SourceActivity {
+        SourceActivity {
+            source_ip: ip.parse().unwrap(),
+            tally: Tally {
+                messages,
+                dmarc_pass: pass,
+                dmarc_fail: messages - pass,
+                dkim_aligned_pass: pass,
+                spf_aligned_pass: pass,
+            },
+            quarantined: 0,
+            rejected: 0,
+            header_from_domains: 1,
+            reporters: 3,
+            days_active: days,
+            first_seen,
+            last_seen: 0,
+        }
+    }
+
+    #[test]
+    fn injected_spoofers_score_on_top_with_reasons() {
+        let at = 400 * 86_400;
+        // 500 senders with steady, aligned mail over months.
+        let mut sources: Vec<SourceActivity> = (0..500u64)
+            .map(|i| {
+                let messages = 50 + (i * 37) % 900;
+                source(
+                    &format!("10.0.{}.{}", i / 250, i % 250),
+                    messages,
+                    messages - i % 3,
+                    20 + i % 40,
+                    86_400 * (i as i64 % 200),
+                )
+            })
+            .collect();
+        // Three spoofers: new, failing everything.
+        for k in 0..3 {
+            sources.push(source(
+                &format!("203.0.113.{k}"),
+                2_000 + k,
+                0,
+                2,
+                at - 2 * 86_400,
+            ));
+        }
+        let model = Model::train(&sources, &[], at, &IsolationForestParams::default()).unwrap();
+        let places = HashMap::new();
+        let scores = model.scorer(at, &places).score(&sources);
+        let mut ranked: Vec<&AnomalyScore> = scores.iter().collect();
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let top: Vec<String> = ranked[..3]
+            .iter()
+            .map(|s| s.source_ip.to_string())
+            .collect();
+        assert!(top.iter().all(|ip| ip.starts_with("203.0.113.")), "{top:?}");
+        assert!(ranked[0].anomalous);
+        assert!(
+            ranked[0].reasons.contains(&"DMARC never passed".to_owned()),
+            "{:?}",
+            ranked[0].reasons
+        );
+        // The same model and input give the same scores.
+        assert_eq!(model.scorer(at, &places).score(&sources), scores);
+    }
+}
