@@ -383,8 +383,6 @@ impl Store {
 
     /// Jobs, newest first.
     pub async fn jobs(&self, filter: &JobFilter, page: Page) -> Result<Paged<Job>> {
-        let backend = self.backend();
-        let (limit, offset) = page.clamped();
         let condition = |sql: &mut Sql| {
             sql.push(" WHERE 1 = 1");
             if let Some(state) = filter.state {
@@ -395,28 +393,8 @@ impl Store {
                 sql.push(" AND kind = ").arg(Arg::Text(kind.clone()));
             }
         };
-        let mut total = Sql::new("SELECT COUNT(*) FROM jobs");
-        condition(&mut total);
-        let total = total.fetch_count(backend, self.pool()).await?;
-        let mut sql = Sql::new(&format!("SELECT {JOB_COLUMNS} FROM jobs"));
-        condition(&mut sql);
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .arg(Arg::Int(limit))
-            .push(" OFFSET ")
-            .arg(Arg::Int(offset));
-        let items = sql
-            .fetch_all(backend, self.pool())
-            .await?
-            .iter()
-            .map(job_at)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Paged {
-            items,
-            total: u64::try_from(total).unwrap_or_default(),
-            total_capped: false,
-            limit: u32::try_from(limit).unwrap_or(u32::MAX),
-            offset: u64::try_from(offset).unwrap_or_default(),
-        })
+        self.newest_first("jobs", JOB_COLUMNS, condition, page, job_at)
+            .await
     }
 
     /// Jobs per kind and state.

@@ -9,13 +9,14 @@
 
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 
 use crate::Result;
 use crate::backend::Backend;
-use crate::query::Sql;
+use crate::query::{Arg, Sql};
 use crate::reads::{ReadRow, Reads};
+use crate::types::{Page, Paged};
 
 /// Attempts of a batch that hit a deadlock or a busy database.
 const TRANSIENT_RETRIES: u32 = 6;
@@ -108,6 +109,42 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A page of the rows of `table` that `conditions` selects (it appends a `WHERE`
+    /// clause, or nothing), newest (highest id) first, each read by `item`, with how many
+    /// rows it selects in all.
+    pub(crate) async fn newest_first<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        conditions: impl Fn(&mut Sql),
+        page: Page,
+        item: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Paged<T>> {
+        let (limit, offset) = page.clamped();
+        let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {table}"));
+        conditions(&mut count);
+        let total = count.fetch_count(self.backend, self.pool()).await?;
+        let mut sql = Sql::new(&format!("SELECT {columns} FROM {table}"));
+        conditions(&mut sql);
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .arg(Arg::Int(limit))
+            .push(" OFFSET ")
+            .arg(Arg::Int(offset));
+        let items = sql
+            .fetch_all(self.backend, self.pool())
+            .await?
+            .iter()
+            .map(item)
+            .collect::<Result<_>>()?;
+        Ok(Paged {
+            items,
+            total: u64::try_from(total).unwrap_or_default(),
+            total_capped: false,
+            limit: page.limit.clamp(1, Page::MAX_LIMIT),
+            offset: page.offset,
+        })
     }
 
     /// Applies pending migrations (also done when connecting).

@@ -121,28 +121,15 @@ impl Store {
         action: Option<&str>,
         page: Page,
     ) -> Result<Paged<AuditEntry>> {
-        let backend = self.backend();
-        let (limit, offset) = page.clamped();
         let condition = |sql: &mut Sql| {
             if let Some(action) = action {
                 sql.push(" WHERE action = ")
                     .arg(Arg::Text(action.to_owned()));
             }
         };
-        let mut count = Sql::new("SELECT COUNT(*) FROM audit_log");
-        condition(&mut count);
-        let total = count.fetch_count(backend, self.pool()).await?;
-        let mut sql =
-            Sql::new("SELECT id, at, user_id, actor, action, target, ip, detail FROM audit_log");
-        condition(&mut sql);
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .arg(Arg::Int(limit))
-            .push(" OFFSET ")
-            .arg(Arg::Int(offset));
-        let mut items = Vec::new();
-        for row in sql.fetch_all(backend, self.pool()).await? {
+        let entry = |row: &AnyRow| -> Result<AuditEntry> {
             let detail: String = row.try_get("detail")?;
-            items.push(AuditEntry {
+            Ok(AuditEntry {
                 id: row.try_get("id")?,
                 at: row.try_get("at")?,
                 user_id: row.try_get("user_id")?,
@@ -152,15 +139,16 @@ impl Store {
                 ip: row.try_get("ip")?,
                 detail: serde_json::from_str(&detail)
                     .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
-            });
-        }
-        Ok(Paged {
-            items,
-            total: u64::try_from(total).unwrap_or_default(),
-            total_capped: false,
-            limit: page.limit.clamp(1, Page::MAX_LIMIT),
-            offset: page.offset,
-        })
+            })
+        };
+        self.newest_first(
+            "audit_log",
+            "id, at, user_id, actor, action, target, ip, detail",
+            condition,
+            page,
+            entry,
+        )
+        .await
     }
 
     /// The stored value of a setting, storing `value` first when there is none (so several

@@ -118,8 +118,6 @@ impl Store {
 
     /// Alerts, newest first.
     pub async fn alerts(&self, filter: &AlertFilter, page: Page) -> Result<Paged<Alert>> {
-        let backend = self.backend();
-        let (limit, offset) = page.clamped();
         let conditions = |sql: &mut Sql| {
             sql.push(" WHERE 1 = 1");
             if let Some(state) = filter.state {
@@ -143,28 +141,8 @@ impl Store {
                 sql.push(" AND created_at < ").arg(Arg::Int(to));
             }
         };
-        let mut count = Sql::new("SELECT COUNT(*) FROM alerts");
-        conditions(&mut count);
-        let total = count.fetch_count(backend, self.pool()).await?;
-        let mut sql = Sql::new(&format!("SELECT {ALERT_COLUMNS} FROM alerts"));
-        conditions(&mut sql);
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .arg(Arg::Int(limit))
-            .push(" OFFSET ")
-            .arg(Arg::Int(offset));
-        let items = sql
-            .fetch_all(backend, self.pool())
-            .await?
-            .iter()
-            .map(alert_from)
-            .collect::<Result<_>>()?;
-        Ok(Paged {
-            items,
-            total: u64::try_from(total).unwrap_or_default(),
-            total_capped: false,
-            limit: page.limit.clamp(1, Page::MAX_LIMIT),
-            offset: page.offset,
-        })
+        self.newest_first("alerts", ALERT_COLUMNS, conditions, page, alert_from)
+            .await
     }
 
     /// Analytics of the alerts created in `[from, to)` (UTC seconds; open sides: all).
