@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ChangeErrors, ErrorBody};
-use super::query::{TIME, bad, timestamp, unknown_parameter};
+use super::query::{TIME, bad, pairs, timestamp, unknown_parameter};
 use super::{AppState, now};
 use crate::alerts::digest::{self, Digest, DigestSent};
 use crate::alerts::{CHANNELS, delivery};
@@ -142,9 +142,7 @@ pub async fn preview(
     _caller: Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Digest>> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let pairs = pairs(query.as_deref().unwrap_or(""))?;
     let (mut to, mut days) = (now(), state.config.alerts.digest_days);
     for (name, value) in pairs {
         match name.as_str() {

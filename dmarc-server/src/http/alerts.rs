@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::error::{AdminErrors, ApiError, ApiResult, ChangeErrors, ErrorBody};
-use super::query::{DEFAULT_PAGE, TIME, bad, page_parameter, timestamp, unknown_parameter};
+use super::query::{DEFAULT_PAGE, TIME, bad, page_parameter, pairs, timestamp, unknown_parameter};
 use super::{AppState, now};
 use crate::alerts::{RuleRequest, SEVERITIES};
 
@@ -211,8 +211,7 @@ pub struct HistoryParams {
 }
 
 fn history_query(query: &str) -> ApiResult<(AlertFilter, Page)> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let pairs = pairs(query)?;
     let mut filter = AlertFilter::default();
     let mut page = Page::first(DEFAULT_PAGE);
     for (name, value) in pairs {
@@ -506,9 +505,7 @@ pub async fn suppressions(
     _caller: Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Vec<Suppression>>> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let pairs = pairs(query.as_deref().unwrap_or(""))?;
     let mut active = false;
     for (name, value) in pairs {
         match (name.as_str(), value.trim()) {
@@ -584,9 +581,7 @@ pub async fn analytics(
     _caller: Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<AlertStats>> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let pairs = pairs(query.as_deref().unwrap_or(""))?;
     let (mut from, mut to) = (None, None);
     for (name, value) in pairs {
         let value = value.trim();

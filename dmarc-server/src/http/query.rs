@@ -121,9 +121,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RecordPage {
         let RawQuery(query) = RawQuery::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-                .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+        let pairs = pairs(query.as_deref().unwrap_or(""))?;
         let mut page = Page::first(MAX_PAGE);
         for (name, value) in &pairs {
             match name.as_str() {
@@ -151,6 +149,12 @@ pub fn page_parameter(page: &mut Page, name: &str, value: &str) -> ApiResult<()>
     Ok(())
 }
 
+/// The `name=value` pairs of a query string (none when there is none), or a 400.
+pub(crate) fn pairs(query: &str) -> ApiResult<Vec<(String, String)>> {
+    serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
+}
+
 /// A 400 naming an unknown parameter and the known ones.
 pub(crate) fn unknown_parameter(name: &str, known: &str) -> ApiError {
     let shown: String = name.chars().take(64).collect();
@@ -167,8 +171,7 @@ pub(crate) fn bad(name: &str, value: &str, expected: &str) -> ApiError {
 
 /// Parses a query string; `now` anchors presets.
 pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let pairs = pairs(query)?;
     let mut params = Params {
         window: 7,
         page: Page::first(DEFAULT_PAGE),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AdminErrors, ApiError, ApiResult, ErrorBody};
-use super::query::{DEFAULT_PAGE, page_parameter};
+use super::query::{DEFAULT_PAGE, page_parameter, pairs};
 use crate::jobs::JobKind;
 use crate::jobs::scheduler::{self, ScheduleInfo};
 
@@ -210,8 +210,7 @@ pub struct TaskParams {
 }
 
 fn task_query(query: &str) -> ApiResult<(JobFilter, Page)> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    let pairs = pairs(query)?;
     let mut filter = JobFilter::default();
     let mut page = Page::first(DEFAULT_PAGE);
     for (name, value) in pairs {
