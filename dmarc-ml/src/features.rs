@@ -222,11 +222,19 @@ fn describe(feature: usize, value: f64, typical: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use dmarc_core::rollup::Tally;
 
-    fn source(ip: &str, messages: u64, pass: u64, first_seen: i64) -> SourceActivity {
+    /// A source of `messages` of which `pass` passed (the others rejected), active on
+    /// `days` days since `first_seen`.
+    pub(crate) fn source(
+        ip: &str,
+        messages: u64,
+        pass: u64,
+        days: u64,
+        first_seen: i64,
+    ) -> SourceActivity {
         SourceActivity {
             source_ip: ip.parse().unwrap(),
             tally: Tally {
@@ -240,7 +248,7 @@ mod tests {
             rejected: messages - pass,
             header_from_domains: 1,
             reporters: 2,
-            days_active: 30,
+            days_active: days,
             first_seen,
             last_seen: 0,
         }
@@ -250,8 +258,8 @@ mod tests {
     fn rows_hold_each_feature_in_order() {
         let at = 100 * 86_400;
         let sources = [
-            source("192.0.2.1", 99, 99, 0),
-            source("192.0.2.2", 1, 0, at - 2 * 86_400),
+            source("192.0.2.1", 99, 99, 30, 0),
+            source("192.0.2.2", 1, 0, 30, at - 2 * 86_400),
         ];
         let places = [
             Place {
@@ -281,9 +289,9 @@ mod tests {
     fn a_spoofer_is_explained_in_words() {
         let at = 100 * 86_400;
         let mut sources: Vec<SourceActivity> = (0..50)
-            .map(|i| source(&format!("192.0.2.{i}"), 100 + i, 100 + i, 0))
+            .map(|i| source(&format!("192.0.2.{i}"), 100 + i, 100 + i, 30, 0))
             .collect();
-        sources.push(source("203.0.113.9", 4_000, 0, at - 2 * 86_400));
+        sources.push(source("203.0.113.9", 4_000, 0, 30, at - 2 * 86_400));
         let rows = extract(&sources, &[], at);
         let stats = FeatureStats::of(&rows);
         let reasons = stats.explain(rows.row(50), 4);

@@ -93,27 +93,7 @@ impl AnomalyScorer for Scorer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dmarc_core::rollup::Tally;
-
-    fn source(ip: &str, messages: u64, pass: u64, days: u64, first_seen: i64) -> SourceActivity {
-        SourceActivity {
-            source_ip: ip.parse().unwrap(),
-            tally: Tally {
-                messages,
-                dmarc_pass: pass,
-                dmarc_fail: messages - pass,
-                dkim_aligned_pass: pass,
-                spf_aligned_pass: pass,
-            },
-            quarantined: 0,
-            rejected: 0,
-            header_from_domains: 1,
-            reporters: 3,
-            days_active: days,
-            first_seen,
-            last_seen: 0,
-        }
-    }
+    use crate::features::tests::source;
 
     #[test]
     fn injected_spoofers_score_on_top_with_reasons() {
