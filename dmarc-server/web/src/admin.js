@@ -1,15 +1,14 @@
 // Admin: users (create, change role, disable or enable, set a password, delete) and the
 // audit log.
 import { get, request } from './api.js';
-import { field, h, status, time } from './dom.js';
+import { field, h, options, status, time } from './dom.js';
 import { pager, sortable } from './table.js';
 import { current } from './state.js';
 
 const ROLES = ['viewer', 'analyst', 'admin'];
 const AUDIT_PAGE = 50;
 
-const roleSelect = (name, value) => h('select', { name },
-  ROLES.map((role) => h('option', { value: role, selected: role === value }, role)));
+const roleSelect = (name, value) => h('select', { name }, options(ROLES.map((role) => [role, role]), value));
 
 export async function admin(main, context) {
   const wait = status();

@@ -3,7 +3,7 @@
 // and delete them), and the rules (admins create, edit, turn off, delete; test a channel,
 // send the digest now).
 import { get, request } from './api.js';
-import { field, h, number, status, time } from './dom.js';
+import { field, figures, h, number, options, status, time } from './dom.js';
 import { pager, sortable } from './table.js';
 import { current, go, href } from './state.js';
 
@@ -24,10 +24,10 @@ const RANK = { viewer: 0, analyst: 1, admin: 2 };
 const when = (seconds) => (seconds ? time(seconds) : '–');
 const by = (who, at) => (at ? `${who ?? '?'}, ${time(at)}` : '–');
 const minutes = (seconds) => (seconds == null ? '–' : `${number.format(Math.round(seconds / 60))} min`);
-const options = (values, selected, empty) => [
-  empty && h('option', { value: '' }, empty),
-  ...values.map((v) => h('option', { value: v, selected: v === selected }, v)),
-];
+/** The options of `values` (each its own text), with an empty choice named `empty` first
+ * when given. */
+const choices = (values, selected, empty) =>
+  options([...(empty ? [['', empty]] : []), ...values.map((v) => [v, v])], selected ?? '');
 
 export async function alerts(main, context) {
   const role = RANK[context.user.role];
@@ -61,17 +61,15 @@ export async function alerts(main, context) {
     h('button', { type: 'button', 'aria-label': label, onclick, ...extra }, text);
 
   const count = (list, key) => list.find((c) => c.key === key)?.count ?? 0;
-  const figures = h('dl', { class: 'figures' },
-    [['Alerts', number.format(stats.total)],
-      ...SEVERITIES.map((sev) => [sev, number.format(count(stats.by_severity, sev))]),
-      ['Acknowledged', stats.acknowledged_share == null ? '–' : `${(100 * stats.acknowledged_share).toFixed(1)} %`],
-      ['Time to acknowledge', minutes(stats.mean_seconds_to_acknowledge)],
-      ['Time to resolve', minutes(stats.mean_seconds_to_resolve)]]
-      .map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value))));
+  const headline = figures([['Alerts', number.format(stats.total)],
+    ...SEVERITIES.map((sev) => [sev, number.format(count(stats.by_severity, sev))]),
+    ['Acknowledged', stats.acknowledged_share == null ? '–' : `${(100 * stats.acknowledged_share).toFixed(1)} %`],
+    ['Time to acknowledge', minutes(stats.mean_seconds_to_acknowledge)],
+    ['Time to resolve', minutes(stats.mean_seconds_to_resolve)]]);
 
   const filters = h('form', { class: 'inline', 'aria-label': 'Alert filter' },
-    field('State', h('select', { name: 'state' }, options(STATES, s.state, 'any'))),
-    field('Severity', h('select', { name: 'severity' }, options(SEVERITIES, s.severity, 'any'))),
+    field('State', h('select', { name: 'state' }, choices(STATES, s.state, 'any'))),
+    field('Severity', h('select', { name: 'severity' }, choices(SEVERITIES, s.severity, 'any'))),
     h('button', { type: 'submit' }, 'Show'));
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -114,7 +112,7 @@ export async function alerts(main, context) {
       () => change('Delete the suppression', 'DELETE', `/alerts/suppressions/${w.id}`), { class: 'danger' }) });
   }
 
-  main.append(figures,
+  main.append(headline,
     h('section', {}, h('h2', {}, 'History'), filters, evaluate && h('p', { class: 'actions' }, evaluate),
       sortable(historyColumns, history.items, 'Newest first'), pager(history)),
     h('section', {}, h('h2', {}, 'Suppression windows'),
@@ -141,8 +139,8 @@ function deliveries(alert) {
 /** A new suppression window: what it applies to, until when, why. */
 function suppressionForm(rules, change) {
   const form = h('form', { class: 'inline', 'aria-label': 'New suppression window' },
-    field('Rule', h('select', { name: 'suppress_rule' }, h('option', { value: '' }, 'every rule'),
-      rules.map((r) => h('option', { value: r.id }, r.name)))),
+    field('Rule', h('select', { name: 'suppress_rule' },
+      options([['', 'every rule'], ...rules.map((r) => [String(r.id), r.name])], ''))),
     field('Domain', h('input', { name: 'suppress_domain', placeholder: 'every domain' })),
     field('Until (UTC)', h('input', { name: 'suppress_until', type: 'datetime-local', required: true })),
     field('Reason', h('input', { name: 'suppress_reason', required: true, maxlength: 500 })),
@@ -208,13 +206,13 @@ function ruleForm(rule, change) {
   const kind = rule?.kind ?? 'failure_rate';
   const params = h('textarea', { name: 'rule_params', rows: 3, cols: 50, required: true },
     JSON.stringify(rule?.params ?? KINDS[kind]));
-  const kindSelect = h('select', { name: 'rule_kind' }, options(Object.keys(KINDS), kind));
+  const kindSelect = h('select', { name: 'rule_kind' }, choices(Object.keys(KINDS), kind));
   kindSelect.addEventListener('change', () => { params.value = JSON.stringify(KINDS[kindSelect.value]); });
   const form = h('form', { class: 'inline', 'aria-label': rule ? `Edit ${rule.name}` : 'New rule' },
     field('Name', h('input', { name: 'rule_name', required: true, maxlength: 100, value: rule?.name ?? '' })),
     field('Kind', kindSelect),
     field('Domain', h('input', { name: 'rule_domain', placeholder: 'every domain', value: rule?.domain ?? '' })),
-    field('Severity', h('select', { name: 'rule_severity' }, options(SEVERITIES, rule?.severity ?? 'warning'))),
+    field('Severity', h('select', { name: 'rule_severity' }, choices(SEVERITIES, rule?.severity ?? 'warning'))),
     field('Parameters (JSON)', params),
     field('Cooldown (minutes)', h('input', { name: 'rule_cooldown', type: 'number', min: 0, value: rule?.cooldown_minutes ?? 60 })),
     field('Resolve after clear for (minutes)', h('input', { name: 'rule_auto_resolve', type: 'number', min: 0,

@@ -24,6 +24,14 @@ export const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 
 export const time = (seconds) =>
   `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
+/** Headline figures: `[label, value]` pairs as a definition list. */
+export const figures = (pairs) => h('dl', { class: 'figures' },
+  pairs.map(([label, value]) => h('div', {}, h('dt', {}, label), h('dd', {}, value))));
+
+/** The options of a select: `[value, text]` pairs, `selected` chosen. */
+export const options = (pairs, selected) =>
+  pairs.map(([value, text]) => h('option', { value, selected: value === selected }, text));
+
 /** A status line for a view: `Loading…` until replaced. */
 export const status = (text = 'Loading…') => h('p', { role: 'status' }, text);
 

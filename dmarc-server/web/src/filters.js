@@ -1,11 +1,10 @@
 // The filter bar: period (presets or custom dates), domains, source address or network,
 // aligned DKIM and SPF verdicts, disposition and reporting organisation. Applying it changes
 // the URL; "Clear" keeps the period only.
-import { field, h } from './dom.js';
+import { field, h, options } from './dom.js';
 import { FILTER_KEYS, PERIODS, current, go, href } from './state.js';
 
-const choice = (name, label, options, value) => field(label, h('select', { name },
-  options.map(([v, text]) => h('option', { value: v, selected: v === (value ?? '') }, text))));
+const choice = (name, label, pairs, value) => field(label, h('select', { name }, options(pairs, value ?? '')));
 
 /** The filter bar of `view`; `domains` are the known policy domains. */
 export function filterBar(view, domains) {
@@ -16,7 +15,7 @@ export function filterBar(view, domains) {
     field('From', h('input', { type: 'date', name: 'from', value: s.from ?? '' })),
     field('To', h('input', { type: 'date', name: 'to', value: s.to ?? '' })));
   const periodSelect = h('select', { name: 'period' },
-    PERIODS.map(([value, label]) => h('option', { value, selected: value === period }, label)));
+    options(PERIODS, period));
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filters' },
     field('Period', periodSelect), custom,
     field('Domains', h('select', { name: 'domain', multiple: true, size: Math.min(4, Math.max(2, domains.length)) },

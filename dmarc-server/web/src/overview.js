@@ -3,7 +3,7 @@
 // row in the table) filters by it.
 import { get } from './api.js';
 import { draw, table } from './charts.js';
-import { h, number, percent, status } from './dom.js';
+import { figures, h, number, percent, status } from './dom.js';
 import { current, filterParams, href, withFilter } from './state.js';
 import { sortable } from './table.js';
 
@@ -23,11 +23,11 @@ export async function overview(main, context) {
   const data = { summary, domains, sources, disposition, alignment, compliance, timeline, trend, orgs };
   wait.remove();
   const s = summary;
-  main.append(h('dl', { class: 'figures' }, [
+  main.append(figures([
     ['Messages', number.format(s.messages)], ['DMARC pass rate', percent(s.dmarc_pass, s.messages)],
     ['Failing messages', number.format(s.dmarc_fail)], ['Domains', number.format(s.domains)],
     ['Reporters', number.format(s.organizations)],
-  ].map(([label, value]) => h('div', {}, h('dt', {}, label), h('dd', {}, value)))));
+  ]));
   if (!s.messages) {
     main.append(h('p', { class: 'empty' }, 'No reports in this period.'));
     return;

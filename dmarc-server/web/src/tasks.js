@@ -1,7 +1,7 @@
 // Tasks: the job queue by state, the schedules with their next and last run, recent
 // failures with their errors, recent jobs, and (analysts) buttons that start a job now.
 import { get, request } from './api.js';
-import { h, number, status, time } from './dom.js';
+import { figures, h, number, status, time } from './dom.js';
 import { sortable } from './table.js';
 
 const STATES = ['queued', 'running', 'succeeded', 'failed'];
@@ -59,8 +59,7 @@ async function draw(into) {
   ]);
   into.replaceChildren(
     h('h2', {}, 'Queue'),
-    h('dl', { class: 'figures' }, STATES.map((state, i) =>
-      h('div', {}, h('dt', {}, state), h('dd', {}, number.format(counts[i].total))))),
+    figures(STATES.map((state, i) => [state, number.format(counts[i].total)])),
     h('h2', {}, 'Schedules (UTC)'),
     sortable([
       { label: 'Kind', value: (s) => s.kind, cell: (s) => s.kind },
