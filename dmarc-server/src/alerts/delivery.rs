@@ -61,26 +61,34 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// Sends `alert` to `channel` once.
+/// Sends `alert` to `channel` once; webhooks go through `client` (none when it could not
+/// be made: then only e-mail can be sent).
 pub async fn send(
     config: &AlertsConfig,
-    client: &reqwest::Client,
+    client: Option<&reqwest::Client>,
     channel: &str,
     alert: &Alert,
 ) -> webhooks::Sent {
-    match (channel, config.address(channel)) {
-        (_, None) => webhooks::Sent {
-            status: None,
-            error: Some(format!("the {channel} channel is not configured")),
-        },
-        ("teams", Some(url)) => webhooks::post(client, url, &messages::teams(alert)).await,
-        ("slack", Some(url)) => webhooks::post(client, url, &messages::slack(alert)).await,
-        ("discord", Some(url)) => webhooks::post(client, url, &messages::discord(alert)).await,
-        ("email", Some(_)) => email::send(config, &[], &messages::email(alert)).await,
-        (other, Some(_)) => webhooks::Sent {
-            status: None,
-            error: Some(format!("{other} is not a channel")),
-        },
+    let failed = |error: String| webhooks::Sent {
+        status: None,
+        error: Some(error),
+    };
+    let body = match channel {
+        "teams" => messages::teams(alert),
+        "slack" => messages::slack(alert),
+        "discord" => messages::discord(alert),
+        "email" => {
+            return match config.address(channel) {
+                Some(_) => email::send(config, &[], &messages::email(alert)).await,
+                None => failed("the email channel is not configured".to_owned()),
+            };
+        }
+        other => return failed(format!("{other} is not a channel")),
+    };
+    match (config.address(channel), client) {
+        (None, _) => failed(format!("the {channel} channel is not configured")),
+        (Some(_), None) => failed("no HTTP client could be made for webhooks".to_owned()),
+        (Some(url), Some(client)) => webhooks::post(client, url, &body).await,
     }
 }
 
@@ -111,7 +119,7 @@ pub fn test_alert(actor: &str, at: i64) -> Alert {
 pub async fn attempt(
     store: &Store,
     config: &AlertsConfig,
-    client: &reqwest::Client,
+    client: Option<&reqwest::Client>,
     order: &Order,
     attempt: u32,
     max_attempts: u32,

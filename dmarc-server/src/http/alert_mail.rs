@@ -69,12 +69,8 @@ pub async fn test_channel(
     if config.address(&channel).is_none() {
         return Err(not_configured(&channel));
     }
-    let client = state
-        .jobs
-        .http()
-        .ok_or_else(|| ApiError::unavailable("no HTTP client could be made for webhooks"))?;
     let alert = delivery::test_alert(&caller.actor(), now());
-    let sent = delivery::send(config, client, &channel, &alert).await;
+    let sent = delivery::send(config, state.jobs.http(), &channel, &alert).await;
     let answer = ChannelTest {
         channel,
         delivered: sent.error.is_none(),

@@ -284,13 +284,10 @@ impl Jobs {
             JobKind::AlertDelivery => {
                 let order: crate::alerts::delivery::Order =
                     serde_json::from_value(job.payload.clone())?;
-                let client = self.http.as_ref().ok_or_else(|| {
-                    JobError::Delivery("no HTTP client could be made for webhooks".into())
-                })?;
                 let outcome = crate::alerts::delivery::attempt(
                     &self.store,
                     &self.config.alerts,
-                    client,
+                    self.http.as_ref(),
                     &order,
                     job.attempts,
                     job.max_attempts,
