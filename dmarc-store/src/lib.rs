@@ -29,6 +29,7 @@ mod accounts;
 mod alerts;
 mod backend;
 mod error;
+mod geo;
 mod jobs;
 mod pipeline;
 mod prepare;
@@ -54,6 +55,7 @@ pub use alerts::{
 };
 pub use backend::Backend;
 pub use error::StoreError;
+pub use geo::{CountryTally, Place};
 pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
 pub use pipeline::{Enrich, Input, InputDone, PipelineOptions, run as ingest_inputs};
 pub use prepare::{KEPT_HEAD, Prepared, PreparedPart, ReportRows, batches, prepare};

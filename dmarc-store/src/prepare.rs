@@ -356,6 +356,8 @@ pub struct ReportRows {
     pub(crate) meta: String,
     pub(crate) records: RecordRows,
     pub(crate) rollups: Vec<RollupRow>,
+    /// Where its addresses are, when the enrichment step placed them.
+    pub(crate) places: Vec<crate::geo::Place>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -531,6 +533,7 @@ impl ReportRows {
             meta: serde_json::to_string(&report).unwrap_or_default(),
             records,
             rollups,
+            places: Vec::new(),
             report,
         }
     }

@@ -169,6 +169,7 @@ async fn insert_children(conn: &mut AnyConnection, written: &[(i64, &ReportRows)
         }
     }
     rollups.flush(conn).await?;
+    crate::geo::write_places(conn, written.iter().flat_map(|(_, rows)| &rows.places)).await?;
     match backend_of(conn) {
         // In process: summing the rows in memory saves reading back what was just
         // written (measured: 15-35 % less ingest time, 175 instead of 230 MB peak RSS).

@@ -1251,3 +1251,181 @@ async fn large_rejected_inputs_keep_only_their_head() {
         assert_eq!(again.payloads, 2);
     }
 }
+
+/// An enrichment step placing each address by its last byte: even in Sweden (AS64500),
+/// odd in the United States (AS64501), with the time and source given.
+#[derive(Debug)]
+struct Placing {
+    at: i64,
+    source: &'static str,
+}
+
+fn place_of(ip: std::net::IpAddr) -> dmarc_core::GeoInfo {
+    let last = match ip {
+        std::net::IpAddr::V4(v4) => v4.octets()[3],
+        std::net::IpAddr::V6(v6) => v6.octets()[15],
+    };
+    let (country, asn) = if last % 2 == 0 {
+        ("SE", 64_500)
+    } else {
+        ("US", 64_501)
+    };
+    dmarc_core::GeoInfo {
+        country_code: Some(country.to_owned()),
+        country_name: Some(format!("{country} name")),
+        latitude: Some(59.5 + f64::from(last) / 1e6),
+        longitude: Some(-18.25),
+        asn: Some(asn),
+        ..Default::default()
+    }
+}
+
+impl dmarc_store::Enrich for Placing {
+    fn enrich(&self, report: &mut ReportRows) {
+        for ip in report.addresses() {
+            report.add_place(dmarc_store::Place {
+                ip,
+                info: place_of(ip),
+                resolved_at: self.at,
+                source: self.source.to_owned(),
+            });
+        }
+    }
+}
+
+contract!(
+    places_from_the_enrichment_step_make_the_country_map,
+    |store| {
+        let generated = Generator::new(31).batch(8, 2, 1_700_006_400, 60);
+        let reports: Vec<Report> = generated
+            .iter()
+            .map(|g| parse_one(g.xml.as_bytes()))
+            .collect();
+        let options = dmarc_store::PipelineOptions {
+            enrich: Some(std::sync::Arc::new(Placing {
+                at: 1_000,
+                source: "test 1",
+            })),
+            ..dmarc_store::PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()))
+        };
+        let inputs: Vec<(String, Vec<u8>)> = generated
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("p{i}.xml"), g.xml.clone().into_bytes()))
+            .collect();
+        ingest_inputs(store.clone(), inputs, options).await;
+
+        // Every address is placed, as the step said, in the ingest transaction.
+        let ips: Vec<std::net::IpAddr> = rollup::by_source(&reports, &Filter::default())
+            .iter()
+            .filter_map(|g| g.source_ip)
+            .collect();
+        assert!(ips.len() > 20, "{} addresses", ips.len());
+        let places = store.places(&ips).await.expect("places");
+        assert_eq!(places.len(), ips.len());
+        for ip in &ips {
+            let place = &places[ip];
+            let want = place_of(*ip);
+            assert_eq!(place.info.country_code, want.country_code);
+            assert_eq!(place.info.asn, want.asn);
+            let lat = place.info.latitude.expect("latitude");
+            assert!((lat - want.latitude.expect("lat")).abs() < 1e-6, "{lat}");
+            assert_eq!(
+                (place.resolved_at, place.source.as_str()),
+                (1_000, "test 1")
+            );
+        }
+
+        // The map equals the core's sources summed per country: from the aggregates (whole
+        // days) and from the records (a condition on records).
+        let day = 86_400;
+        for filter in [
+            Filter::default(),
+            Filter {
+                from: Some(1_700_006_400 / day * day + day),
+                ..Filter::default()
+            },
+            Filter {
+                dkim: Some(dmarc_core::Verdict::Fail),
+                ..Filter::default()
+            },
+        ] {
+            let mut want: std::collections::BTreeMap<String, (u64, u64, u64)> = Default::default();
+            for g in rollup::by_source(&reports, &filter) {
+                let Some(ip) = g.source_ip else { continue };
+                let country = place_of(ip).country_code.expect("a country");
+                let entry = want.entry(country).or_default();
+                entry.0 += g.tally.messages;
+                entry.1 += g.tally.dmarc_pass;
+                entry.2 += 1;
+            }
+            let got: std::collections::BTreeMap<String, (u64, u64, u64)> = store
+                .country_map(&filter)
+                .await
+                .expect("map")
+                .into_iter()
+                .map(|c| {
+                    assert_eq!(c.dmarc_fail, c.messages - c.dmarc_pass);
+                    assert_eq!(
+                        c.country_name,
+                        c.country.as_ref().map(|c| format!("{c} name"))
+                    );
+                    (
+                        c.country.expect("placed"),
+                        (c.messages, c.dmarc_pass, c.sources),
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "{filter:?}");
+        }
+
+        // Stale: placed by other databases, or before the time asked; then refreshed.
+        assert!(
+            store
+                .stale_places(1_000, "test 1", 10_000)
+                .await
+                .expect("stale")
+                .is_empty()
+        );
+        let mut stale = store
+            .stale_places(1_001, "test 1", 10_000)
+            .await
+            .expect("stale");
+        stale.sort();
+        let mut sorted = ips.clone();
+        sorted.sort();
+        assert_eq!(stale, sorted);
+        assert_eq!(
+            store
+                .stale_places(0, "test 2", 5)
+                .await
+                .expect("stale")
+                .len(),
+            5
+        );
+        let refreshed: Vec<dmarc_store::Place> = ips
+            .iter()
+            .map(|&ip| dmarc_store::Place {
+                ip,
+                info: dmarc_core::GeoInfo {
+                    country_code: Some("NO".into()),
+                    ..Default::default()
+                },
+                resolved_at: 2_000,
+                source: "test 2".into(),
+            })
+            .collect();
+        store.put_places(&refreshed).await.expect("put");
+        assert!(
+            store
+                .stale_places(2_000, "test 2", 10)
+                .await
+                .expect("stale")
+                .is_empty()
+        );
+        let map = store.country_map(&Filter::default()).await.expect("map");
+        assert_eq!(map.len(), 1);
+        assert_eq!(map[0].country.as_deref(), Some("NO"));
+        assert_eq!(map[0].sources, ips.len() as u64);
+    }
+);

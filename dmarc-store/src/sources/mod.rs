@@ -23,9 +23,11 @@ use crate::types::{Page, Paged};
 use crate::{Result, StoreError};
 
 mod aggregates;
+mod countries;
 
 use aggregates::{BLOCK_DAYS, DAY};
 pub(crate) use aggregates::{Sums, add_reports, push_ints};
+pub(crate) use countries::by_country;
 
 /// Addresses a sources page counts exactly; beyond, `total` says "at least" this many.
 const TOTAL_CAP: u64 = 10_000;
