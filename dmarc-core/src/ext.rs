@@ -13,6 +13,7 @@ use crate::rollup::SourceActivity;
 /// Where an address is and who announces it. Every field is optional: databases differ in
 /// what they know.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeoInfo {
     /// ISO 3166-1 alpha-2 country code.
     pub country_code: Option<String>,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use dmarc_core::ParseOptions;
 use dmarc_store::{
-    Input, InputDone, NewJob, OutcomeStatus, PipelineOptions, ReprocessSummary, Store,
+    Enrich, Input, InputDone, NewJob, OutcomeStatus, PipelineOptions, ReprocessSummary, Store,
 };
 use tokio::sync::{Semaphore, mpsc};
 
@@ -32,6 +32,8 @@ pub struct Ingest {
     slots: Arc<Semaphore>,
     /// The job queued (due [`EVALUATION_DELAY_MS`] later) after new reports, if any.
     after_new_reports: Option<NewJob>,
+    /// The pipeline's enrichment step (geolocation), if any.
+    enrich: Option<Arc<dyn Enrich>>,
 }
 
 impl Ingest {
@@ -43,7 +45,15 @@ impl Ingest {
             metrics,
             slots: Arc::new(Semaphore::new(limits.concurrent_ingests.max(1))),
             after_new_reports: None,
+            enrich: None,
         }
+    }
+
+    /// Runs `enrich` on every report ingested (geolocation of its addresses).
+    #[must_use]
+    pub fn with_enrich(mut self, enrich: Option<Arc<dyn Enrich>>) -> Ingest {
+        self.enrich = enrich;
+        self
     }
 
     /// Queues `job` (the alert evaluation), due [`EVALUATION_DELAY_MS`] later, after each
@@ -79,6 +89,7 @@ impl Ingest {
             budget_records: self.limits.ingest_batch_records.saturating_mul(2),
             parsers: 1,
             rejected_keep_bytes: self.limits.rejected_payload_max_bytes,
+            enrich: self.enrich.clone(),
             ..PipelineOptions::new(ParseOptions::at(dmarc_store::unix_now()))
         }
     }

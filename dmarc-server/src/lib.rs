@@ -13,6 +13,7 @@ pub mod config;
 pub mod credentials;
 pub mod cron;
 pub mod demo;
+pub mod geo;
 pub mod http;
 pub mod imap;
 pub mod ingest;

@@ -533,6 +533,12 @@ async fn rbac_matrix_over_every_endpoint() {
             [401, 403, 404, 404, 404],
         ),
         get("/alerts/digest?days=3650", read),
+        get("/analytics/geolocation/map?domain=example.com", read),
+        get("/analytics/geolocation/lookup/8.8.8.8", read),
+        get(
+            "/analytics/geolocation/lookup/not-an-address",
+            [401, 400, 400, 400, 400],
+        ),
         get("/alerts/999999/deliveries", [401, 404, 404, 404, 404]),
         // No alert channel is configured here.
         row(
@@ -1252,13 +1258,16 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 56, "{operations:?}");
+    assert_eq!(operations.len(), 58, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server
             .call(
                 method.clone(),
-                &path.replace("{id}", "1").replace("{channel}", "teams"),
+                &path
+                    .replace("{id}", "1")
+                    .replace("{channel}", "teams")
+                    .replace("{ip}", "8.8.8.8"),
                 &Auth::None,
                 None,
             )
@@ -1322,7 +1331,9 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
         } else {
             id
         };
-        let path = template.replace("{id}", &id.to_string());
+        let path = template
+            .replace("{id}", &id.to_string())
+            .replace("{ip}", "8.8.8.8");
         let got = server.call(Method::GET, &path, &access, None).await;
         assert_eq!(got.status.as_u16(), *status, "{path}: {}", got.body);
         let schema = &doc.body["paths"][template]["get"]["responses"][status.to_string()]["content"]

@@ -34,6 +34,7 @@ async fn two_schedulers_fire_each_slot_once() {
                 anomaly_detection: String::new(),
                 purge: String::new(),
                 alert_digest: String::new(),
+                geo_refresh: String::new(),
             },
             ..Config::default()
         };

@@ -178,7 +178,9 @@ impl Store {
             tx.commit().await?;
             Ok(())
         })
-        .await
+        .await?;
+        // Answers made from the previous places are out of date.
+        self.retrying(|| self.bump_generation()).await
     }
 
     /// What is known of where `ips` are (addresses never placed are left out).

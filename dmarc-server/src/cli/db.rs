@@ -59,6 +59,10 @@ pub(crate) fn reprocess(args: &ReprocessArgs) -> ExitCode {
         strict: args.strict,
         ..ParseOptions::at(dmarc_store::unix_now())
     };
+    let enrich = match super::geo_from_env("reprocess") {
+        Ok(enrich) => enrich,
+        Err(code) => return code,
+    };
     super::runtime().block_on(async {
         let store = match super::open_store(&args.database, "reprocess").await {
             Ok(store) => store,
@@ -67,6 +71,7 @@ pub(crate) fn reprocess(args: &ReprocessArgs) -> ExitCode {
         // Stored inputs are parsed on every core, like `dmarc ingest`.
         let pipeline = PipelineOptions {
             parsers: std::thread::available_parallelism().map_or(1, usize::from),
+            enrich,
             ..PipelineOptions::new(options)
         };
         match store.reprocess(pipeline, args.pending_only).await {

@@ -66,12 +66,16 @@ pub(crate) fn run(args: &IngestArgs) -> ExitCode {
         strict: args.strict,
         ..ParseOptions::at(dmarc_store::unix_now())
     };
+    let enrich = match super::geo_from_env("ingest") {
+        Ok(enrich) => enrich,
+        Err(code) => return code,
+    };
     super::runtime().block_on(async {
         let store = match super::open_store(&args.database, "ingest").await {
             Ok(store) => store,
             Err(code) => return code,
         };
-        match ingest(store, &files, &options, args).await {
+        match ingest(store, &files, &options, args, enrich).await {
             Ok(summary) if summary.rejected > 0 => ExitCode::from(1),
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
@@ -87,6 +91,7 @@ async fn ingest(
     files: &[PathBuf],
     options: &ParseOptions,
     args: &IngestArgs,
+    enrich: Option<std::sync::Arc<dyn dmarc_store::Enrich>>,
 ) -> Result<Summary, dmarc_store::StoreError> {
     let format = args.format;
     let parsers = std::thread::available_parallelism().map_or(1, usize::from);
@@ -114,6 +119,7 @@ async fn ingest(
         batch_records: args.batch_records,
         budget_records: args.batch_records.saturating_mul(2),
         parsers,
+        enrich,
         ..PipelineOptions::new(options.clone())
     };
     let result = dmarc_store::ingest_inputs(store, inputs, pipeline, |input| {

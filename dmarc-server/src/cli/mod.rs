@@ -39,6 +39,21 @@ pub(crate) async fn open_store(
         })
 }
 
+/// The enrichment step of command-line ingestion: geolocation as `DMARC_GEO_*` say (on by
+/// default, with the bundled data), or why it cannot run.
+pub(crate) fn geo_from_env(
+    command: &str,
+) -> Result<Option<std::sync::Arc<dyn dmarc_store::Enrich>>, ExitCode> {
+    let failed = |e: String| {
+        eprintln!("dmarc {command}: {e}");
+        ExitCode::from(2)
+    };
+    let config = dmarc_server::config::Config::load(None, std::env::vars())
+        .map_err(|e| failed(e.to_string()))?;
+    let geo = dmarc_server::geo::Geo::open(&config.geo).map_err(|e| failed(e.0))?;
+    Ok(geo.map(|g| g as std::sync::Arc<dyn dmarc_store::Enrich>))
+}
+
 /// The async runtime for database work.
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

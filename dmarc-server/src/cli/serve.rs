@@ -133,6 +133,7 @@ async fn start(config: Config, demo: bool) -> anyhow::Result<()> {
     let mut background = state
         .jobs
         .spawn_workers(state.config.jobs.workers, &stopped);
+    background.extend(state.jobs.spawn_geo_watch(&stopped));
     if state.config.jobs.scheduler {
         background.push(tokio::spawn(scheduler::run(
             state.jobs.clone(),

@@ -16,6 +16,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+mod geo;
+pub use geo::GeoConfig;
+
 /// A secret string: shown as `***` in `Debug`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -54,6 +57,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Where alerts are sent.
     pub alerts: AlertsConfig,
+    /// Geolocation of source addresses.
+    pub geo: GeoConfig,
     /// The mailbox DMARC reports arrive in (none while `host` is empty).
     pub imap: MailboxConfig,
     /// Further mailboxes, with the same keys as `[imap]` (`[[mailboxes]]` in the file).
@@ -135,6 +140,8 @@ pub struct SchedulesConfig {
     pub purge: String,
     /// E-mail the digest (`alerts.digest_days` days; Monday 06:00 by default).
     pub alert_digest: String,
+    /// Look up again places older than `geo.refresh_days` or from other databases.
+    pub geo_refresh: String,
 }
 
 /// How long reports are kept.
@@ -349,6 +356,7 @@ impl Default for Config {
             schedules: SchedulesConfig::default(),
             retention: RetentionConfig::default(),
             alerts: AlertsConfig::default(),
+            geo: GeoConfig::default(),
             imap: MailboxConfig::default(),
             mailboxes: Vec::new(),
         }
@@ -379,6 +387,7 @@ impl Default for SchedulesConfig {
             anomaly_detection: "0 3 * * *".into(),
             purge: "30 4 * * *".into(),
             alert_digest: "0 6 * * 1".into(),
+            geo_refresh: "30 1 * * *".into(),
         }
     }
 }
@@ -514,6 +523,9 @@ impl Config {
         if self.limits.upload_max_files == 0 {
             return Err(invalid("limits.upload_max_files", "must be positive"));
         }
+        if !(1..=3650).contains(&self.geo.refresh_days) {
+            return Err(invalid("geo.refresh_days", "must be between 1 and 3650"));
+        }
         if self.jobs.max_attempts == 0 || self.jobs.lease_ms == 0 || self.jobs.poll_interval_ms == 0
         {
             return Err(invalid(
@@ -582,7 +594,7 @@ impl Config {
 
 impl SchedulesConfig {
     /// `(job kind, expression)` of every schedule, in a fixed order.
-    pub fn all(&self) -> [(&'static str, &str); 7] {
+    pub fn all(&self) -> [(&'static str, &str); 8] {
         [
             ("email-ingestion", &self.email_ingestion),
             ("process-reports", &self.process_reports),
@@ -591,6 +603,7 @@ impl SchedulesConfig {
             ("anomaly-detection", &self.anomaly_detection),
             ("purge", &self.purge),
             ("alert-digest", &self.alert_digest),
+            ("geo-refresh", &self.geo_refresh),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod dashboard;
 pub mod error;
 pub mod export;
+pub mod geo;
 pub mod limit;
 pub mod openapi;
 pub mod query;
@@ -385,6 +386,8 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(alert_mail::test_channel))
         .routes(routes!(alert_mail::preview))
         .routes(routes!(alert_mail::send))
+        .routes(routes!(geo::map))
+        .routes(routes!(geo::lookup))
         .routes(routes!(api::health))
         .routes(routes!(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))

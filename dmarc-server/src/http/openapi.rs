@@ -39,6 +39,10 @@ pub fn base() -> OpenApi {
             "alerts",
             "Alert rules, the alerts they raised and their lifecycle, suppression windows",
         ),
+        (
+            "geolocation",
+            "Where source addresses are: messages per country, one address's place and network",
+        ),
         ("operations", "Health and metrics"),
     ]
     .map(|(name, description)| {

@@ -395,7 +395,7 @@ pub async fn failure_trend(
 
 /// Answers from the cache when it holds this rollup's answer for these parameters in the
 /// current data generation; otherwise computes the answer, keeps it and answers it.
-async fn cached<T: Serialize>(
+pub(super) async fn cached<T: Serialize>(
     state: &AppState,
     caller: &Caller,
     rollup: &str,

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
+use crate::geo::Geo;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 
@@ -40,11 +41,13 @@ pub enum JobKind {
     AnomalyDetection,
     /// Delete reports past the retention period.
     Purge,
+    /// Look up again stale places of source addresses.
+    GeoRefresh,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::EmailIngestion,
         JobKind::ProcessReports,
         JobKind::AlertEvaluation,
@@ -53,6 +56,7 @@ impl JobKind {
         JobKind::Purge,
         JobKind::AlertDelivery,
         JobKind::AlertDigest,
+        JobKind::GeoRefresh,
     ];
 
     /// The stored name (also the schedule's name and the trigger path).
@@ -66,6 +70,7 @@ impl JobKind {
             JobKind::Purge => "purge",
             JobKind::AlertDelivery => crate::alerts::delivery::KIND,
             JobKind::AlertDigest => "alert-digest",
+            JobKind::GeoRefresh => "geo-refresh",
         }
     }
 
@@ -117,6 +122,10 @@ pub struct Jobs {
     wake: Arc<Notify>,
     /// The client alert deliveries post webhooks with (none when it could not be made).
     http: Option<reqwest::Client>,
+    /// Geolocation (none when off, or when its databases could not be opened: then
+    /// `geo_problem` says why).
+    geo: Option<Arc<Geo>>,
+    geo_problem: Option<String>,
 }
 
 /// How a run ended.
@@ -168,11 +177,21 @@ pub enum JobError {
     /// An alert was not delivered (the queue tries again).
     #[error("not delivered: {0}")]
     Delivery(String),
+    /// A geolocation database cannot answer.
+    #[error("geolocation: {0}")]
+    Geo(String),
 }
 
 impl Jobs {
     /// The context over a store.
     pub fn new(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Jobs {
+        let (geo, geo_problem) = match Geo::open(&config.geo) {
+            Ok(geo) => (geo, None),
+            Err(e) => {
+                tracing::error!(error = %e, "geolocation is off: its databases cannot be opened");
+                (None, Some(e.0))
+            }
+        };
         Jobs {
             ingest: Ingest::new(store.clone(), &config.limits, metrics.clone())
                 .queue_after_new_reports(evaluation_after_ingest(&config)),
@@ -183,7 +202,31 @@ impl Jobs {
             http: crate::alerts::webhooks::client()
                 .inspect_err(|e| tracing::error!(error = %e, "no HTTP client for alert webhooks"))
                 .ok(),
+            geo: None,
+            geo_problem,
         }
+        .with_geo(geo)
+    }
+
+    /// The same, with `geo` as its geolocation (and ingestion's enrichment step).
+    #[must_use]
+    pub fn with_geo(mut self, geo: Option<Arc<Geo>>) -> Jobs {
+        self.ingest = self
+            .ingest
+            .with_enrich(geo.clone().map(|g| g as Arc<dyn dmarc_store::Enrich>));
+        self.geo = geo;
+        self
+    }
+
+    /// Geolocation, or why there is none (off, or its databases cannot be opened).
+    pub fn geo(&self) -> Result<&Arc<Geo>, String> {
+        self.geo.as_ref().ok_or_else(|| {
+            self.geo_problem.clone().unwrap_or_else(|| {
+                "geolocation is not configured: [geo] enabled is false, or no database \
+                 is configured and the bundled data is off"
+                    .to_owned()
+            })
+        })
     }
 
     /// A job of `kind` for now, with the configured attempts.
@@ -329,6 +372,15 @@ impl Jobs {
                                        "open_alerts": done.digest.open_alert_count })),
                 }
             }
+            JobKind::GeoRefresh => match &self.geo {
+                None => Ok(json!({ "skipped": "geolocation is off" })),
+                Some(geo) => {
+                    if geo.reload_if_changed().map_err(|e| JobError::Geo(e.0))? {
+                        tracing::info!("geolocation databases changed: reopened");
+                    }
+                    Ok(serde_json::to_value(geo.refresh(&self.store).await?)?)
+                }
+            },
             JobKind::MlTraining | JobKind::AnomalyDetection => Ok(json!({
                 "skipped": format!("{} has nothing to do yet: this version has no anomaly model", kind.as_str())
             })),
@@ -451,6 +503,45 @@ impl Jobs {
                 tokio::spawn(self.clone().work(name, shutdown.clone()))
             })
             .collect()
+    }
+
+    /// With geolocation on: queues a refresh of the stored places now (reports stored
+    /// before geolocation was configured, or by another version, get theirs), then checks
+    /// the database files every `geo.watch_seconds` and queues a refresh when one changed.
+    pub fn spawn_geo_watch(
+        &self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let geo = self.geo.clone()?;
+        let (jobs, mut shutdown) = (self.clone(), shutdown.clone());
+        Some(tokio::spawn(async move {
+            let refresh = |jobs: Jobs| async move {
+                if let Err(e) = jobs.enqueue_once(JobKind::GeoRefresh, "geo").await {
+                    tracing::warn!(error = %e, "cannot queue the geolocation refresh");
+                }
+            };
+            refresh(jobs.clone()).await;
+            let every = jobs.config.geo.watch_seconds;
+            if every == 0 {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(every)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                match geo.reload_if_changed() {
+                    Ok(true) => {
+                        tracing::info!("a geolocation database changed: reopened");
+                        refresh(jobs.clone()).await;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a changed geolocation database cannot be opened; the previous one stays")
+                    }
+                }
+            }
+        }))
     }
 }
 

@@ -47,8 +47,9 @@ impl Schedule {
 }
 
 /// The schedules of the configuration that are on. E-mail ingestion is off while no
-/// mailbox is configured, the purge while `retention.days` is 0, and the digest while no
-/// SMTP server is configured (they would have nothing to do).
+/// mailbox is configured, the purge while `retention.days` is 0, the digest while no
+/// SMTP server is configured, and the geolocation refresh while geolocation is off (they
+/// would have nothing to do).
 pub fn schedules(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
     let mut out = Vec::new();
     for (name, expression) in config.schedules.all() {
@@ -57,6 +58,7 @@ pub fn schedules(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
         if kind == JobKind::EmailIngestion && config.mailboxes().next().is_none()
             || kind == JobKind::Purge && config.retention.days == 0
             || kind == JobKind::AlertDigest && config.alerts.address("email").is_none()
+            || kind == JobKind::GeoRefresh && !config.geo.enabled
         {
             continue;
         }
@@ -207,7 +209,7 @@ mod tests {
         config.retention.days = 365;
         config.alerts.smtp_url.0 = "smtp://mail.example.com".into();
         let all = schedules(&config).unwrap();
-        assert_eq!(all.len(), 7);
+        assert_eq!(all.len(), 8);
         let find = |kind| all.iter().find(|s| s.kind == kind).unwrap();
         // Saturday 2026-11-28 10:07 UTC.
         let now = ms(2026, 11, 28, 10, 7);
@@ -234,6 +236,11 @@ mod tests {
         assert_eq!(
             find(JobKind::AnomalyDetection).next_after(now),
             Some(ms(2026, 11, 29, 3, 0))
+        );
+        assert_eq!(
+            find(JobKind::GeoRefresh).next_after(now),
+            Some(ms(2026, 11, 29, 1, 30)),
+            "daily at 01:30"
         );
         assert_eq!(
             find(JobKind::Purge).next_after(now),
