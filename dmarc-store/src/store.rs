@@ -122,13 +122,27 @@ impl Store {
         page: Page,
         item: impl Fn(&AnyRow) -> Result<T>,
     ) -> Result<Paged<T>> {
+        self.paged(table, columns, conditions, "id DESC", page, item)
+            .await
+    }
+
+    /// As [`Store::newest_first`], in the order `order` (an `ORDER BY` list).
+    pub(crate) async fn paged<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        conditions: impl Fn(&mut Sql),
+        order: &str,
+        page: Page,
+        item: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Paged<T>> {
         let (limit, offset) = page.clamped();
         let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {table}"));
         conditions(&mut count);
         let total = count.fetch_count(self.backend, self.pool()).await?;
         let mut sql = Sql::new(&format!("SELECT {columns} FROM {table}"));
         conditions(&mut sql);
-        sql.push(" ORDER BY id DESC LIMIT ")
+        sql.push(&format!(" ORDER BY {order} LIMIT "))
             .arg(Arg::Int(limit))
             .push(" OFFSET ")
             .arg(Arg::Int(offset));

@@ -1429,3 +1429,163 @@ contract!(
         assert_eq!(map[0].sources, ips.len() as u64);
     }
 );
+
+contract!(
+    models_are_versioned_one_is_active_and_predictions_are_history,
+    |store| {
+        use dmarc_store::{DetectionRun, NewModel, NewPrediction, PredictionFilter};
+        let model = |n: u8| NewModel {
+            params: serde_json::json!({ "trees": 100, "seed": n }),
+            window: (1_000, 2_000),
+            domain: None,
+            sources: 500,
+            stats: serde_json::json!({ "median": [n] }),
+            metrics: serde_json::json!({ "seconds": 0.5 }),
+            forest: vec![n; 300],
+            created_by: "a@example.com".into(),
+            created_at: 3_000 + i64::from(n),
+        };
+        assert!(store.active_model().await.expect("active").is_none());
+        let first = store.add_model(&model(1)).await.expect("first");
+        let second = store.add_model(&model(2)).await.expect("second");
+        assert_eq!((first.version, second.version), (1, 2));
+        assert!(!first.active && !second.active, "stored, not deployed");
+        assert_eq!(second.params["seed"], 2);
+        let listed = store.models(Page::first(10)).await.expect("list");
+        assert_eq!(listed.total, 2);
+        assert_eq!(listed.items[0].version, 2, "newest first");
+
+        let deployed = store.deploy_model(1, 4_000).await.expect("deploy");
+        assert_eq!(
+            deployed.map(|m| (m.active, m.deployed_at)),
+            Some((true, Some(4_000)))
+        );
+        store
+            .deploy_model(2, 5_000)
+            .await
+            .expect("deploy")
+            .expect("exists");
+        let (active, forest) = store.active_model().await.expect("active").expect("one");
+        assert_eq!((active.version, forest), (2, vec![2; 300]));
+        let (one, _) = store.model(1).await.expect("model").expect("exists");
+        assert!(!one.active, "one active model at a time");
+        assert!(
+            store
+                .deploy_model(9, 6_000)
+                .await
+                .expect("deploy")
+                .is_none()
+        );
+        assert_eq!(
+            store
+                .active_model()
+                .await
+                .expect("active")
+                .expect("one")
+                .0
+                .version,
+            2
+        );
+
+        let prediction = |last: u8, score: f64| NewPrediction {
+            source_ip: format!("192.0.2.{last}").parse().expect("address"),
+            score,
+            anomalous: score > 0.5,
+            reasons: if score > 0.5 {
+                vec!["DMARC never passed".into()]
+            } else {
+                Vec::new()
+            },
+            features: vec![1.5, 0.0],
+            messages: 10,
+            dmarc_fail: 4,
+        };
+        let run = |at: i64, domain: Option<&str>| DetectionRun {
+            model_id: active.id,
+            run_at: at,
+            window: (at - 100, at),
+            domain: domain.map(str::to_owned),
+        };
+        store
+            .add_predictions(&run(7_000, None), &[prediction(1, 0.4), prediction(2, 0.7)])
+            .await
+            .expect("first run");
+        store
+            .add_predictions(
+                &run(8_000, None),
+                &[prediction(1, 0.45), prediction(3, 0.9), prediction(2, 0.62)],
+            )
+            .await
+            .expect("second run");
+        store
+            .add_predictions(&run(9_000, Some("example.com")), &[prediction(4, 0.99)])
+            .await
+            .expect("a domain's run");
+
+        let latest = store
+            .predictions(&PredictionFilter::default(), Page::first(10))
+            .await
+            .expect("latest");
+        let order: Vec<(&str, i64)> = latest
+            .items
+            .iter()
+            .map(|p| (p.source_ip.as_str(), p.run_at))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("192.0.2.3", 8_000),
+                ("192.0.2.2", 8_000),
+                ("192.0.2.1", 8_000)
+            ],
+            "the latest run of every domain, highest score first"
+        );
+        assert_eq!(latest.items[0].score, 0.9);
+        assert_eq!(latest.items[0].reasons, ["DMARC never passed"]);
+        assert_eq!(latest.items[0].features, [1.5, 0.0]);
+        assert_eq!(latest.items[0].model_version, 2);
+        let history = store
+            .predictions(
+                &PredictionFilter {
+                    since: Some(0),
+                    anomalous_only: true,
+                    ..PredictionFilter::default()
+                },
+                Page::first(10),
+            )
+            .await
+            .expect("history");
+        assert_eq!(
+            history.total, 3,
+            "2 anomalous in the second run, 1 in the first"
+        );
+        let one = store
+            .predictions(
+                &PredictionFilter {
+                    since: Some(0),
+                    source_ip: Some("192.0.2.2".parse().expect("address")),
+                    min_score: Some(0.65),
+                    ..PredictionFilter::default()
+                },
+                Page::first(10),
+            )
+            .await
+            .expect("one source");
+        assert_eq!(
+            one.items.iter().map(|p| p.run_at).collect::<Vec<_>>(),
+            [7_000]
+        );
+        let domain = store
+            .predictions(
+                &PredictionFilter {
+                    domain: Some("Example.COM".into()),
+                    ..PredictionFilter::default()
+                },
+                Page::first(10),
+            )
+            .await
+            .expect("domain");
+        assert_eq!(domain.items.len(), 1);
+        assert_eq!(domain.items[0].domain.as_deref(), Some("example.com"));
+    }
+);
