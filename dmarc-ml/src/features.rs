@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 /// The columns, in order.
-pub const FEATURES: [&str; 11] = [
+pub const FEATURES: [&str; 12] = [
     "log_messages",
     "dmarc_pass_share",
     "dkim_aligned_share",
@@ -22,6 +22,7 @@ pub const FEATURES: [&str; 11] = [
     "first_seen_days_ago",
     "country_rarity",
     "network_rarity",
+    "log_failing_per_day",
 ];
 
 const DAY: f64 = 86_400.0;
@@ -62,6 +63,19 @@ fn share(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// Sources whose DMARC pass share is below this are *unauthenticated*: what the model
+/// learns and scores. A source that mostly passes DMARC is authorised by the domain's own
+/// DNS (its SPF or its DKIM keys); its changes are the volume rules' business. Among the
+/// rest (forwarders, mailing lists, misconfigured services, spoofers), the usual is a
+/// handful of failing messages, and a campaign stands out.
+pub const MAX_PASS_SHARE: f64 = 0.5;
+
+/// Whether `source` is unauthenticated (see [`MAX_PASS_SHARE`]).
+pub fn unauthenticated(source: &SourceActivity) -> bool {
+    source.tally.messages > 0
+        && share(source.tally.dmarc_pass, source.tally.messages) < MAX_PASS_SHARE
+}
+
 /// The feature rows of `sources` seen up to `at` (UTC seconds), with their places
 /// (`places` is empty, or one per source). Rarity is measured among these sources,
 /// weighted by messages.
@@ -87,6 +101,7 @@ pub fn extract(sources: &[SourceActivity], places: &[Place], at: i64) -> Array2<
             ((at - s.first_seen).max(0) as f64 / DAY).min(3_650.0),
             country_rarity[i],
             network_rarity[i],
+            (t.dmarc_fail as f64 / s.days_active.max(1) as f64).ln_1p(),
         ];
         for (j, v) in values.into_iter().enumerate() {
             rows[[i, j]] = v;
@@ -95,8 +110,10 @@ pub fn extract(sources: &[SourceActivity], places: &[Place], at: i64) -> Array2<
     rows
 }
 
-/// The typical value of each feature over the training rows: the median and the
-/// interquartile range.
+/// The typical value of each feature over the training rows, each source weighing the
+/// logarithm of its messages (most addresses send a handful of messages; the typical value
+/// leans towards the sources that carry the mail, without one large source deciding it):
+/// the median and the interquartile range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureStats {
     /// Per feature, in [`FEATURES`] order.
@@ -105,27 +122,71 @@ pub struct FeatureStats {
     pub spread: Vec<f64>,
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+/// The weight of each source in [`FeatureStats`]: `ln(1 + messages)`.
+pub fn weights(sources: &[SourceActivity]) -> Vec<f64> {
+    sources
+        .iter()
+        .map(|s| (s.tally.messages as f64).ln_1p())
+        .collect()
+}
+
+/// The value below which a share `q` of the weight lies, in `(value, weight)` pairs sorted
+/// by value.
+fn weighted_quantile(sorted: &[(f64, f64)], q: f64) -> f64 {
+    let total: f64 = sorted.iter().map(|(_, w)| w).sum();
     if sorted.is_empty() {
         return 0.0;
     }
-    let at = q * (sorted.len() - 1) as f64;
-    let (low, high) = (at.floor() as usize, at.ceil() as usize);
-    sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
+    if total <= 0.0 {
+        return sorted[((sorted.len() - 1) as f64 * q).round() as usize].0;
+    }
+    let mut seen = 0.0;
+    for (value, weight) in sorted {
+        seen += weight;
+        if seen >= q * total {
+            return *value;
+        }
+    }
+    sorted[sorted.len() - 1].0
 }
 
 impl FeatureStats {
-    /// The statistics of `rows`.
-    pub fn of(rows: &Array2<f64>) -> FeatureStats {
+    /// The statistics of `rows`, each weighing `weights` (see [`weights`]; empty: one each).
+    pub fn of(rows: &Array2<f64>, weights: &[f64]) -> FeatureStats {
         let mut median = Vec::with_capacity(rows.ncols());
         let mut spread = Vec::with_capacity(rows.ncols());
         for column in rows.columns() {
-            let mut sorted: Vec<f64> = column.to_vec();
-            sorted.sort_by(f64::total_cmp);
-            median.push(quantile(&sorted, 0.5));
-            spread.push(quantile(&sorted, 0.75) - quantile(&sorted, 0.25));
+            let mut sorted: Vec<(f64, f64)> = column
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (*v, weights.get(i).copied().unwrap_or(1.0)))
+                .collect();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            median.push(weighted_quantile(&sorted, 0.5));
+            spread.push(weighted_quantile(&sorted, 0.75) - weighted_quantile(&sorted, 0.25));
         }
         FeatureStats { median, spread }
+    }
+
+    /// What the forest sees of `rows`: each value on the unsuspicious side of its typical
+    /// value (more aligned, older, steadier, smaller than usual) is the typical value, so
+    /// only a deviation towards the suspicious side can isolate a source.
+    pub fn clip(&self, rows: &Array2<f64>) -> Array2<f64> {
+        let mut out = rows.clone();
+        for (j, mut column) in out.columns_mut().into_iter().enumerate() {
+            let Some(&typical) = self.median.get(j) else {
+                continue;
+            };
+            let side = suspicious_side(j);
+            column.mapv_inplace(|v| {
+                if (v - typical) * side < 0.0 {
+                    typical
+                } else {
+                    v
+                }
+            });
+        }
+        out
     }
 
     /// How far `row` is from the typical value on each feature, in spreads (the spread is
@@ -139,12 +200,17 @@ impl FeatureStats {
                 self.spread[j].max(0.1 * self.median[j].abs()).max(1.0)
             }
             "first_seen_days_ago" => self.spread[j].max(1.0),
+            "log_failing_per_day" => self.spread[j].max(std::f64::consts::LN_2),
             _ => self.spread[j].max(0.1),
         };
-        // Distances are capped at 5 spreads: past that, every feature is "far off", and
-        // the order of [`FEATURES`] (volume first) decides.
+        // Only the suspicious side counts: more aligned, older or steadier than usual is
+        // never a reason. Distances are capped at 5 spreads: past that, every feature is
+        // "far off", and the order of [`FEATURES`] (volume first) decides.
         let mut out: Vec<(usize, f64)> = (0..row.len().min(self.median.len()))
-            .map(|j| (j, ((row[j] - self.median[j]).abs() / scale(j)).min(5.0)))
+            .map(|j| {
+                let off = (row[j] - self.median[j]) * suspicious_side(j);
+                (j, (off.max(0.0) / scale(j)).min(5.0))
+            })
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out
@@ -165,6 +231,18 @@ impl FeatureStats {
             .take(count)
             .map(|(j, _)| describe(j, row[j], self.median[j]))
             .collect()
+    }
+}
+
+/// +1 when a value above the usual is suspicious, -1 when one below is.
+fn suspicious_side(feature: usize) -> f64 {
+    match FEATURES[feature] {
+        "dmarc_pass_share"
+        | "dkim_aligned_share"
+        | "spf_aligned_share"
+        | "days_active"
+        | "first_seen_days_ago" => -1.0,
+        _ => 1.0,
     }
 }
 
@@ -210,6 +288,11 @@ fn describe(feature: usize, value: f64, typical: f64) -> String {
         "reporters" => format!("seen by {value:.0} reporters (usual {typical:.0})"),
         "days_active" => format!("active {value:.0} days (usual {typical:.0})"),
         "first_seen_days_ago" => format!("first seen {value:.0} days ago"),
+        "log_failing_per_day" => format!(
+            "{:.0} failing messages a day (usual {:.0})",
+            value.exp_m1(),
+            typical.exp_m1()
+        ),
         "country_rarity" => format!(
             "a country {} of the messages seldom come from",
             percent(value)
@@ -283,6 +366,9 @@ pub(crate) mod tests {
         // Without places every source shares the unknown place.
         let bare = extract(&sources, &[], at);
         assert_eq!((bare[[0, 9]], bare[[1, 10]]), (0.0, 0.0));
+        // Failing messages per active day: 1 over 30 days for the second, none for the first.
+        assert_eq!(rows[[0, 11]], 0.0);
+        assert!((rows[[1, 11]] - (1.0f64 / 30.0).ln_1p()).abs() < 1e-12);
     }
 
     #[test]
@@ -293,7 +379,7 @@ pub(crate) mod tests {
             .collect();
         sources.push(source("203.0.113.9", 4_000, 0, 30, at - 2 * 86_400));
         let rows = extract(&sources, &[], at);
-        let stats = FeatureStats::of(&rows);
+        let stats = FeatureStats::of(&rows, &weights(&sources));
         let reasons = stats.explain(rows.row(50), 4);
         assert_eq!(
             reasons,
@@ -301,7 +387,7 @@ pub(crate) mod tests {
                 "DMARC never passed",
                 "100 % quarantined or rejected (usual 0 %)",
                 "first seen 2 days ago",
-                "volume 32x the usual 125 messages",
+                "133 failing messages a day (usual 0)",
             ]
         );
         // A typical source has nothing to explain.

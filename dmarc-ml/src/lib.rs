@@ -9,9 +9,9 @@ pub mod forest;
 pub mod model;
 mod rng;
 
-pub use features::{FEATURES, FeatureStats, Place, extract};
+pub use features::{FEATURES, FeatureStats, MAX_PASS_SHARE, Place, extract, unauthenticated};
 pub use forest::{IsolationForest, IsolationForestParams};
-pub use model::{Model, Scorer};
+pub use model::{Model, Scorer, candidates};
 
 /// Why a model could not be trained or read.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use dmarc_core::{AnomalyScore, AnomalyScorer};
 use serde::{Deserialize, Serialize};
 
 use crate::MlError;
-use crate::features::{FeatureStats, Place, extract};
+use crate::features::{FeatureStats, Place, extract, unauthenticated};
 use crate::forest::{IsolationForest, IsolationForestParams};
 
 /// Reasons given per anomalous source.
@@ -28,18 +28,21 @@ pub struct Model {
 }
 
 impl Model {
-    /// Trains on `sources` (their activity over the training window ending at `at`, UTC
-    /// seconds) with their `places` (empty, or one per source).
+    /// Trains on the unauthenticated ones of `sources` ([`unauthenticated`]: their
+    /// activity over the training window ending at `at`, UTC seconds) with their `places`
+    /// (empty, or one per source).
     pub fn train(
         sources: &[SourceActivity],
         places: &[Place],
         at: i64,
         params: &IsolationForestParams,
     ) -> Result<Model, MlError> {
-        let rows = extract(sources, places, at);
+        let (sources, places) = candidates(sources, places);
+        let rows = extract(&sources, &places, at);
+        let stats = FeatureStats::of(&rows, &crate::features::weights(&sources));
         Ok(Model {
-            forest: params.fit_rows(&rows)?,
-            stats: FeatureStats::of(&rows),
+            forest: params.fit_rows(&stats.clip(&rows))?,
+            stats,
             threshold: 0.5,
         })
     }
@@ -54,7 +57,22 @@ impl Model {
     }
 }
 
-/// Scores sources with a [`Model`].
+/// The unauthenticated ones of `sources` and their places (`places` is empty, or one per
+/// source).
+pub fn candidates(
+    sources: &[SourceActivity],
+    places: &[Place],
+) -> (Vec<SourceActivity>, Vec<Place>) {
+    sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| unauthenticated(s))
+        .map(|(i, s)| (s.clone(), places.get(i).cloned().unwrap_or_default()))
+        .unzip()
+}
+
+/// Scores sources with a [`Model`]: the unauthenticated ones by the forest, the others 0
+/// (authorised by the domain, see [`crate::features::MAX_PASS_SHARE`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Scorer<'a> {
     model: &'a Model,
@@ -68,23 +86,39 @@ impl AnomalyScorer for Scorer<'_> {
             .iter()
             .map(|s| self.places.get(&s.source_ip).cloned().unwrap_or_default())
             .collect();
-        let rows = extract(sources, &places, self.at);
-        sources
+        let (scored, scored_places) = candidates(sources, &places);
+        let rows = extract(&scored, &scored_places, self.at);
+        let inputs = self.model.stats.clip(&rows);
+        let mut by_ip: HashMap<IpAddr, AnomalyScore> = scored
             .iter()
             .zip(rows.rows())
-            .map(|(source, row)| {
-                let score = self.model.forest.score_row(row);
+            .zip(inputs.rows())
+            .map(|((source, row), input)| {
+                let score = self.model.forest.score_row(input);
                 let anomalous = score > self.model.threshold;
-                AnomalyScore {
+                let reasons = if anomalous {
+                    self.model.stats.explain(row, REASONS)
+                } else {
+                    Vec::new()
+                };
+                let scored = AnomalyScore {
                     source_ip: source.source_ip,
                     score,
                     anomalous,
-                    reasons: if anomalous {
-                        self.model.stats.explain(row, REASONS)
-                    } else {
-                        Vec::new()
-                    },
-                }
+                    reasons,
+                };
+                (source.source_ip, scored)
+            })
+            .collect();
+        sources
+            .iter()
+            .map(|s| {
+                by_ip.remove(&s.source_ip).unwrap_or(AnomalyScore {
+                    source_ip: s.source_ip,
+                    score: 0.0,
+                    anomalous: false,
+                    reasons: Vec::new(),
+                })
             })
             .collect()
     }
@@ -98,7 +132,7 @@ mod tests {
     #[test]
     fn injected_spoofers_score_on_top_with_reasons() {
         let at = 400 * 86_400;
-        // 500 senders with steady, aligned mail over months.
+        // 500 senders with steady, aligned mail over months...
         let mut sources: Vec<SourceActivity> = (0..500u64)
             .map(|i| {
                 let messages = 50 + (i * 37) % 900;
@@ -111,7 +145,17 @@ mod tests {
                 )
             })
             .collect();
-        // Three spoofers: new, failing everything.
+        // ...600 forwarders failing a handful of messages on a day...
+        for i in 0..600u64 {
+            sources.push(source(
+                &format!("10.1.{}.{}", i / 250, i % 250),
+                1 + i % 4,
+                0,
+                1,
+                at - 86_400 * (1 + i as i64 % 300),
+            ));
+        }
+        // ...and three spoofers: new, failing a lot.
         for k in 0..3 {
             sources.push(source(
                 &format!("203.0.113.{k}"),
@@ -132,11 +176,15 @@ mod tests {
             .collect();
         assert!(top.iter().all(|ip| ip.starts_with("203.0.113.")), "{top:?}");
         assert!(ranked[0].anomalous);
-        assert!(
-            ranked[0].reasons.contains(&"DMARC never passed".to_owned()),
-            "{:?}",
-            ranked[0].reasons
+        assert_eq!(
+            ranked[0].reasons,
+            [
+                "volume 667x the usual 3 messages",
+                "1001 failing messages a day (usual 3)"
+            ]
         );
+        // Authenticated senders are not scored.
+        assert!(scores[..500].iter().all(|s| s.score == 0.0 && !s.anomalous));
         // The same model and input give the same scores.
         assert_eq!(model.scorer(at, &places).score(&sources), scores);
     }

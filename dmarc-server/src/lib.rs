@@ -19,6 +19,7 @@ pub mod imap;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod ml;
 mod pdf;
 pub mod shutdown;
 

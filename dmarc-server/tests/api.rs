@@ -539,6 +539,34 @@ async fn rbac_matrix_over_every_endpoint() {
             "/analytics/geolocation/lookup/not-an-address",
             [401, 400, 400, 400, 400],
         ),
+        get("/analytics/ml/models", read),
+        get("/analytics/anomalies/recent", read),
+        get("/analytics/anomalies/recent?min_score=7", [401, 400, 400, 400, 400]),
+        row(
+            Method::POST,
+            "/analytics/ml/train",
+            Some(json!({ "days": 7 })),
+            [401, 403, 403, 202, 403],
+        ),
+        row(
+            Method::POST,
+            "/analytics/ml/train",
+            Some(json!({ "sample_size": 1 })),
+            [401, 403, 403, 400, 403],
+        ),
+        row(
+            Method::POST,
+            "/analytics/ml/deploy",
+            Some(json!({ "version": 999 })),
+            [401, 403, 403, 404, 403],
+        ),
+        // No model is deployed here.
+        row(
+            Method::POST,
+            "/analytics/anomalies/detect",
+            Some(json!({})),
+            [401, 403, 409, 409, 409],
+        ),
         get("/alerts/999999/deliveries", [401, 404, 404, 404, 404]),
         // No alert channel is configured here.
         row(
@@ -1258,7 +1286,7 @@ async fn the_openapi_description_matches_the_router_and_the_answers() {
             operations.push((method.clone(), path.clone(), success));
         }
     }
-    assert_eq!(operations.len(), 58, "{operations:?}");
+    assert_eq!(operations.len(), 63, "{operations:?}");
     for (method, path, _) in &operations {
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let got = server

@@ -17,7 +17,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 mod geo;
+mod ml;
 pub use geo::GeoConfig;
+pub use ml::MlConfig;
 
 /// A secret string: shown as `***` in `Debug`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +61,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Geolocation of source addresses.
     pub geo: GeoConfig,
+    /// Anomaly detection of sending sources.
+    pub ml: MlConfig,
     /// The mailbox DMARC reports arrive in (none while `host` is empty).
     pub imap: MailboxConfig,
     /// Further mailboxes, with the same keys as `[imap]` (`[[mailboxes]]` in the file).
@@ -357,6 +361,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             alerts: AlertsConfig::default(),
             geo: GeoConfig::default(),
+            ml: MlConfig::default(),
             imap: MailboxConfig::default(),
             mailboxes: Vec::new(),
         }
@@ -522,6 +527,9 @@ impl Config {
         }
         if self.limits.upload_max_files == 0 {
             return Err(invalid("limits.upload_max_files", "must be positive"));
+        }
+        if let Some(problem) = self.ml.problem() {
+            return Err(invalid("ml", problem));
         }
         if !(1..=3650).contains(&self.geo.refresh_days) {
             return Err(invalid("geo.refresh_days", "must be between 1 and 3650"));

@@ -11,6 +11,7 @@ pub mod error;
 pub mod export;
 pub mod geo;
 pub mod limit;
+pub mod ml;
 pub mod openapi;
 pub mod query;
 pub mod rollups;
@@ -388,6 +389,11 @@ pub fn build_app(state: AppState) -> Router {
         .routes(routes!(alert_mail::send))
         .routes(routes!(geo::map))
         .routes(routes!(geo::lookup))
+        .routes(routes!(ml::models))
+        .routes(routes!(ml::train))
+        .routes(routes!(ml::deploy))
+        .routes(routes!(ml::detect))
+        .routes(routes!(ml::recent))
         .routes(routes!(api::health))
         .routes(routes!(api::metrics))
         .layer(DefaultBodyLimit::max(json_limit))

@@ -43,6 +43,10 @@ pub fn base() -> OpenApi {
             "geolocation",
             "Where source addresses are: messages per country, one address's place and network",
         ),
+        (
+            "anomalies",
+            "Anomaly detection of sending sources: models (train, deploy) and scored sources with their explanations",
+        ),
         ("operations", "Health and metrics"),
     ]
     .map(|(name, description)| {

@@ -180,6 +180,9 @@ pub enum JobError {
     /// A geolocation database cannot answer.
     #[error("geolocation: {0}")]
     Geo(String),
+    /// Training or detection failed.
+    #[error(transparent)]
+    Ml(#[from] crate::ml::MlError),
 }
 
 impl Jobs {
@@ -247,6 +250,23 @@ impl Jobs {
             .store
             .enqueue(&self.new_job(kind, created_by, now), now)
             .await?;
+        self.wake_workers();
+        Ok(job)
+    }
+
+    /// Queues a job of `kind` with `payload` to run now and wakes an idle worker.
+    pub async fn enqueue_with(
+        &self,
+        kind: JobKind,
+        payload: Value,
+        created_by: &str,
+    ) -> dmarc_store::Result<Job> {
+        let now = now_ms();
+        let job = NewJob {
+            payload,
+            ..self.new_job(kind, created_by, now)
+        };
+        let job = self.store.enqueue(&job, now).await?;
         self.wake_workers();
         Ok(job)
     }
@@ -381,9 +401,34 @@ impl Jobs {
                     Ok(serde_json::to_value(geo.refresh(&self.store).await?)?)
                 }
             },
-            JobKind::MlTraining | JobKind::AnomalyDetection => Ok(json!({
-                "skipped": format!("{} has nothing to do yet: this version has no anomaly model", kind.as_str())
-            })),
+            JobKind::MlTraining => {
+                let ml = &self.config.ml;
+                let request = if job.payload.as_object().is_some_and(|o| o.is_empty()) {
+                    // The schedule's: the configuration's settings.
+                    crate::ml::TrainRequest {
+                        deploy: ml.auto_deploy,
+                        ..crate::ml::TrainRequest::default()
+                    }
+                } else {
+                    serde_json::from_value(job.payload.clone())?
+                };
+                let by = job.created_by.as_deref().unwrap_or("scheduler");
+                let model =
+                    crate::ml::train(&self.store, ml, &request, dmarc_store::unix_now(), by)
+                        .await?;
+                Ok(serde_json::to_value(model)?)
+            }
+            JobKind::AnomalyDetection => {
+                let request: crate::ml::DetectRequest =
+                    serde_json::from_value(job.payload.clone())?;
+                let at = dmarc_store::unix_now();
+                match crate::ml::detect(&self.store, &self.config.ml, &request, at).await {
+                    Err(crate::ml::MlError::NoModel) => Ok(json!({
+                        "skipped": crate::ml::MlError::NoModel.to_string()
+                    })),
+                    done => Ok(serde_json::to_value(done?)?),
+                }
+            }
         }
     }
 
