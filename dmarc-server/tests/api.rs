@@ -541,7 +541,10 @@ async fn rbac_matrix_over_every_endpoint() {
         ),
         get("/analytics/ml/models", read),
         get("/analytics/anomalies/recent", read),
-        get("/analytics/anomalies/recent?min_score=7", [401, 400, 400, 400, 400]),
+        get(
+            "/analytics/anomalies/recent?min_score=7",
+            [401, 400, 400, 400, 400],
+        ),
         row(
             Method::POST,
             "/analytics/ml/train",

@@ -137,7 +137,8 @@ fn the_bundled_data_places_large_providers_without_any_file() {
     let info = lookup(&both, "81.2.69.142");
     assert_eq!(info.city.as_deref(), Some("London"));
     assert!(info.asn.is_some(), "the bundled table names its network");
-    assert!(both.source().starts_with("city GeoLite2-City "));
+    assert!(both.description().starts_with("city GeoLite2-City "));
+    assert_eq!(both.source().len(), 16);
 }
 
 #[test]
@@ -283,7 +284,7 @@ async fn a_replaced_database_file_is_reopened_and_places_looked_up_again() {
     )
     .await;
     let (_, before) = resolved_at(&store, "81.2.69.142").await;
-    assert!(before.contains("GeoLite2-Country"), "{before}");
+    assert_eq!(before, geo.databases().source());
     assert!(!geo.reload_if_changed().expect("check"), "unchanged");
 
     // The file is replaced by a City database (as a monthly update would).
@@ -303,7 +304,13 @@ async fn a_replaced_database_file_is_reopened_and_places_looked_up_again() {
         places[&ip("89.160.20.112")].info.city.as_deref(),
         Some("Linköping")
     );
-    assert!(places.values().all(|p| p.source.contains("GeoLite2-City")));
+    assert!(geo.databases().description().contains("GeoLite2-City"));
+    assert!(
+        places
+            .values()
+            .all(|p| p.source == geo.databases().source())
+    );
+    assert_ne!(geo.databases().source(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,14 +54,12 @@ const CHUNK: usize = 500;
 
 const COLUMNS: &[&str] = &[
     "ip",
-    "source_ip",
     "country",
     "country_name",
     "city",
     "lat_e6",
     "lon_e6",
     "asn",
-    "as_org",
     "resolved_at",
     "source",
 ];
@@ -76,23 +74,23 @@ fn row_of(place: &Place) -> Vec<Arg> {
     let info = &place.info;
     vec![
         Arg::Bytes(Some(ip_key(place.ip).to_vec())),
-        Arg::Text(place.ip.to_string()),
         Arg::OptText(info.country_code.clone()),
         Arg::OptText(info.country_name.clone()),
         Arg::OptText(info.city.clone()),
         Arg::OptInt(micro(info.latitude)),
         Arg::OptInt(micro(info.longitude)),
         Arg::OptInt(info.asn.map(i64::from)),
-        Arg::OptText(info.as_org.clone()),
         Arg::Int(place.resolved_at),
         Arg::Text(place.source.clone()),
     ]
 }
 
 fn place_from(row: &ReadRow) -> Result<Place> {
-    let ip = row
-        .source_ip("source_ip")?
-        .ok_or_else(|| StoreError::Corrupt("a place without an address".into()))?;
+    let key: [u8; 16] = row
+        .bytes("ip")?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a place's key is not 16 bytes".into()))?;
+    let ip = std::net::Ipv6Addr::from(key).to_canonical();
     let degrees =
         |column: &str| -> Result<Option<f64>> { Ok(row.opt_int(column)?.map(|v| v as f64 / 1e6)) };
     Ok(Place {
@@ -133,8 +131,23 @@ pub(crate) async fn write_places<'a>(
         .collect();
     let conflict = format!(" ON CONFLICT (ip) DO UPDATE SET {}", updates.join(", "));
     let mut inserter = Inserter::with_conflict("source_geo", COLUMNS, conflict);
+    let mut networks = std::collections::BTreeMap::new();
     for place in sorted {
         inserter.row(conn, row_of(place)).await?;
+        if let (Some(asn), Some(org)) = (place.info.asn, &place.info.as_org) {
+            networks.insert(asn, org.clone());
+        }
+    }
+    inserter.flush(conn).await?;
+    let mut inserter = Inserter::with_conflict(
+        "geo_networks",
+        &["asn", "as_org"],
+        " ON CONFLICT (asn) DO UPDATE SET as_org = excluded.as_org".to_owned(),
+    );
+    for (asn, org) in networks {
+        inserter
+            .row(conn, [Arg::Int(i64::from(asn)), Arg::Text(org)])
+            .await?;
     }
     inserter.flush(conn).await
 }
@@ -188,8 +201,9 @@ impl Store {
         let mut out = HashMap::with_capacity(ips.len());
         for chunk in ips.chunks(CHUNK) {
             let mut sql = Sql::new(&format!(
-                "SELECT {} FROM source_geo WHERE ip IN (",
-                COLUMNS[1..].join(", ")
+                "SELECT g.{}, n.as_org FROM source_geo g \
+                 LEFT JOIN geo_networks n ON n.asn = g.asn WHERE g.ip IN (",
+                COLUMNS.join(", g.")
             ));
             push_keys(&mut sql, chunk);
             sql.push(")");

@@ -180,6 +180,7 @@ async fn write(
 ) -> Result<()> {
     let mut open: BTreeMap<usize, (InputDone, bool)> = BTreeMap::new();
     let mut next = 0usize;
+    let mut places = Places::default();
     while let Some(first) = received.recv().await {
         let (mut records, mut bytes) = (first.records, first.bytes);
         let mut batch = vec![first];
@@ -193,7 +194,7 @@ async fn write(
                 Err(_) => break,
             }
         }
-        let storable: Vec<Prepared> = batch
+        let mut storable: Vec<Prepared> = batch
             .iter_mut()
             .filter(|c| c.stored && !c.prepared.parts.is_empty())
             .map(|c| {
@@ -204,6 +205,7 @@ async fn write(
                 }
             })
             .collect();
+        places.take(&mut storable);
         let mut outcomes = if storable.is_empty() {
             Vec::new()
         } else {
@@ -215,6 +217,9 @@ async fn write(
             store.write_batch(&storable, on_same_xml).await?
         }
         .into_iter();
+        if places.full() {
+            places.flush(store).await?;
+        }
         // The rows go before the budget is given back: a parser that wakes up must find
         // their memory free, not allocate beside it.
         drop(storable);
@@ -249,7 +254,48 @@ async fn write(
             next += 1;
         }
     }
-    Ok(())
+    places.flush(store).await
+}
+
+/// Places the enrichment step added, written behind the reports: in sorted runs of up to
+/// [`Places::FLUSH`] addresses, each in one transaction, and at the end of the run. Written
+/// with every batch instead, a table keyed by address has most of its pages rewritten at
+/// each commit (measured: ingest time +12-15 % with places placed, instead of +6 %). Places
+/// are derived data: if the process stops before they are written, the refresh job looks
+/// the addresses up again (they are never placed).
+#[derive(Debug, Default)]
+struct Places {
+    waiting: std::collections::HashMap<std::net::IpAddr, crate::geo::Place>,
+}
+
+impl Places {
+    /// Addresses waiting at most.
+    const FLUSH: usize = 200_000;
+
+    /// Takes the places of `batch`'s reports (kept whatever becomes of the reports: they
+    /// are facts about addresses).
+    fn take(&mut self, batch: &mut [Prepared]) {
+        for part in batch.iter_mut().flat_map(|input| &mut input.parts) {
+            if let Ok(rows) = &mut part.result {
+                for place in std::mem::take(&mut rows.places) {
+                    self.waiting.insert(place.ip, place);
+                }
+            }
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.waiting.len() >= Self::FLUSH
+    }
+
+    async fn flush(&mut self, store: &Store) -> Result<()> {
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        let places: Vec<crate::geo::Place> =
+            std::mem::take(&mut self.waiting).into_values().collect();
+        store.put_places(&places).await
+    }
 }
 
 /// Part of an input on its way to the writer: payloads whose reports are complete.

@@ -81,6 +81,13 @@ impl ReadRow {
             .ok_or_else(|| self.mismatch(name, "text"))
     }
 
+    pub(crate) fn bytes(&self, name: &str) -> Result<&[u8]> {
+        match self.value(name)? {
+            Value::Bytes(v) => Ok(v),
+            _ => Err(self.mismatch(name, "bytes")),
+        }
+    }
+
     /// A stored source address: `None` for NULL or '' (a record without one).
     pub(crate) fn source_ip(&self, name: &str) -> Result<Option<std::net::IpAddr>> {
         match self.opt_text(name)? {

@@ -473,13 +473,6 @@ impl Store {
             }
         }
         insert_children(&mut tx, &children).await?;
-        // Places are facts about addresses: kept whatever became of their reports.
-        let places = batch
-            .iter()
-            .flat_map(|input| &input.parts)
-            .filter_map(|part| part.result.as_ref().ok())
-            .flat_map(|rows| &rows.places);
-        crate::geo::write_places(&mut tx, places).await?;
         write_log(&mut tx, log, at).await?;
         tx.commit().await?;
         Ok(outcomes)

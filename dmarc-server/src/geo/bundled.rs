@@ -13,6 +13,9 @@ include!(concat!(env!("OUT_DIR"), "/geo_data.rs"));
 #[derive(Debug, Default)]
 pub struct AsnTable {
     v4: Vec<(u32, u32, u32)>,
+    /// Per /16 prefix `p`, the first IPv4 range starting at or after `p << 16` (and the
+    /// length at the end): a lookup searches a few ranges instead of all of them.
+    v4_index: Vec<u32>,
     v6: Vec<(u128, u128, u32)>,
     orgs: HashMap<u32, Box<str>>,
 }
@@ -65,6 +68,12 @@ impl AsnTable {
         for _ in 0..c.count()? {
             table.v6.push((c.u128()?, c.u128()?, c.u32()?));
         }
+        table.v4_index = (0..=1u32 << 16)
+            .map(|p| {
+                let start = u64::from(p) << 16;
+                table.v4.partition_point(|r| u64::from(r.0) < start) as u32
+            })
+            .collect();
         for _ in 0..c.count()? {
             let asn = c.u32()?;
             let len = u16::from_le_bytes(c.array()?);
@@ -93,7 +102,21 @@ impl AsnTable {
     /// The network announcing `ip` and its organisation, if the table has it.
     pub fn lookup(&self, ip: IpAddr) -> Option<(u32, Option<&str>)> {
         let asn = match ip.to_canonical() {
-            IpAddr::V4(v4) => find(&self.v4, u32::from(v4)),
+            IpAddr::V4(v4) => {
+                let at = u32::from(v4);
+                let prefix = (at >> 16) as usize;
+                // The range holding `at` starts before the next prefix's first range, and
+                // at or after the one before this prefix's first.
+                let low = self
+                    .v4_index
+                    .get(prefix)
+                    .map_or(0, |&i| i.saturating_sub(1));
+                let high = self
+                    .v4_index
+                    .get(prefix + 1)
+                    .map_or(self.v4.len(), |&i| i as usize);
+                find(&self.v4[low as usize..high], at)
+            }
             IpAddr::V6(v6) => find(&self.v6, u128::from(v6)),
         }?;
         Some((asn, self.orgs.get(&asn).map(|o| &**o)))
@@ -113,11 +136,17 @@ mod tests {
 
     #[test]
     fn ranges_are_found_by_binary_search() {
-        let table = AsnTable {
-            v4: vec![(10, 20, 1), (30, 40, 2)],
-            v6: Vec::new(),
-            orgs: [(2, "Two".into())].into_iter().collect(),
-        };
+        let mut bytes = b"DMASN1".to_vec();
+        bytes.extend(2u32.to_le_bytes());
+        for v in [10u32, 20, 1, 30, 40, 2] {
+            bytes.extend(v.to_le_bytes());
+        }
+        bytes.extend(0u32.to_le_bytes());
+        bytes.extend(1u32.to_le_bytes());
+        bytes.extend(2u32.to_le_bytes());
+        bytes.extend(3u16.to_le_bytes());
+        bytes.extend(b"Two");
+        let table = AsnTable::parse(&bytes).expect("a table");
         let v4 = |n: u32| IpAddr::V4(n.into());
         assert_eq!(table.lookup(v4(9)), None);
         assert_eq!(table.lookup(v4(10)), Some((1, None)));
@@ -140,6 +169,12 @@ mod tests {
             table.v6.windows(2).all(|w| w[0].1 < w[1].0),
         ] {
             assert!(list, "sorted and without overlaps");
+        }
+        // The /16 index finds what a search of every range finds.
+        for i in 0..100_000u32 {
+            let at = i.wrapping_mul(2_654_435_761);
+            let whole = find(&table.v4, at).map(|asn| (asn, table.orgs.get(&asn).map(|o| &**o)));
+            assert_eq!(table.lookup(IpAddr::V4(at.into())), whole, "{at}");
         }
         assert!(AsnTable::parse(b"DMASN1\x05\0\0\0").is_err(), "cut short");
         assert!(AsnTable::parse(b"nothing").is_err());

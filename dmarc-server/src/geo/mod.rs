@@ -69,6 +69,7 @@ pub struct Databases {
     bundled_asn: Option<&'static AsnTable>,
     files: Vec<(PathBuf, Option<FileStamp>)>,
     infos: Vec<DatabaseInfo>,
+    description: String,
     source: String,
 }
 
@@ -82,6 +83,7 @@ impl Databases {
             bundled_asn: None,
             files: Vec::new(),
             infos: Vec::new(),
+            description: String::new(),
             source: String::new(),
         };
         for (role, path) in [("city", &config.city_db), ("asn", &config.asn_db)] {
@@ -135,7 +137,7 @@ impl Databases {
                 ),
             });
         }
-        dbs.source = dbs
+        dbs.description = dbs
             .infos
             .iter()
             .map(|i| match i.built {
@@ -144,7 +146,16 @@ impl Databases {
             })
             .collect::<Vec<_>>()
             .join("; ");
+        // Stored with every place: a short digest of the description, not the description.
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(dbs.description.as_bytes());
+        dbs.source = hex::encode(&digest[..8]);
         Ok(dbs)
+    }
+
+    /// The databases and their versions, in words.
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
     /// Which databases answer, in the order they are asked.
@@ -152,7 +163,8 @@ impl Databases {
         &self.infos
     }
 
-    /// Names the databases and their versions: a place from another source is stale.
+    /// Identifies the databases and their versions (16 hex digits of the SHA-256 of
+    /// [`Databases::description`]): a place from another source is stale.
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -213,7 +225,7 @@ pub struct Geo {
 impl std::fmt::Debug for Geo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Geo")
-            .field("source", &self.databases().source())
+            .field("databases", &self.databases().description())
             .finish_non_exhaustive()
     }
 }
@@ -335,9 +347,10 @@ impl Enrich for Geo {
             if looked_up.len() > CACHED {
                 looked_up.clear();
             }
+            // The memory of lookups also drops an address seen twice in the report.
             report
-                .addresses()
-                .into_iter()
+                .sources()
+                .filter_map(|(ip, _)| ip)
                 .filter(|ip| {
                     let fresh = looked_up
                         .get(ip)
@@ -349,9 +362,18 @@ impl Enrich for Geo {
                 })
                 .collect()
         };
+        if wanted.is_empty() {
+            return;
+        }
+        let databases = self.databases();
         for ip in wanted {
-            match self.place(ip) {
-                Ok(place) => report.add_place(place),
+            match databases.lookup(ip) {
+                Ok(info) => report.add_place(Place {
+                    ip,
+                    info: info.unwrap_or_default(),
+                    resolved_at: now,
+                    source: databases.source().to_owned(),
+                }),
                 Err(e) => tracing::warn!(%ip, error = %e, "geolocation failed"),
             }
         }

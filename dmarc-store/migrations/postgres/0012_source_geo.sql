@@ -1,19 +1,25 @@
 -- Where each source address is, as geolocation answered (dmarc-server's geo module): one
 -- row per address, written in the ingest transaction by the pipeline's enrichment step and
--- by the refresh job. A row is looked up again after 90 days, or when `source` (the
--- databases that answered, with their build dates) is no longer the one configured.
--- Latitude and longitude are in millionths of a degree.
+-- by the refresh job. A row is looked up again after 90 days, or when `source` (a digest
+-- of the databases that answered and their versions) is no longer the configured one.
+-- Latitude and longitude are in millionths of a degree. Rows are kept small (they are
+-- written at ingest, one per new address): the address only as its key, the name of a
+-- network once in `geo_networks`, and only the key indexed (the refresh job's scan for
+-- stale rows runs once a day).
 CREATE TABLE source_geo (
-    ip           BYTEA   PRIMARY KEY,       -- 16-byte key (dmarc_core::ip_key)
-    source_ip    TEXT    NOT NULL,
+    ip           BYTEA   PRIMARY KEY,      -- 16-byte key (dmarc_core::ip_key)
     country      TEXT,                      -- ISO 3166-1 alpha-2, upper case
     country_name TEXT,
     city         TEXT,
     lat_e6       BIGINT,
     lon_e6       BIGINT,
     asn          BIGINT,
-    as_org       TEXT,
-    resolved_at  BIGINT NOT NULL,
+    resolved_at  BIGINT  NOT NULL,
     source       TEXT    NOT NULL
 );
-CREATE INDEX source_geo_refresh ON source_geo (resolved_at);
+
+-- The organisation of each network (autonomous system) as geolocation last named it.
+CREATE TABLE geo_networks (
+    asn          BIGINT  PRIMARY KEY,
+    as_org       TEXT    NOT NULL
+);
