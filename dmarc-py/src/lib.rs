@@ -1,7 +1,8 @@
-//! Python bindings of `dmarc-core` (import name `dmarc_rs`, built by maturin).
+//! Python bindings of `dmarc-core` and `dmarc-ml` (import name `dmarc_rs`, built by
+//! maturin).
 //!
-//! No logic lives here: every function converts its arguments, calls the core and converts
-//! the result. Parsing many files runs on a rayon pool with the GIL released. Errors map to
+//! No logic lives here: every function converts its arguments, calls the core (or
+//! dmarc-ml, for anomaly detection) and converts the result. Parsing many files runs on a rayon pool with the GIL released. Errors map to
 //! the exception classes of `dmarc_rs.errors` in one place, [`raise`].
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pythonize::pythonize;
 use rayon::prelude::*;
 
+mod anomaly;
 mod model;
 mod rollups;
 
@@ -220,6 +222,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(failure_trend, m)?)?;
     m.add_function(wrap_pyfunction!(to_records, m)?)?;
     m.add_function(wrap_pyfunction!(record_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(anomaly::features, m)?)?;
+    m.add_function(wrap_pyfunction!(anomaly::train, m)?)?;
+    m.add_class::<anomaly::PyAnomalyModel>()?;
+    m.add_class::<anomaly::PyIsolationForest>()?;
     m.add_class::<PyReport>()?;
     m.add_class::<PyRecord>()?;
     m.add_class::<PyDiagnostic>()?;

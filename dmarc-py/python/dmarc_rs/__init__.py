@@ -9,6 +9,8 @@ Data: ``Report`` and ``Record`` objects, ``to_records`` (list of dicts) and
 ``records_frame`` (a pandas DataFrame). Rollups: ``summary``, ``by_source``, ``by_domain``,
 ``by_organization``, ``timeline``, ``failure_trend``, all taking the filters ``domain``,
 ``since``, ``until``, ``source_ip``, ``dkim``, ``spf``, ``disposition`` and ``org``.
+Anomaly detection (the server's model): ``features``, ``train`` (an ``AnomalyModel`` with
+``score``), and ``IsolationForest`` over any feature matrix.
 """
 
 from typing import Any, Iterable
@@ -16,6 +18,10 @@ from typing import Any, Iterable
 from . import errors
 from ._native import (
     COLUMNS,
+    AnomalyModel,
+    IsolationForest,
+    features,
+    train,
     Diagnostic,
     FileError,
     Record,
@@ -87,7 +93,11 @@ def records_frame(reports: Iterable[Report]) -> Any:
 
 
 __all__ = [
+    "AnomalyModel",
     "COLUMNS",
+    "IsolationForest",
+    "features",
+    "train",
     "Diagnostic",
     "DmarcError",
     "FileError",

@@ -189,3 +189,54 @@ def to_records(reports: Iterable[Report]) -> List[Dict[str, Any]]:
 
 def record_columns(reports: Iterable[Report]) -> Dict[str, List[Any]]:
     """The records of ``reports`` by column (used by ``records_frame``)."""
+
+class Place(TypedDict, total=False):
+    country: Optional[str]
+    asn: Optional[int]
+
+def features(
+    reports: Iterable[Report],
+    at: Union[int, float, datetime.datetime, None] = None,
+    places: Optional[Dict[str, Place]] = None,
+    **filters: Unpack[Filters],
+) -> Dict[str, Any]:
+    """Per source address, the features the anomaly model sees: ``source_ip``,
+    ``unauthenticated`` (the sources it learns and scores), ``features`` (column names) and
+    ``rows``. ``at`` (default: the latest report end) is when recency is measured;
+    ``places`` gives addresses a country and network."""
+
+def train(
+    reports: Iterable[Report],
+    at: Union[int, float, datetime.datetime, None] = None,
+    places: Optional[Dict[str, Place]] = None,
+    trees: int = 100,
+    sample_size: int = 256,
+    seed: int = 0,
+    **filters: Unpack[Filters],
+) -> AnomalyModel:
+    """A model trained on the unauthenticated sources of ``reports``, as the server
+    trains; the same reports and seed give the same model."""
+
+class AnomalyModel:
+    threshold: float
+    def score(
+        self,
+        reports: Iterable[Report],
+        at: Union[int, float, datetime.datetime, None] = None,
+        places: Optional[Dict[str, Place]] = None,
+        **filters: Unpack[Filters],
+    ) -> List[Dict[str, Any]]:
+        """One dict per source (``source_ip``, ``score`` 0-1, ``anomalous``, ``reasons``),
+        highest score first; authenticated sources score 0."""
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> AnomalyModel: ...
+
+class IsolationForest:
+    """A seeded Isolation Forest over any feature matrix (scikit-learn's algorithm)."""
+    def __init__(self, trees: int = 100, sample_size: int = 256, seed: int = 0) -> None: ...
+    def fit(self, rows: Sequence[Sequence[float]]) -> IsolationForest:
+        """A forest grown on ``rows``."""
+    def score(self, rows: Sequence[Sequence[float]]) -> List[float]:
+        """Each row's anomaly score, 0 to 1 (scikit-learn's ``-score_samples``)."""
+    def to_bytes(self) -> bytes: ...
