@@ -184,12 +184,11 @@ pub async fn train(
     let window = window_before(at, days);
     let domain = domain_of(&request.domain);
     let (activity, places) = sources(store, window, domain.as_deref()).await?;
-    let threshold = config.threshold;
+    let (floor, contamination) = (config.threshold, config.contamination);
     let end = window.1;
     let started = std::time::Instant::now();
     let (model, scores) = blocking(move || {
         let mut model = Model::train(&activity, &places, end, &params)?;
-        model.threshold = threshold;
         let (activity, places) = dmarc_ml::candidates(&activity, &places);
         let rows = model
             .stats
@@ -200,10 +199,18 @@ pub async fn train(
             .map(|row| model.forest.score_row(row))
             .collect();
         scores.sort_by(f64::total_cmp);
+        // The threshold: the score above which `contamination` of the training sources
+        // lie, never below the configured floor.
+        model.threshold = if contamination > 0.0 {
+            quantile(&scores, 1.0 - contamination).max(floor)
+        } else {
+            floor
+        };
         Ok::<_, dmarc_ml::MlError>((model, scores))
     })
     .await??;
     let seconds = started.elapsed().as_secs_f64();
+    let threshold = model.threshold;
     let above = scores.iter().filter(|s| **s > threshold).count();
     let stored = store
         .add_model(&NewModel {
@@ -212,6 +219,7 @@ pub async fn train(
                 "sample_size": params.sample_size,
                 "seed": params.seed,
                 "threshold": threshold,
+                "contamination": contamination,
                 "window_days": days,
                 "format": dmarc_ml::forest::FORMAT,
             }),

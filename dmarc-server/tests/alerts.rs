@@ -323,7 +323,7 @@ fn rules_are_checked_before_they_are_stored() {
         body[key] = value;
         body
     };
-    assert!(refused(with("kind", json!("anomaly"))).contains("anomaly model"));
+    assert!(refused(with("kind", json!("anomaly"))).contains("params of anomaly"));
     assert!(refused(with("kind", json!("nonsense"))).contains("unknown kind"));
     assert!(refused(with("severity", json!("urgent"))).contains("severity"));
     assert!(refused(with("channels", json!(["pager"]))).contains("pager"));
@@ -404,7 +404,7 @@ async fn evaluation_over_the_api_one_alert_per_subject_and_its_lifecycle() {
                 "/alerts/rules",
                 &admin,
                 Some(json!({"name": "a",
-                "kind": "anomaly", "severity": "info", "params": {}})),
+                "kind": "anomaly", "severity": "info", "params": {"min_score": 2}})),
             )
             .await;
         assert_eq!(anomaly.status, StatusCode::BAD_REQUEST);
@@ -412,7 +412,7 @@ async fn evaluation_over_the_api_one_alert_per_subject_and_its_lifecycle() {
             anomaly.body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("anomaly model")
+                .contains("min_score")
         );
 
         // The corpus's domains whose failure share is above 5 % with at least 5 messages.

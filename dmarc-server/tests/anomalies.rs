@@ -271,6 +271,46 @@ async fn train_deploy_detect_puts_the_injected_spoofers_on_top() {
             .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
+        // An anomaly rule fires for every anomalous source of the run (the campaign's
+        // among them), and for none above their scores.
+        let anomalous = detection["anomalous"].as_u64().expect("anomalous") as usize;
+        assert!(
+            (SPOOFERS..=SPOOFERS * 10).contains(&anomalous),
+            "the threshold keeps about 0.5 % of the sources: {detection}"
+        );
+        let at = dmarc_store::unix_now();
+        for (name, min_score, expected) in [("anomalies", 0.0, anomalous), ("none", 0.999, 0)] {
+            let rule = server
+                .call(
+                    Method::POST,
+                    "/alerts/rules",
+                    &admin,
+                    Some(
+                        json!({ "name": name, "kind": "anomaly", "severity": "warning",
+                                 "params": { "window_hours": 2, "min_score": min_score } }),
+                    ),
+                )
+                .await;
+            assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.body);
+            let rule: dmarc_store::AlertRule = serde_json::from_value(rule.body).expect("a rule");
+            let found = dmarc_server::alerts::evaluate(&server.store, &rule, at)
+                .await
+                .expect("evaluated");
+            assert_eq!(found.len(), expected, "{name}");
+            let subjects: Vec<&str> = found
+                .iter()
+                .filter_map(|f| f.detail["source_ip"].as_str())
+                .collect();
+            for spoofer in spoofers.iter().take(expected.min(SPOOFERS)) {
+                assert!(subjects.contains(&spoofer.as_str()), "{spoofer} fires");
+            }
+            assert!(
+                found
+                    .iter()
+                    .all(|f| f.domain.is_none() && f.summary.contains("anomaly score"))
+            );
+        }
+
         // Every change is in the audit log.
         let audit = server
             .call(Method::GET, "/audit?limit=20", &admin, None)

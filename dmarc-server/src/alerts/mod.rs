@@ -76,6 +76,27 @@ pub enum Condition {
         /// Hours back from the evaluation.
         window_hours: u64,
     },
+    /// A detection run of the last `window_hours` found a source anomalous with a score of
+    /// at least `min_score` (runs over the rule's domain, or over every domain).
+    Anomaly {
+        /// Hours back from the evaluation.
+        window_hours: u64,
+        /// 0.5 (the model's threshold) to 1.
+        min_score: f64,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnomalyParams {
+    #[serde(default = "twenty_four")]
+    window_hours: u64,
+    #[serde(default = "half")]
+    min_score: f64,
+}
+
+fn half() -> f64 {
+    0.5
 }
 
 #[derive(Deserialize)]
@@ -203,14 +224,18 @@ impl Condition {
                 }
             }
             "anomaly" => {
-                return Err(
-                    "the anomaly kind needs the anomaly model, which this version does not have yet"
-                        .into(),
-                );
+                let p: AnomalyParams = params(kind, raw)?;
+                if !(0.0..=1.0).contains(&p.min_score) {
+                    return Err("min_score must be between 0 and 1".into());
+                }
+                Condition::Anomaly {
+                    window_hours: hours("window_hours", p.window_hours)?,
+                    min_score: p.min_score,
+                }
             }
             other => {
                 return Err(format!(
-                    "unknown kind {other:?}: failure_rate, volume_spike, new_source, missing_reports or policy_change"
+                    "unknown kind {other:?}: failure_rate, volume_spike, new_source, missing_reports, policy_change or anomaly"
                 ));
             }
         })
@@ -223,7 +248,8 @@ impl Condition {
 pub struct RuleRequest {
     /// Unique name.
     pub name: String,
-    /// `failure_rate`, `volume_spike`, `new_source`, `missing_reports` or `policy_change`.
+    /// `failure_rate`, `volume_spike`, `new_source`, `missing_reports`, `policy_change` or
+    /// `anomaly`.
     pub kind: String,
     /// A policy domain; absent or null: every domain.
     #[serde(default)]
@@ -233,7 +259,8 @@ pub struct RuleRequest {
     /// The kind's parameters: `failure_rate` {threshold (0-1), window_hours, min_messages};
     /// `volume_spike` {factor (> 1), window_hours, baseline_days (7), min_messages};
     /// `new_source` {window_hours, lookback_days (30), min_failing (0)};
-    /// `missing_reports` {hours}; `policy_change` {window_hours (24)}.
+    /// `missing_reports` {hours}; `policy_change` {window_hours (24)}; `anomaly`
+    /// {window_hours (24), min_score (0.5)}.
     #[schema(value_type = Object)]
     #[serde(default = "empty_object")]
     pub params: Value,
@@ -397,6 +424,57 @@ async fn unseen(
         .collect())
 }
 
+/// The sources detection found anomalous in the `window_hours` before `at` (the highest
+/// score of each), for the rule's domain or over every domain.
+async fn anomalies(
+    store: &Store,
+    rule: &AlertRule,
+    at: i64,
+    window_hours: u64,
+    min_score: f64,
+) -> Result<Vec<Finding>, StoreError> {
+    let filter = dmarc_store::PredictionFilter {
+        domain: rule.domain.clone(),
+        since: Some(start(at, window_hours)),
+        min_score: Some(min_score),
+        anomalous_only: true,
+        source_ip: None,
+    };
+    // Highest scores first: the first of each address is its highest.
+    let found = store
+        .predictions(&filter, Page::first(Page::MAX_LIMIT))
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut by_score: Vec<_> = found.items;
+    by_score.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let scope = rule.domain.clone().unwrap_or_else(|| "every domain".into());
+    Ok(by_score
+        .into_iter()
+        .filter(|p| seen.insert(p.source_ip.clone()))
+        .map(|p| {
+            let reasons = if p.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", p.reasons.join(", "))
+            };
+            let mut found = finding(
+                rule,
+                format!("{scope} {}", p.source_ip),
+                &scope,
+                format!(
+                    "{}: anomaly score {:.2} among the unauthenticated sources of {scope}{reasons}",
+                    p.source_ip, p.score
+                ),
+                json!({ "source_ip": p.source_ip, "score": p.score, "reasons": p.reasons,
+                        "messages": p.messages, "failing": p.dmarc_fail,
+                        "model_version": p.model_version, "run_at": p.run_at }),
+            );
+            found.domain = rule.domain.clone();
+            found
+        })
+        .collect())
+}
+
 /// What `rule` finds in the data at `at` (UTC seconds).
 pub async fn evaluate(
     store: &Store,
@@ -529,6 +607,10 @@ pub async fn evaluate(
                 }
             }
         }
+        Condition::Anomaly {
+            window_hours,
+            min_score,
+        } => out.extend(anomalies(store, rule, at, window_hours, min_score).await?),
         Condition::PolicyChange { window_hours } => {
             let now = window(rule, at, window_hours);
             for group in store.by_domain(&now).await? {

@@ -14,8 +14,12 @@ pub struct MlConfig {
     pub sample_size: u32,
     /// The seed: the same data and seed give the same model, byte for byte.
     pub seed: u64,
-    /// Scores above it are anomalous (0.5: scikit-learn's `contamination="auto"`).
+    /// The lowest threshold: scores above it may be anomalous (0.5: scikit-learn's
+    /// `contamination="auto"`).
     pub threshold: f64,
+    /// The share of the training sources above a model's threshold (its threshold is that
+    /// quantile of their scores, at least `threshold`); 0: `threshold` alone.
+    pub contamination: f64,
     /// The scheduled training deploys the model it trains.
     pub auto_deploy: bool,
     /// Predictions kept per detection run: every anomalous source, and the highest scores
@@ -31,6 +35,7 @@ impl Default for MlConfig {
             sample_size: 256,
             seed: 0,
             threshold: 0.5,
+            contamination: 0.005,
             auto_deploy: true,
             max_predictions: 1_000,
         }
@@ -48,6 +53,8 @@ impl MlConfig {
             Some("ml.sample_size must be between 2 and 4096")
         } else if !(self.threshold > 0.0 && self.threshold < 1.0) {
             Some("ml.threshold must be between 0 and 1")
+        } else if !(0.0..0.5).contains(&self.contamination) {
+            Some("ml.contamination must be at least 0 and below 0.5")
         } else if !(1..=100_000).contains(&self.max_predictions) {
             Some("ml.max_predictions must be between 1 and 100000")
         } else {

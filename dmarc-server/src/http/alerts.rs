@@ -48,7 +48,7 @@ pub async fn rules(
     path = "/alerts/rules",
     tag = "alerts",
     summary = "Create an alert rule",
-    description = "Admin; access token or API key. The kind `anomaly` is refused until the anomaly model exists.",
+    description = "Admin; access token or API key.",
     request_body = RuleRequest,
     responses(
         (status = 201, description = "Created", body = AlertRule),

@@ -18,6 +18,7 @@ const KINDS = {
   new_source: { window_hours: 24, lookback_days: 30, min_failing: 10 },
   missing_reports: { hours: 48 },
   policy_change: { window_hours: 24 },
+  anomaly: { window_hours: 24, min_score: 0.6 },
 };
 const RANK = { viewer: 0, analyst: 1, admin: 2 };
 
