@@ -3,32 +3,18 @@
 //! written in the report's transaction); the server's refresh job rewrites stale rows
 //! ([`Store::put_places`]). The country map, lookups and anomaly features read it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use dmarc_core::{Filter, GeoInfo, ip_key};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
-use crate::prepare::ReportRows;
 use crate::query::{Arg, Inserter, Sql};
 use crate::reads::ReadRow;
 use crate::store::{Store, unsigned};
+use crate::types::Place;
 use crate::{Result, StoreError};
-
-/// Where an address is, as a geolocation source answered at a time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Place {
-    /// The address.
-    pub ip: IpAddr,
-    /// What the databases know of it (all empty: nothing).
-    pub info: GeoInfo,
-    /// UTC seconds of the lookup.
-    pub resolved_at: i64,
-    /// Which databases answered (their names and build dates): a place from other
-    /// databases than the configured ones is looked up again.
-    pub source: String,
-}
 
 /// Messages per country (of the source addresses) for a filter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +97,7 @@ fn place_from(row: &ReadRow) -> Result<Place> {
 
 /// Writes `places` (the last of each address wins) in the caller's transaction, replacing
 /// what was known of their addresses.
-pub(crate) async fn write_places<'a>(
+async fn write_places<'a>(
     conn: &mut AnyConnection,
     places: impl IntoIterator<Item = &'a Place>,
 ) -> Result<()> {
@@ -150,27 +136,6 @@ pub(crate) async fn write_places<'a>(
             .await?;
     }
     inserter.flush(conn).await
-}
-
-impl ReportRows {
-    /// The distinct source addresses of the report's records, in the order first seen.
-    pub fn addresses(&self) -> Vec<IpAddr> {
-        let mut seen = HashSet::new();
-        self.sources()
-            .filter_map(|(ip, _)| ip)
-            .filter(|ip| seen.insert(*ip))
-            .collect()
-    }
-
-    /// Records where one of its addresses is: written with the report, in its transaction.
-    pub fn add_place(&mut self, place: Place) {
-        self.places.push(place);
-    }
-
-    /// The places added by the enrichment step.
-    pub fn places(&self) -> &[Place] {
-        &self.places
-    }
 }
 
 fn push_keys(sql: &mut Sql, ips: &[IpAddr]) {
@@ -266,20 +231,14 @@ impl Store {
     }
 }
 
-/// The columns a country row is read with, over `t` (`source_ip`, `ip`, `messages`,
-/// `dmarc_pass`) joined to `g` (`source_geo`).
-pub(crate) const COUNTRY_COLUMNS: &str = "g.country AS country, MAX(g.country_name) AS country_name, \
-     CAST(SUM(t.messages) AS BIGINT) AS messages, \
-     CAST(SUM(t.dmarc_pass) AS BIGINT) AS dmarc_pass, \
-     COUNT(DISTINCT t.source_ip) AS sources";
-
 /// Per country from the records (a filter the aggregates cannot answer).
 fn records_by_country(filter: &Filter) -> Sql {
     let mut sql = Sql::new(&format!(
-        "SELECT {COUNTRY_COLUMNS} FROM (SELECT x.source_ip AS source_ip, x.ip AS ip, \
+        "SELECT {} FROM (SELECT x.source_ip AS source_ip, x.ip AS ip, \
          x.count AS messages, \
          CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END AS dmarc_pass \
-         FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.source_ip IS NOT NULL"
+         FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.source_ip IS NOT NULL",
+        crate::sources::COUNTRY_COLUMNS
     ));
     crate::query::push_conditions(&mut sql, filter, crate::query::Target::Records);
     sql.push(") t LEFT JOIN source_geo g ON g.ip = t.ip GROUP BY g.country");

@@ -56,7 +56,7 @@ pub use alerts::{
 };
 pub use backend::Backend;
 pub use error::StoreError;
-pub use geo::{CountryTally, Place};
+pub use geo::CountryTally;
 pub use jobs::{Job, JobCount, JobFilter, JobState, NewJob};
 pub use ml::{DetectionRun, NewModel, NewPrediction, Prediction, PredictionFilter, StoredModel};
 pub use pipeline::{Enrich, Input, InputDone, PipelineOptions, run as ingest_inputs};
@@ -64,7 +64,7 @@ pub use prepare::{KEPT_HEAD, Prepared, PreparedPart, ReportRows, batches, prepar
 pub use purge::PurgeSummary;
 pub use store::{DEFAULT_READ_TIMEOUT, Store, connect};
 pub use types::{
-    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, RawInput, RecordExport,
+    DomainInfo, Outcome, OutcomeStatus, OutcomeTally, Page, Paged, Place, RawInput, RecordExport,
     ReportRef, ReportSummary, ReprocessSummary, StoredReport, Totals,
 };
 

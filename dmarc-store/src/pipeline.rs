@@ -265,7 +265,7 @@ async fn write(
 /// the addresses up again (they are never placed).
 #[derive(Debug, Default)]
 struct Places {
-    waiting: std::collections::HashMap<std::net::IpAddr, crate::geo::Place>,
+    waiting: std::collections::HashMap<std::net::IpAddr, crate::types::Place>,
 }
 
 impl Places {
@@ -292,7 +292,7 @@ impl Places {
         if self.waiting.is_empty() {
             return Ok(());
         }
-        let places: Vec<crate::geo::Place> =
+        let places: Vec<crate::types::Place> =
             std::mem::take(&mut self.waiting).into_values().collect();
         store.put_places(&places).await
     }

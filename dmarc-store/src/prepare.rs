@@ -357,7 +357,7 @@ pub struct ReportRows {
     pub(crate) records: RecordRows,
     pub(crate) rollups: Vec<RollupRow>,
     /// Where its addresses are, when the enrichment step placed them.
-    pub(crate) places: Vec<crate::geo::Place>,
+    pub(crate) places: Vec<crate::types::Place>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -627,6 +627,27 @@ pub(crate) struct RecordColumns {
     pub(crate) envelope_from: Option<String>,
     pub(crate) envelope_to: Option<String>,
     pub(crate) detail: String,
+}
+
+impl ReportRows {
+    /// The distinct source addresses of the report's records, in the order first seen.
+    pub fn addresses(&self) -> Vec<std::net::IpAddr> {
+        let mut seen = std::collections::HashSet::new();
+        self.sources()
+            .filter_map(|(ip, _)| ip)
+            .filter(|ip| seen.insert(*ip))
+            .collect()
+    }
+
+    /// Records where one of its addresses is: written with the report, in its transaction.
+    pub fn add_place(&mut self, place: crate::types::Place) {
+        self.places.push(place);
+    }
+
+    /// The places added by the enrichment step.
+    pub fn places(&self) -> &[crate::types::Place] {
+        &self.places
+    }
 }
 
 #[cfg(test)]

@@ -346,3 +346,17 @@ pub struct RecordExport {
     /// RFC 5321 RCPT TO domain.
     pub envelope_to: Option<String>,
 }
+
+/// Where an address is, as a geolocation source answered at a time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Place {
+    /// The address.
+    pub ip: std::net::IpAddr,
+    /// What the databases know of it (all empty: nothing).
+    pub info: dmarc_core::GeoInfo,
+    /// UTC seconds of the lookup.
+    pub resolved_at: i64,
+    /// Which databases answered (their names and build dates): a place from other
+    /// databases than the configured ones is looked up again.
+    pub source: String,
+}

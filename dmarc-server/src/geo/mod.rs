@@ -230,6 +230,17 @@ impl std::fmt::Debug for Geo {
     }
 }
 
+/// Why a refresh stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] dmarc_store::StoreError),
+    /// A database cannot answer.
+    #[error(transparent)]
+    Geo(#[from] GeoError),
+}
+
 /// What a refresh did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RefreshSummary {
@@ -303,7 +314,7 @@ impl Geo {
 
     /// Looks up again every stored address placed before the refresh period, by other
     /// databases, or never.
-    pub async fn refresh(&self, store: &Store) -> Result<RefreshSummary, crate::jobs::JobError> {
+    pub async fn refresh(&self, store: &Store) -> Result<RefreshSummary, RefreshError> {
         let source = self.databases().source().to_owned();
         let mut summary = RefreshSummary {
             source: source.clone(),
@@ -318,8 +329,7 @@ impl Geo {
             let places = stale
                 .into_iter()
                 .map(|ip| self.place(ip))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| crate::jobs::JobError::Geo(e.0))?;
+                .collect::<Result<Vec<_>, _>>()?;
             summary.looked_up += places.len() as u64;
             summary.placed += places
                 .iter()

@@ -79,13 +79,25 @@ pub async fn train(
     request
         .resolve(&state.config.ml)
         .map_err(ApiError::bad_request)?;
-    let payload = serde_json::to_value(&request).map_err(|e| ApiError::internal(&e))?;
+    queue(&state, &caller, JobKind::MlTraining, &request, "ml.train").await
+}
+
+/// Queues a job of `kind` with `request` as its payload, audited as `action`: 202 with the
+/// task to follow.
+async fn queue(
+    state: &AppState,
+    caller: &Caller,
+    kind: JobKind,
+    request: &impl Serialize,
+    action: &str,
+) -> ApiResult<(StatusCode, Json<Task>)> {
+    let payload = serde_json::to_value(request).map_err(|e| ApiError::internal(&e))?;
     let job = state
         .jobs
-        .enqueue_with(JobKind::MlTraining, payload.clone(), &caller.actor())
+        .enqueue_with(kind, payload.clone(), &caller.actor())
         .await?;
     state
-        .audit(caller.audit("ml.train", Some(job.id.to_string()), payload))
+        .audit(caller.audit(action, Some(job.id.to_string()), payload))
         .await;
     Ok((StatusCode::ACCEPTED, Json(Task::from(job))))
 }
@@ -161,15 +173,14 @@ pub async fn detect(
     if state.store.active_model().await?.is_none() {
         return Err(ApiError::conflict(crate::ml::MlError::NoModel.to_string()));
     }
-    let payload = serde_json::to_value(&request).map_err(|e| ApiError::internal(&e))?;
-    let job = state
-        .jobs
-        .enqueue_with(JobKind::AnomalyDetection, payload.clone(), &caller.actor())
-        .await?;
-    state
-        .audit(caller.audit("anomaly.detect", Some(job.id.to_string()), payload))
-        .await;
-    Ok((StatusCode::ACCEPTED, Json(Task::from(job))))
+    queue(
+        &state,
+        &caller,
+        JobKind::AnomalyDetection,
+        &request,
+        "anomaly.detect",
+    )
+    .await
 }
 
 /// The parameters of `GET /analytics/anomalies/recent` as the OpenAPI description shows

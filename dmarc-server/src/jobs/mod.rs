@@ -398,7 +398,11 @@ impl Jobs {
                     if geo.reload_if_changed().map_err(|e| JobError::Geo(e.0))? {
                         tracing::info!("geolocation databases changed: reopened");
                     }
-                    Ok(serde_json::to_value(geo.refresh(&self.store).await?)?)
+                    let done = geo
+                        .refresh(&self.store)
+                        .await
+                        .map_err(|e| JobError::Geo(e.to_string()))?;
+                    Ok(serde_json::to_value(done)?)
                 }
             },
             JobKind::MlTraining => {

@@ -5,10 +5,16 @@ use dmarc_core::Filter;
 
 use super::{FIGURES, Scope, Window, push_window_rows};
 use crate::Result;
-use crate::geo::COUNTRY_COLUMNS;
 use crate::query::Sql;
 use crate::reads::ReadRow;
 use crate::store::Store;
+
+/// The columns a country row is read with, over `t` (`source_ip`, `ip`, `messages`,
+/// `dmarc_pass`) joined to `g` (`source_geo`).
+pub(crate) const COUNTRY_COLUMNS: &str = "g.country AS country, MAX(g.country_name) AS country_name, \
+     CAST(SUM(t.messages) AS BIGINT) AS messages, \
+     CAST(SUM(t.dmarc_pass) AS BIGINT) AS dmarc_pass, \
+     COUNT(DISTINCT t.source_ip) AS sources";
 
 /// The country rows of a filter the aggregates answer; `None` when it needs the records.
 pub(crate) async fn by_country(store: &Store, filter: &Filter) -> Result<Option<Vec<ReadRow>>> {
