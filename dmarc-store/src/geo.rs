@@ -1,6 +1,6 @@
 //! Where source addresses are: one row per address in `source_geo` (migration 0012). The
 //! ingest pipeline's enrichment step adds a report's places to it ([`ReportRows::add_place`],
-//! written in the report's transaction); the server's refresh job rewrites stale rows
+//! written by the pipeline behind the reports); the server's refresh job rewrites stale rows
 //! ([`Store::put_places`]). The country map, lookups and anomaly features read it.
 
 use std::collections::HashMap;

@@ -630,16 +630,8 @@ pub(crate) struct RecordColumns {
 }
 
 impl ReportRows {
-    /// The distinct source addresses of the report's records, in the order first seen.
-    pub fn addresses(&self) -> Vec<std::net::IpAddr> {
-        let mut seen = std::collections::HashSet::new();
-        self.sources()
-            .filter_map(|(ip, _)| ip)
-            .filter(|ip| seen.insert(*ip))
-            .collect()
-    }
-
-    /// Records where one of its addresses is: written with the report, in its transaction.
+    /// Records where one of its addresses is: the pipeline writes it behind the report
+    /// (whatever becomes of the report).
     pub fn add_place(&mut self, place: crate::types::Place) {
         self.places.push(place);
     }

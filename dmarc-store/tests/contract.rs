@@ -1282,7 +1282,9 @@ fn place_of(ip: std::net::IpAddr) -> dmarc_core::GeoInfo {
 
 impl dmarc_store::Enrich for Placing {
     fn enrich(&self, report: &mut ReportRows) {
-        for ip in report.addresses() {
+        let mut seen = HashSet::new();
+        let addresses: Vec<_> = report.sources().filter_map(|(ip, _)| ip).collect();
+        for ip in addresses.into_iter().filter(|ip| seen.insert(*ip)) {
             report.add_place(dmarc_store::Place {
                 ip,
                 info: place_of(ip),

@@ -1,6 +1,6 @@
 -- Where each source address is, as geolocation answered (dmarc-server's geo module): one
--- row per address, written in the ingest transaction by the pipeline's enrichment step and
--- by the refresh job. A row is looked up again after 90 days, or when `source` (a digest
+-- row per address, written by the ingest pipeline behind the reports (what its enrichment
+-- step found) and by the refresh job. A row is looked up again after 90 days, or when `source` (a digest
 -- of the databases that answered and their versions) is no longer the configured one.
 -- Latitude and longitude are in millionths of a degree. Rows are kept small (they are
 -- written at ingest, one per new address): the address only as its key, the name of a
