@@ -245,13 +245,7 @@ impl Jobs {
 
     /// Queues a job of `kind` to run now and wakes an idle worker of this process.
     pub async fn enqueue(&self, kind: JobKind, created_by: &str) -> dmarc_store::Result<Job> {
-        let now = now_ms();
-        let job = self
-            .store
-            .enqueue(&self.new_job(kind, created_by, now), now)
-            .await?;
-        self.wake_workers();
-        Ok(job)
+        self.enqueue_with(kind, json!({}), created_by).await
     }
 
     /// Queues a job of `kind` with `payload` to run now and wakes an idle worker.
