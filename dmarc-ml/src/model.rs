@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use dmarc_core::rollup::SourceActivity;
 use dmarc_core::{AnomalyScore, AnomalyScorer};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::MlError;
@@ -37,14 +38,28 @@ impl Model {
         at: i64,
         params: &IsolationForestParams,
     ) -> Result<Model, MlError> {
+        Self::train_with_inputs(sources, places, at, params).map(|(model, _)| model)
+    }
+
+    /// As [`Model::train`], with what the forest was grown on: the training sources'
+    /// rows, clipped ([`FeatureStats::clip`]), to score them or compare with another
+    /// implementation.
+    pub fn train_with_inputs(
+        sources: &[SourceActivity],
+        places: &[Place],
+        at: i64,
+        params: &IsolationForestParams,
+    ) -> Result<(Model, Array2<f64>), MlError> {
         let (sources, places) = candidates(sources, places);
         let rows = extract(&sources, &places, at);
         let stats = FeatureStats::of(&rows, &crate::features::weights(&sources));
-        Ok(Model {
-            forest: params.fit_rows(&stats.clip(&rows))?,
+        let inputs = stats.clip(&rows);
+        let model = Model {
+            forest: params.fit_rows(&inputs)?,
             stats,
             threshold: 0.5,
-        })
+        };
+        Ok((model, inputs))
     }
 
     /// A scorer of sources seen up to `at`, placed by `places`.
@@ -80,8 +95,10 @@ pub struct Scorer<'a> {
     places: &'a HashMap<IpAddr, Place>,
 }
 
-impl AnomalyScorer for Scorer<'_> {
-    fn score(&self, sources: &[SourceActivity]) -> Vec<AnomalyScore> {
+impl Scorer<'_> {
+    /// Each source's score, and for the scored (unauthenticated) ones their feature row
+    /// as extracted (before clipping), in the order given.
+    pub fn scored(&self, sources: &[SourceActivity]) -> Vec<(AnomalyScore, Option<Vec<f64>>)> {
         let places: Vec<Place> = sources
             .iter()
             .map(|s| self.places.get(&s.source_ip).cloned().unwrap_or_default())
@@ -89,7 +106,7 @@ impl AnomalyScorer for Scorer<'_> {
         let (scored, scored_places) = candidates(sources, &places);
         let rows = extract(&scored, &scored_places, self.at);
         let inputs = self.model.stats.clip(&rows);
-        let mut by_ip: HashMap<IpAddr, AnomalyScore> = scored
+        let mut by_ip: HashMap<IpAddr, (AnomalyScore, Option<Vec<f64>>)> = scored
             .iter()
             .zip(rows.rows())
             .zip(inputs.rows())
@@ -107,20 +124,29 @@ impl AnomalyScorer for Scorer<'_> {
                     anomalous,
                     reasons,
                 };
-                (source.source_ip, scored)
+                (source.source_ip, (scored, Some(row.to_vec())))
             })
             .collect();
         sources
             .iter()
             .map(|s| {
-                by_ip.remove(&s.source_ip).unwrap_or(AnomalyScore {
-                    source_ip: s.source_ip,
-                    score: 0.0,
-                    anomalous: false,
-                    reasons: Vec::new(),
+                by_ip.remove(&s.source_ip).unwrap_or_else(|| {
+                    let unscored = AnomalyScore {
+                        source_ip: s.source_ip,
+                        score: 0.0,
+                        anomalous: false,
+                        reasons: Vec::new(),
+                    };
+                    (unscored, None)
                 })
             })
             .collect()
+    }
+}
+
+impl AnomalyScorer for Scorer<'_> {
+    fn score(&self, sources: &[SourceActivity]) -> Vec<AnomalyScore> {
+        self.scored(sources).into_iter().map(|(s, _)| s).collect()
     }
 }
 

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use dmarc_core::Filter;
 use dmarc_core::rollup::SourceActivity;
-use dmarc_core::{AnomalyScorer, Filter};
 use dmarc_ml::{FEATURES, FeatureStats, IsolationForest, IsolationForestParams, Model, Place};
 use dmarc_store::{DetectionRun, NewModel, NewPrediction, Store, StoredModel};
 use serde::{Deserialize, Serialize};
@@ -188,12 +188,8 @@ pub async fn train(
     let end = window.1;
     let started = std::time::Instant::now();
     let (model, scores) = blocking(move || {
-        let mut model = Model::train(&activity, &places, end, &params)?;
-        let (activity, places) = dmarc_ml::candidates(&activity, &places);
-        let rows = model
-            .stats
-            .clip(&dmarc_ml::extract(&activity, &places, end));
-        let mut scores: Vec<f64> = rows
+        let (mut model, inputs) = Model::train_with_inputs(&activity, &places, end, &params)?;
+        let mut scores: Vec<f64> = inputs
             .rows()
             .into_iter()
             .map(|row| model.forest.score_row(row))
@@ -309,27 +305,27 @@ pub async fn detect(
     let limit = config.max_predictions as usize;
     let end = window.1;
     let (predictions, anomalous, scored) = blocking(move || {
-        // Authenticated sources are not scored (dmarc_ml::MAX_PASS_SHARE).
-        let (activity, places) = dmarc_ml::candidates(&activity, &places);
         let by_ip: HashMap<IpAddr, Place> = activity
             .iter()
-            .zip(&places)
-            .map(|(a, p)| (a.source_ip, p.clone()))
+            .zip(places)
+            .map(|(a, p)| (a.source_ip, p))
             .collect();
-        let scores = model.scorer(end, &by_ip).score(&activity);
-        let rows = dmarc_ml::extract(&activity, &places, end);
-        let mut predictions: Vec<NewPrediction> = scores
+        // Authenticated sources are not scored (dmarc_ml::MAX_PASS_SHARE): no features.
+        let mut predictions: Vec<NewPrediction> = model
+            .scorer(end, &by_ip)
+            .scored(&activity)
             .into_iter()
-            .zip(rows.rows())
             .zip(&activity)
-            .map(|((score, row), source)| NewPrediction {
-                source_ip: score.source_ip,
-                score: score.score,
-                anomalous: score.anomalous,
-                reasons: score.reasons,
-                features: row.to_vec(),
-                messages: source.tally.messages,
-                dmarc_fail: source.tally.dmarc_fail,
+            .filter_map(|((score, features), source)| {
+                Some(NewPrediction {
+                    source_ip: score.source_ip,
+                    score: score.score,
+                    anomalous: score.anomalous,
+                    reasons: score.reasons,
+                    features: features?,
+                    messages: source.tally.messages,
+                    dmarc_fail: source.tally.dmarc_fail,
+                })
             })
             .collect();
         let scored = predictions.len();

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use dmarc_core::rollup::source_activity;
 use dmarc_core::{Filter, ParseOptions, Report};
-use dmarc_ml::{FEATURES, IsolationForestParams, Model, extract};
+use dmarc_ml::{FEATURES, IsolationForestParams, Model};
 
 const DAY: i64 = 86_400;
 /// 2026-10-01, midnight UTC: the first day of the data.
@@ -88,16 +88,15 @@ fn main() -> ExitCode {
         ..IsolationForestParams::default()
     };
     let started = std::time::Instant::now();
-    let model = match Model::train(&sources, &[], at, &params) {
-        Ok(model) => model,
+    // `rows` is what the forest sees: the rows with each unsuspicious deviation clipped.
+    let (model, rows) = match Model::train_with_inputs(&sources, &[], at, &params) {
+        Ok(trained) => trained,
         Err(e) => {
             eprintln!("ml-validate: {e}");
             return ExitCode::FAILURE;
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    // What the forest sees: the rows with each unsuspicious deviation clipped.
-    let rows = model.stats.clip(&extract(&sources, &[], at));
     let scores: Vec<f64> = rows
         .rows()
         .into_iter()
