@@ -71,6 +71,7 @@ mod text;
 mod xml;
 
 pub mod rollup;
+pub mod senders;
 
 pub use container::{ParseOptions, Parsed, ReportSink, parse_input, parse_input_into, parse_xml};
 pub use diag::{Diagnostic, DiagnosticCode, Error, ErrorKind, Severity};
