@@ -138,15 +138,6 @@ async fn write_places<'a>(
     inserter.flush(conn).await
 }
 
-fn push_keys(sql: &mut Sql, ips: &[IpAddr]) {
-    for (i, ip) in ips.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.arg(Arg::Bytes(Some(ip_key(*ip).to_vec())));
-    }
-}
-
 impl Store {
     /// Writes `places` in one transaction, replacing what was known of their addresses.
     pub async fn put_places(&self, places: &[Place]) -> Result<()> {
@@ -170,7 +161,7 @@ impl Store {
                  LEFT JOIN geo_networks n ON n.asn = g.asn WHERE g.ip IN (",
                 COLUMNS.join(", g.")
             ));
-            push_keys(&mut sql, chunk);
+            sql.push_ip_keys(chunk);
             sql.push(")");
             for row in self.read(sql).await? {
                 let place = place_from(&row)?;

@@ -39,6 +39,7 @@ mod query;
 mod reads;
 mod reports;
 mod rollups;
+mod senders;
 mod sources;
 mod store;
 mod types;

@@ -50,6 +50,18 @@ impl Sql {
         self
     }
 
+    /// Appends the 16-byte keys of `ips` (`dmarc_core::ip_key`) as placeholders separated by
+    /// commas, for an `IN (...)` list.
+    pub(crate) fn push_ip_keys(&mut self, ips: &[std::net::IpAddr]) -> &mut Self {
+        for (i, ip) in ips.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.arg(Arg::Bytes(Some(dmarc_core::ip_key(*ip).to_vec())));
+        }
+        self
+    }
+
     /// Appends a placeholder for `arg`.
     pub(crate) fn arg(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);

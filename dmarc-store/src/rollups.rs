@@ -557,14 +557,7 @@ pub(crate) async fn source_activity(
     ));
     push_conditions(&mut sql, filter, RECORDS.target);
     if let Some(ips) = only {
-        sql.push(" AND x.ip IN (");
-        for (i, ip) in ips.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.arg(Arg::Bytes(Some(dmarc_core::ip_key(*ip).to_vec())));
-        }
-        sql.push(")");
+        sql.push(" AND x.ip IN (").push_ip_keys(ips).push(")");
     }
     sql.push(" GROUP BY x.source_ip");
     let rows = store.read(sql).await?;

@@ -453,6 +453,14 @@ contract!(rollups_equal_the_core_rollups, |store| {
         let mut want: Vec<_> = activity.iter().step_by(2).cloned().collect();
         want.sort_by_key(|a| a.source_ip);
         assert_eq!(of_chosen, want, "{label}");
+        // Sender identification's evidence of the same addresses, per policy domain.
+        let evidence = store
+            .sender_evidence(&filter, &chosen)
+            .await
+            .expect("sender evidence");
+        let mut want = dmarc_core::senders::sender_evidence(&reports, &filter);
+        want.retain(|(ip, _), _| chosen.contains(ip));
+        assert_eq!(evidence, want, "{label}");
         // The report list holds exactly the reports with a selected record.
         let listed = store
             .reports(&filter, Page::first(Page::MAX_LIMIT))
