@@ -15,6 +15,7 @@ use crate::{DkimResult, Filter, OverrideType, Record, Report};
 
 /// A sending service: the networks it sends from and the domains it signs with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Service {
     /// The name shown to users.
     pub name: String,
@@ -301,16 +302,50 @@ impl SenderEvidence {
             SenderClass::Unknown
         }
     }
+}
 
-    /// The passing signing domains, most messages first (at most `n`).
-    pub fn top_dkim_domains(&self, n: usize) -> Vec<String> {
-        let mut domains: Vec<(&String, &u64)> = self.dkim_domains.iter().collect();
-        domains.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-        domains
-            .into_iter()
-            .take(n)
-            .map(|(d, _)| d.clone())
-            .collect()
+/// What a source is for one policy domain, why, and who it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Identification {
+    /// The policy domain.
+    pub domain: String,
+    /// What the source is for it.
+    pub class: SenderClass,
+    /// The service behind the source, when the table knows it.
+    pub service: Option<ServiceMatch>,
+    /// What its records say.
+    #[serde(flatten)]
+    pub evidence: SenderEvidence,
+}
+
+impl Services {
+    /// The identifications of every source of `evidence` (as [`sender_evidence`] gives
+    /// it), its domains most messages first; `asn_of` names the network of an address.
+    pub fn identify_all(
+        &self,
+        evidence: HashMap<(IpAddr, String), SenderEvidence>,
+        asn_of: impl Fn(IpAddr) -> Option<u32>,
+    ) -> HashMap<IpAddr, Vec<Identification>> {
+        let mut out: HashMap<IpAddr, Vec<Identification>> = HashMap::new();
+        for ((ip, domain), evidence) in evidence {
+            let service = self.identify(&evidence, asn_of(ip));
+            out.entry(ip).or_default().push(Identification {
+                domain,
+                class: evidence.classify(service.as_ref()),
+                service,
+                evidence,
+            });
+        }
+        for list in out.values_mut() {
+            list.sort_by(|a, b| {
+                b.evidence
+                    .messages
+                    .cmp(&a.evidence.messages)
+                    .then_with(|| a.domain.cmp(&b.domain))
+            });
+        }
+        out
     }
 }
 

@@ -439,3 +439,217 @@ async fn without_geolocation_the_endpoints_say_so_and_the_rest_works() {
         .await;
     assert!(summary.body["messages"].as_u64().expect("messages") > 0);
 }
+
+/// One record: `(address, messages, aligned DKIM, aligned SPF, passing DKIM domains,
+/// override reason as (type, comment))`.
+type Row<'a> = (
+    &'a str,
+    u64,
+    bool,
+    bool,
+    &'a [&'a str],
+    Option<(&'a str, &'a str)>,
+);
+
+/// A report for `domain` with `rows`.
+fn report_of(id: &str, domain: &str, rows: &[Row]) -> String {
+    let verdict = |pass: bool| if pass { "pass" } else { "fail" };
+    let records: String = rows
+        .iter()
+        .map(|(ip, count, dkim, spf, signed, reason)| {
+            let reason = reason
+                .map(|(kind, comment)| {
+                    format!("<reason><type>{kind}</type><comment>{comment}</comment></reason>")
+                })
+                .unwrap_or_default();
+            let signatures: String = signed
+                .iter()
+                .map(|d| format!("<dkim><domain>{d}</domain><result>pass</result></dkim>"))
+                .collect();
+            format!(
+                "<record><row><source_ip>{ip}</source_ip><count>{count}</count><policy_evaluated>\
+                 <disposition>none</disposition><dkim>{}</dkim><spf>{}</spf>{reason}\
+                 </policy_evaluated></row><identifiers><header_from>{domain}</header_from>\
+                 </identifiers><auth_results>{signatures}<spf><domain>{domain}</domain>\
+                 <result>{}</result></spf></auth_results></record>",
+                verdict(*dkim),
+                verdict(*spf),
+                verdict(*spf),
+            )
+        })
+        .collect();
+    format!(
+        "<feedback><report_metadata><org_name>r</org_name><email>r@example.net</email>\
+         <report_id>{id}</report_id><date_range><begin>1700000000</begin><end>1700086399</end>\
+         </date_range></report_metadata><policy_published><domain>{domain}</domain>\
+         <p>reject</p></policy_published>{records}</feedback>"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_name_the_service_behind_them_and_classify_them_per_domain() {
+    let server = start(dmarc_store::testing::sqlite(), |c| {
+        c.senders = vec![dmarc_core::senders::Service {
+            name: "Our CRM".into(),
+            asns: vec![],
+            dkim_domains: vec!["crm.example.net".into()],
+        }]
+    })
+    .await;
+    server.user("id@example.com", Role::Analyst).await;
+    let auth = Auth::Bearer(server.tokens("id@example.com").await.0);
+    let arc = Some(("local_policy", "arc=pass as.1.google.com=pass"));
+    let com: &[Row] = &[
+        // Google's network, aligned DKIM.
+        ("209.85.220.41", 40, true, false, &["example.com"], None),
+        // SendGrid signing with its own domain only, SPF not aligned.
+        ("167.89.0.1", 30, false, false, &["em7.sendgrid.net"], None),
+        // Salesforce's network, nothing aligned, no signature.
+        ("13.111.0.1", 20, false, false, &[], None),
+        // A mailing list re-signing.
+        (
+            "198.51.100.7",
+            8,
+            false,
+            false,
+            &["lists.example.org"],
+            None,
+        ),
+        // A forwarder the reporter trusted through ARC.
+        ("203.0.113.9", 6, false, false, &[], arc),
+        // Nobody known.
+        ("192.0.2.99", 5, false, false, &[], None),
+        // The user's own entry.
+        (
+            "198.51.100.20",
+            4,
+            false,
+            false,
+            &["mail.crm.example.net"],
+            None,
+        ),
+    ];
+    // SendGrid's address is aligned for the other domain.
+    let org: &[Row] = &[("167.89.0.1", 12, true, true, &["example.org"], None)];
+    let dir = tempfile::tempdir().expect("dir");
+    let files = [
+        ("com.xml", report_of("c1", "example.com", com)),
+        ("org.xml", report_of("o1", "example.org", org)),
+    ];
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|(name, xml)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, xml).expect("write");
+            path
+        })
+        .collect();
+    let uploaded = server.upload(&auth, &paths).await;
+    assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.body);
+
+    let page = server
+        .call(Method::GET, "/api/sources?limit=50", &auth, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let items = page.body["items"].as_array().expect("items");
+    let of = |ip: &str| {
+        items
+            .iter()
+            .find(|i| i["source_ip"] == ip)
+            .unwrap_or_else(|| panic!("{ip} in {items:?}"))
+    };
+    // (address, domain, class, service, matched by)
+    let want = [
+        (
+            "209.85.220.41",
+            "example.com",
+            "aligned_sender",
+            Some(("Google Workspace", "asn")),
+        ),
+        (
+            "167.89.0.1",
+            "example.com",
+            "known_service_not_aligned",
+            Some(("SendGrid", "dkim")),
+        ),
+        (
+            "167.89.0.1",
+            "example.org",
+            "aligned_sender",
+            Some(("SendGrid", "asn")),
+        ),
+        (
+            "13.111.0.1",
+            "example.com",
+            "known_service_not_aligned",
+            Some(("Salesforce", "asn")),
+        ),
+        ("198.51.100.7", "example.com", "forwarder", None),
+        ("203.0.113.9", "example.com", "forwarder", None),
+        ("192.0.2.99", "example.com", "unknown", None),
+        (
+            "198.51.100.20",
+            "example.com",
+            "known_service_not_aligned",
+            Some(("Our CRM", "dkim")),
+        ),
+    ];
+    for (ip, domain, class, service) in want {
+        let senders = of(ip)["senders"].as_array().expect("senders");
+        let one = senders
+            .iter()
+            .find(|s| s["domain"] == domain)
+            .unwrap_or_else(|| panic!("{ip} for {domain}: {senders:?}"));
+        assert_eq!(one["class"], class, "{ip} for {domain}: {one}");
+        let got = one["service"].as_object().map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["matched_by"].as_str().unwrap(),
+            )
+        });
+        assert_eq!(got, service, "{ip} for {domain}: {one}");
+    }
+    // The busiest domain comes first; the evidence is there.
+    let sendgrid = of("167.89.0.1");
+    assert_eq!(sendgrid["senders"][0]["domain"], "example.com");
+    assert_eq!(sendgrid["senders"][0]["messages"], 30);
+    assert_eq!(
+        sendgrid["senders"][0]["dkim_domains"]["em7.sendgrid.net"],
+        30
+    );
+    assert_eq!(of("203.0.113.9")["senders"][0]["forwarding_overrides"], 6);
+    assert_eq!(sendgrid["location"]["asn"], 11377);
+    // A filter on the domain classifies for that domain only.
+    let org_only = server
+        .call(Method::GET, "/api/sources?domain=example.org", &auth, None)
+        .await;
+    let senders = &org_only.body["items"][0]["senders"];
+    assert_eq!(senders.as_array().map(Vec::len), Some(1), "{senders}");
+    assert_eq!(senders[0]["class"], "aligned_sender");
+
+    // The lookup names the service: by its signatures, else by its network.
+    for (ip, name, by) in [
+        ("167.89.0.1", "SendGrid", "dkim"),
+        ("40.107.22.100", "Microsoft 365", "asn"),
+    ] {
+        let one = server
+            .call(
+                Method::GET,
+                &format!("/analytics/geolocation/lookup/{ip}"),
+                &auth,
+                None,
+            )
+            .await;
+        assert_eq!(one.body["service"]["name"], name, "{}", one.body);
+        assert_eq!(one.body["service"]["matched_by"], by, "{}", one.body);
+    }
+    let nobody = server
+        .call(
+            Method::GET,
+            "/analytics/geolocation/lookup/192.0.2.99",
+            &auth,
+            None,
+        )
+        .await;
+    assert!(nobody.body["service"].is_null(), "{}", nobody.body);
+}

@@ -198,5 +198,16 @@ fn evidence_per_source_and_domain_of_parsed_reports() {
     let all = sender_evidence(std::slice::from_ref(&report), &Filter::default());
     let e = &all[&("192.0.2.7".parse().unwrap(), "example.com".to_owned())];
     assert_eq!((e.messages, e.dmarc_pass, e.unaligned_dkim_pass), (5, 0, 5));
-    assert_eq!(e.top_dkim_domains(3), ["bounces.sendgrid.net"]);
+    assert_eq!(
+        e.dkim_domains.keys().collect::<Vec<_>>(),
+        ["bounces.sendgrid.net"]
+    );
+    let ids = Services::curated().identify_all(all, |_| None);
+    let ids = &ids[&"192.0.2.7".parse().unwrap()];
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ids[0].class, SenderClass::KnownServiceNotAligned);
+    assert_eq!(ids[0].service.as_ref().unwrap().name, "SendGrid");
+    let json = serde_json::to_value(&ids[0]).unwrap();
+    assert_eq!(json["class"], "known_service_not_aligned");
+    assert_eq!(json["dkim_domains"]["bounces.sendgrid.net"], 5);
 }

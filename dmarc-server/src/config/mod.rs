@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 mod geo;
 mod ml;
+mod senders;
 pub use geo::GeoConfig;
 pub use ml::MlConfig;
 
@@ -63,6 +64,9 @@ pub struct Config {
     pub geo: GeoConfig,
     /// Anomaly detection of sending sources.
     pub ml: MlConfig,
+    /// Services added to the curated sender table (`[[senders]]` in the file): `name`,
+    /// `asns`, `dkim_domains`. An entry named as a curated one replaces it.
+    pub senders: Vec<dmarc_core::senders::Service>,
     /// The mailbox DMARC reports arrive in (none while `host` is empty).
     pub imap: MailboxConfig,
     /// Further mailboxes, with the same keys as `[imap]` (`[[mailboxes]]` in the file).
@@ -362,6 +366,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             geo: GeoConfig::default(),
             ml: MlConfig::default(),
+            senders: Vec::new(),
             imap: MailboxConfig::default(),
             mailboxes: Vec::new(),
         }
@@ -530,6 +535,9 @@ impl Config {
         }
         if let Some(problem) = self.ml.problem() {
             return Err(invalid("ml", problem));
+        }
+        if let Some((which, problem)) = senders::problem(&self.senders) {
+            return Err(invalid(which, problem));
         }
         if !(1..=3650).contains(&self.geo.refresh_days) {
             return Err(invalid("geo.refresh_days", "must be between 1 and 3650"));

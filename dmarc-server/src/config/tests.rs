@@ -163,3 +163,32 @@ fn secrets_stay_out_of_debug() {
     );
     assert_eq!(config.auth.jwt_secret.0, "s3cr3t-value");
 }
+
+#[test]
+fn senders_extend_the_curated_table_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dmarc.toml");
+    std::fs::write(
+        &file,
+        "[[senders]]\nname = \"Our CRM\"\nasns = [64500]\ndkim_domains = [\"crm.example.net\"]\n\
+         [[senders]]\nname = \"Relay\"\nasns = [64501]\n",
+    )
+    .unwrap();
+    let config = Config::load(Some(&file), env(&[])).unwrap();
+    assert_eq!(config.senders.len(), 2);
+    assert_eq!(config.senders[0].dkim_domains, ["crm.example.net"]);
+    let bad = [
+        ("[[senders]]\nname = \"\"\nasns = [1]\n", "senders[0]: name"),
+        ("[[senders]]\nname = \"X\"\n", "needs asns or dkim_domains"),
+        (
+            "[[senders]]\nname = \"X\"\ndkim_domains = [\"a b.com\"]\n",
+            "domain names",
+        ),
+        ("[[senders]]\nname = \"X\"\nasn = [1]\n", "asn"),
+    ];
+    for (text, want) in bad {
+        std::fs::write(&file, text).unwrap();
+        let e = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(e.to_string().contains(want), "{text}: {e}");
+    }
+}

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use dmarc_core::{GeoInfo, GeoLookup};
+use dmarc_core::senders::ServiceMatch;
+use dmarc_core::{Filter, GeoInfo, GeoLookup};
 use dmarc_store::CountryTally;
 use serde::Serialize;
 
@@ -73,6 +74,9 @@ pub struct Lookup {
     pub ip: IpAddr,
     /// What the databases answer now (every field absent: nothing).
     pub location: GeoInfo,
+    /// The service behind the address: by the DKIM domains that signed its reported mail
+    /// (its busiest policy domain first), else by its network (see the sender table).
+    pub service: Option<ServiceMatch>,
     /// The place stored for it, when its reports were ingested: UTC seconds of the
     /// lookup.
     pub stored_at: Option<i64>,
@@ -85,7 +89,7 @@ pub struct Lookup {
     get,
     path = "/analytics/geolocation/lookup/{ip}",
     tag = "geolocation",
-    summary = "Where an address is: country, city if known, location, its network (ASN) and the network's organisation",
+    summary = "Where an address is: country, city if known, location, its network (ASN) and the network's organisation, and the service behind it",
     description = "Any role; access token or API key. 409 when geolocation is off.",
     params(("ip" = String, Path, description = "An IPv4 or IPv6 address")),
     responses(
@@ -116,9 +120,22 @@ pub async fn lookup(
         .await?
         .get(&ip)
         .map(|p| p.resolved_at);
+    let evidence = state
+        .store
+        .sender_evidence(&Filter::default(), &[ip])
+        .await?;
+    let identified = state.senders.identify_all(evidence, |_| location.asn);
+    let service = identified
+        .get(&ip)
+        .and_then(|list| list.iter().find_map(|i| i.service.clone()))
+        .or_else(|| {
+            let by_asn = dmarc_core::senders::SenderEvidence::default();
+            state.senders.identify(&by_asn, location.asn)
+        });
     Ok(Json(Lookup {
         ip,
         location,
+        service,
         stored_at,
         databases: databases.infos().to_vec(),
     }))

@@ -69,6 +69,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     /// The job queue and what jobs run with.
     pub jobs: Jobs,
+    /// The sender table: `[[senders]]`, then the curated services.
+    pub senders: dmarc_core::senders::Services,
     /// A bcrypt hash of a random password, checked when a login names an unknown address
     /// so that it takes as long as a known one.
     dummy_hash: String,
@@ -132,8 +134,8 @@ impl AppState {
                 limiter: RateLimiter::default(),
                 heavy: InFlight::default(),
                 cache: cache::ResponseCache::new(config.limits.cache_max_bytes),
+                senders: dmarc_core::senders::Services::with(config.senders.clone()),
                 config,
-
                 metrics,
                 dummy_hash,
             }),

@@ -85,6 +85,12 @@ pub struct SourceDetail {
     tally: rollup::Tally,
     /// What the address did; absent for records without an address.
     activity: Option<SourceActivity>,
+    /// Where the address is and its network, as placed at ingest (absent: not placed).
+    location: Option<dmarc_core::GeoInfo>,
+    /// What the address is for each policy domain it sent for (aligned sender, known
+    /// service not aligned, forwarder, unknown), the service behind it and the evidence,
+    /// most messages first.
+    senders: Vec<dmarc_core::senders::Identification>,
 }
 
 /// What an address did in the filtered reports.
@@ -121,13 +127,14 @@ impl From<rollup::SourceActivity> for SourceActivity {
 }
 
 /// `GET /api/sources`: a page of source addresses, most messages first, each with its
-/// pass rates, first and last seen, reporters and dispositions.
+/// pass rates, first and last seen, reporters and dispositions, where it is, and who
+/// sends through it.
 #[utoipa::path(
     get,
     path = "/api/sources",
     tag = "rollups",
-    summary = "Source addresses, most messages first, with first and last seen, reporters and dispositions",
-    description = "Any role; access token or API key. The ranking comes from the pre-aggregates; the details of the page's addresses from their records.",
+    summary = "Source addresses, most messages first, with first and last seen, reporters, dispositions, place and sender identification",
+    description = "Any role; access token or API key. The ranking comes from the pre-aggregates; the details of the page's addresses from their records. `senders` classifies the address for each policy domain: `aligned_sender` (at least half of its messages pass DMARC), `forwarder` (forwarding or ARC overrides reported, or most messages pass DKIM for another domain only), `known_service_not_aligned` (a service of the sender table by its DKIM domain or network: a configuration to fix) or `unknown`.",
     params(super::query::FilterParams, super::query::PageParams),
     responses(
         (status = 200, description = "OK", body = dmarc_store::Paged<SourceDetail>),
@@ -150,13 +157,22 @@ pub async fn source_details(
             .into_iter()
             .map(|a| (a.source_ip, a))
             .collect();
-        Ok(page.map(|group| SourceDetail {
-            source_ip: group.source_ip,
-            tally: group.tally,
-            activity: group
-                .source_ip
-                .and_then(|ip| activity.remove(&ip))
-                .map(SourceActivity::from),
+        let mut places = store.places(&ips).await?;
+        let evidence = store.sender_evidence(&params.filter, &ips).await?;
+        let mut senders = state
+            .senders
+            .identify_all(evidence, |ip| places.get(&ip).and_then(|p| p.info.asn));
+        Ok(page.map(|group| {
+            let ip = group.source_ip;
+            SourceDetail {
+                source_ip: ip,
+                tally: group.tally,
+                activity: ip
+                    .and_then(|ip| activity.remove(&ip))
+                    .map(SourceActivity::from),
+                location: ip.and_then(|ip| places.remove(&ip)).map(|p| p.info),
+                senders: ip.and_then(|ip| senders.remove(&ip)).unwrap_or_default(),
+            }
         }))
     };
     cached(&state, &caller, "source-details", &params, compute).await
