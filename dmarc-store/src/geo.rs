@@ -194,10 +194,7 @@ impl Store {
     /// Messages, passes and failures per country of the source addresses, for `filter`,
     /// most messages first; addresses without a place are one row with no country.
     pub async fn country_map(&self, filter: &Filter) -> Result<Vec<CountryTally>> {
-        let rows = match crate::sources::by_country(self, filter).await? {
-            Some(rows) => rows,
-            None => self.read(records_by_country(filter)).await?,
-        };
+        let rows = crate::sources::by_country(self, filter).await?;
         let mut out = rows
             .iter()
             .map(|row| {
@@ -220,18 +217,15 @@ impl Store {
         });
         Ok(out)
     }
-}
 
-/// Per country from the records (a filter the aggregates cannot answer).
-fn records_by_country(filter: &Filter) -> Sql {
-    let mut sql = Sql::new(&format!(
-        "SELECT {} FROM (SELECT x.source_ip AS source_ip, x.ip AS ip, \
-         x.count AS messages, \
-         CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END AS dmarc_pass \
-         FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.source_ip IS NOT NULL",
-        crate::sources::COUNTRY_COLUMNS
-    ));
-    crate::query::push_conditions(&mut sql, filter, crate::query::Target::Records);
-    sql.push(") t LEFT JOIN source_geo g ON g.ip = t.ip GROUP BY g.country");
-    sql
+    /// A page of the source addresses placed in `country` (ISO 3166-1 alpha-2, upper
+    /// case) for `filter`, most messages first.
+    pub async fn sources_in_country(
+        &self,
+        filter: &Filter,
+        country: &str,
+        page: crate::types::Page,
+    ) -> Result<crate::types::Paged<dmarc_core::rollup::SourceGroup>> {
+        crate::sources::in_country(self, filter, country, page).await
+    }
 }

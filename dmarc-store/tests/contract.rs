@@ -1387,7 +1387,40 @@ contract!(
                 })
                 .collect();
             assert_eq!(got, want, "{filter:?}");
+            // The addresses of one country, most messages first, paged as the core's.
+            for country in ["SE", "US"] {
+                let of_country: Vec<_> = rollup::by_source(&reports, &filter)
+                    .into_iter()
+                    .filter(|g| {
+                        g.source_ip
+                            .is_some_and(|ip| place_of(ip).country_code.as_deref() == Some(country))
+                    })
+                    .collect();
+                for offset in [0, 7] {
+                    let page = store
+                        .sources_in_country(&filter, country, Page { limit: 5, offset })
+                        .await
+                        .expect("sources in a country");
+                    assert_eq!(
+                        page.total as usize,
+                        of_country.len(),
+                        "{country} {filter:?}"
+                    );
+                    let want: Vec<_> = of_country
+                        .iter()
+                        .skip(offset as usize)
+                        .take(5)
+                        .cloned()
+                        .collect();
+                    assert_eq!(page.items, want, "{country} {filter:?} at {offset}");
+                }
+            }
         }
+        let nowhere = store
+            .sources_in_country(&Filter::default(), "FR", Page::first(10))
+            .await
+            .expect("no address there");
+        assert_eq!((nowhere.total, nowhere.items.len()), (0, 0));
 
         // Stale: placed by other databases, or before the time asked; then refreshed.
         assert!(

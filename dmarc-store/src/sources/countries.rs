@@ -1,33 +1,108 @@
-//! Messages per country of the source addresses, from the source pre-aggregates joined to
-//! the places of the addresses (`source_geo`).
+//! Per country of the source addresses: messages for the map, and the addresses of one
+//! country, from the source pre-aggregates (or the records, for a filter they cannot
+//! answer) joined to the places of the addresses (`source_geo`).
 
 use dmarc_core::Filter;
+use dmarc_core::rollup::SourceGroup;
 
-use super::{FIGURES, Scope, Window, push_window_rows};
+use super::{FIGURES, Scope, Window, push_window_rows, ranked_from};
 use crate::Result;
-use crate::query::Sql;
+use crate::query::{Arg, Sql, Target, push_conditions};
 use crate::reads::ReadRow;
-use crate::store::Store;
+use crate::store::{Store, unsigned};
+use crate::types::{Page, Paged};
 
 /// The columns a country row is read with, over `t` (`source_ip`, `ip`, `messages`,
 /// `dmarc_pass`) joined to `g` (`source_geo`).
-pub(crate) const COUNTRY_COLUMNS: &str = "g.country AS country, MAX(g.country_name) AS country_name, \
+const COUNTRY_COLUMNS: &str = "g.country AS country, MAX(g.country_name) AS country_name, \
      CAST(SUM(t.messages) AS BIGINT) AS messages, \
      CAST(SUM(t.dmarc_pass) AS BIGINT) AS dmarc_pass, \
      COUNT(DISTINCT t.source_ip) AS sources";
 
-/// The country rows of a filter the aggregates answer; `None` when it needs the records.
-pub(crate) async fn by_country(store: &Store, filter: &Filter) -> Result<Option<Vec<ReadRow>>> {
-    let Some(window) = Window::of(filter) else {
-        return Ok(None);
+/// The columns of an address row (as `ranked_from` reads them).
+const ADDRESS_COLUMNS: &str = "t.source_ip AS source_ip, \
+     CAST(SUM(t.messages) AS BIGINT) AS messages, \
+     CAST(SUM(t.dmarc_pass) AS BIGINT) AS dmarc_pass, \
+     CAST(SUM(t.dkim_pass) AS BIGINT) AS dkim_pass, \
+     CAST(SUM(t.spf_pass) AS BIGINT) AS spf_pass";
+
+/// `SELECT {columns} FROM (the filter's rows) t LEFT JOIN source_geo g ... WHERE` an
+/// address is known, to be completed by the caller; `t` has [`FIGURES`]. The rows are the
+/// aggregates' when they answer the filter, else the records'. `None`: no report matches.
+async fn placed(store: &Store, filter: &Filter, columns: &str) -> Result<Option<Sql>> {
+    let mut sql = Sql::new(&format!("SELECT {columns} FROM ("));
+    match Window::of(filter) {
+        Some(window) => {
+            let Some(scope) = Scope::of(store, window, filter).await? else {
+                return Ok(None);
+            };
+            push_window_rows(&mut sql, FIGURES, &scope, None);
+        }
+        None => {
+            sql.push(
+                "SELECT x.source_ip AS source_ip, x.ip AS ip, x.count AS messages, \
+                 CASE WHEN x.dkim_pass = 1 OR x.spf_pass = 1 THEN x.count ELSE 0 END \
+                 AS dmarc_pass, x.dkim_pass * x.count AS dkim_pass, \
+                 x.spf_pass * x.count AS spf_pass \
+                 FROM records x JOIN reports r ON r.id = x.report_pk \
+                 WHERE x.source_ip IS NOT NULL",
+            );
+            push_conditions(&mut sql, filter, Target::Records);
+        }
+    }
+    sql.push(") t LEFT JOIN source_geo g ON g.ip = t.ip WHERE t.source_ip <> ''");
+    Ok(Some(sql))
+}
+
+/// The country rows of a filter (see [`COUNTRY_COLUMNS`]).
+pub(crate) async fn by_country(store: &Store, filter: &Filter) -> Result<Vec<ReadRow>> {
+    let Some(mut sql) = placed(store, filter, COUNTRY_COLUMNS).await? else {
+        return Ok(Vec::new());
     };
-    let Some(scope) = Scope::of(store, window, filter).await? else {
-        return Ok(Some(Vec::new()));
+    sql.push(" GROUP BY g.country");
+    store.read(sql).await
+}
+
+/// A page of the addresses placed in `country` (ISO 3166-1 alpha-2, upper case), most
+/// messages first.
+pub(crate) async fn in_country(
+    store: &Store,
+    filter: &Filter,
+    country: &str,
+    page: Page,
+) -> Result<Paged<SourceGroup>> {
+    let (limit, offset) = page.clamped();
+    let mut paged = Paged {
+        items: Vec::new(),
+        total: 0,
+        total_capped: false,
+        limit: page.limit.clamp(1, Page::MAX_LIMIT),
+        offset: page.offset,
     };
-    let mut sql = Sql::new(&format!("SELECT {COUNTRY_COLUMNS} FROM ("));
-    push_window_rows(&mut sql, FIGURES, &scope, None);
-    sql.push(
-        ") t LEFT JOIN source_geo g ON g.ip = t.ip WHERE t.source_ip <> '' GROUP BY g.country",
-    );
-    Ok(Some(store.read(sql).await?))
+    let Some(mut count) = placed(store, filter, "COUNT(DISTINCT t.source_ip) AS n").await? else {
+        return Ok(paged);
+    };
+    count
+        .push(" AND g.country = ")
+        .arg(Arg::Text(country.to_owned()));
+    paged.total = unsigned(store.read_count(count).await?);
+    if let Some(mut sql) = placed(store, filter, ADDRESS_COLUMNS).await? {
+        sql.push(" AND g.country = ")
+            .arg(Arg::Text(country.to_owned()))
+            // Ties in the core's order: IPv4 before IPv6, then by address.
+            .push(
+                " GROUP BY t.source_ip, t.ip ORDER BY messages DESC, \
+                 CASE WHEN t.source_ip LIKE '%:%' THEN 2 ELSE 1 END, t.ip LIMIT ",
+            )
+            .arg(Arg::Int(limit))
+            .push(" OFFSET ")
+            .arg(Arg::Int(offset));
+        paged.items = store
+            .read(sql)
+            .await?
+            .iter()
+            .map(ranked_from)
+            .collect::<Result<_>>()?;
+    }
+    Ok(paged)
 }

@@ -27,7 +27,7 @@ mod countries;
 
 use aggregates::{BLOCK_DAYS, DAY};
 pub(crate) use aggregates::{Sums, add_reports, push_ints};
-pub(crate) use countries::{COUNTRY_COLUMNS, by_country};
+pub(crate) use countries::{by_country, in_country};
 
 /// Addresses a sources page counts exactly; beyond, `total` says "at least" this many.
 const TOTAL_CAP: u64 = 10_000;
@@ -373,7 +373,7 @@ fn push_window_rows(sql: &mut Sql, columns: &str, scope: &Scope, addresses: Opti
     }
 }
 
-fn ranked_from(row: &ReadRow) -> Result<SourceGroup> {
+pub(super) fn ranked_from(row: &ReadRow) -> Result<SourceGroup> {
     let source_ip = row.source_ip("source_ip")?;
     let messages = unsigned(row.int("messages")?);
     let dmarc_pass = unsigned(row.int("dmarc_pass")?);
