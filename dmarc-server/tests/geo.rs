@@ -387,6 +387,38 @@ async fn uploads_are_placed_and_the_map_sums_them_per_country() {
         .collect();
     assert_eq!(roles, ["city", "bundled-country", "bundled-asn"]);
 
+    // A country's addresses, as the sources page lists them: the map's figures.
+    for (country, (messages, _, sources)) in got.iter().filter(|(c, _)| !c.is_empty()).take(3) {
+        let page = server
+            .call(
+                Method::GET,
+                &format!(
+                    "/api/sources?preset=all&limit=1000&country={}",
+                    country.to_lowercase()
+                ),
+                &viewer,
+                None,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let items = page.body["items"].as_array().expect("items");
+        assert_eq!(page.body["total"].as_u64(), Some(*sources), "{country}");
+        let sum: u64 = items
+            .iter()
+            .map(|i| i["messages"].as_u64().expect("messages"))
+            .sum();
+        assert_eq!(sum, *messages, "{country}");
+        assert!(
+            items
+                .iter()
+                .all(|i| i["location"]["country_code"] == country.as_str())
+        );
+    }
+    let bad = server
+        .call(Method::GET, "/api/sources?country=USA", &viewer, None)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
     // One address: the file's city, the bundled network.
     let one = server
         .call(

@@ -109,6 +109,48 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 /// Page size when no `limit` is given.
 pub const DEFAULT_PAGE: u32 = 50;
 
+/// The sources page's parameters: the common ones and `country`.
+#[derive(Debug)]
+pub struct SourceParams {
+    /// The common parameters.
+    pub params: Params,
+    /// Only the addresses placed in this country (ISO 3166-1 alpha-2, upper case).
+    pub country: Option<String>,
+}
+
+/// `country` as the OpenAPI description shows it.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CountryParams {
+    /// Only the addresses geolocation places in this country (ISO 3166-1 alpha-2 code,
+    /// e.g. `US`; needs geolocation).
+    pub country: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<SourceParams> {
+        let RawQuery(query) = RawQuery::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let (countries, rest): (Vec<_>, Vec<_>) = pairs(query.as_deref().unwrap_or(""))?
+            .into_iter()
+            .partition(|(name, _)| name == "country");
+        let country = match countries.last().map(|(_, v)| v.trim()) {
+            None | Some("") => None,
+            Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                Some(code.to_ascii_uppercase())
+            }
+            Some(other) => return Err(bad("country", other, "an ISO 3166-1 alpha-2 code")),
+        };
+        Ok(SourceParams {
+            params: parse_pairs(&rest, now())?,
+            country,
+        })
+    }
+}
+
 /// The records of a report's detail: `limit` (1..=1000, default 1000) and `offset` only;
 /// other parameters are refused.
 #[derive(Debug, Clone, Copy)]
@@ -171,13 +213,16 @@ pub(crate) fn bad(name: &str, value: &str, expected: &str) -> ApiError {
 
 /// Parses a query string; `now` anchors presets.
 pub fn parse(query: &str, now: i64) -> ApiResult<Params> {
-    let pairs = pairs(query)?;
+    parse_pairs(&pairs(query)?, now)
+}
+
+fn parse_pairs(pairs: &[(String, String)], now: i64) -> ApiResult<Params> {
     let mut params = Params {
         window: 7,
         page: Page::first(DEFAULT_PAGE),
         ..Params::default()
     };
-    for (name, value) in &pairs {
+    for (name, value) in pairs {
         let value = value.trim();
         let filter = &mut params.filter;
         match name.as_str() {

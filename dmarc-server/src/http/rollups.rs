@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ReadErrors};
-use super::query::Params;
+use super::query::{Params, SourceParams};
 use super::{AppState, Heavy};
 
 /// `GET /api/rollup/summary`.
@@ -134,8 +134,8 @@ impl From<rollup::SourceActivity> for SourceActivity {
     path = "/api/sources",
     tag = "rollups",
     summary = "Source addresses, most messages first, with first and last seen, reporters, dispositions, place and sender identification",
-    description = "Any role; access token or API key. The ranking comes from the pre-aggregates; the details of the page's addresses from their records. `senders` classifies the address for each policy domain: `aligned_sender` (at least half of its messages pass DMARC), `forwarder` (forwarding or ARC overrides reported, or most messages pass DKIM for another domain only), `known_service_not_aligned` (a service of the sender table by its DKIM domain or network: a configuration to fix) or `unknown`.",
-    params(super::query::FilterParams, super::query::PageParams),
+    description = "Any role; access token or API key. The ranking comes from the pre-aggregates; the details of the page's addresses from their records. `country` keeps the addresses geolocation placed in that country. `senders` classifies the address for each policy domain: `aligned_sender` (at least half of its messages pass DMARC), `forwarder` (forwarding or ARC overrides reported, or most messages pass DKIM for another domain only), `known_service_not_aligned` (a service of the sender table by its DKIM domain or network: a configuration to fix) or `unknown`.",
+    params(super::query::FilterParams, super::query::CountryParams, super::query::PageParams),
     responses(
         (status = 200, description = "OK", body = dmarc_store::Paged<SourceDetail>),
         ReadErrors,
@@ -145,11 +145,18 @@ impl From<rollup::SourceActivity> for SourceActivity {
 pub async fn source_details(
     State(state): State<AppState>,
     caller: Caller,
-    params: Params,
+    SourceParams { params, country }: SourceParams,
 ) -> ApiResult<Response> {
     let store = &state.store;
     let compute = async {
-        let page = store.by_source(&params.filter, params.page).await?;
+        let page = match &country {
+            Some(country) => {
+                store
+                    .sources_in_country(&params.filter, country, params.page)
+                    .await?
+            }
+            None => store.by_source(&params.filter, params.page).await?,
+        };
         let ips: Vec<_> = page.items.iter().filter_map(|g| g.source_ip).collect();
         let mut activity: std::collections::HashMap<_, _> = store
             .activity_of(&params.filter, &ips)
@@ -175,7 +182,8 @@ pub async fn source_details(
             }
         }))
     };
-    cached(&state, &caller, "source-details", &params, compute).await
+    let name = format!("source-details {country:?}");
+    cached(&state, &caller, &name, &params, compute).await
 }
 
 /// `GET /api/rollup/by-domain`.
