@@ -1,5 +1,5 @@
 //! A trained model as the server keeps it: the forest, the typical value of each feature
-//! (for explanations) and the threshold above which a source is anomalous; and the scorer
+//! (for explanations) and the threshold at or above which a source is anomalous; and the scorer
 //! that implements [`dmarc_core::AnomalyScorer`].
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use crate::MlError;
 use crate::features::{FeatureStats, Place, extract, unauthenticated};
 use crate::forest::{IsolationForest, IsolationForestParams};
 
-/// Reasons given per anomalous source.
+/// Reasons given per scored source.
 const REASONS: usize = 3;
 
 /// A trained model.
@@ -24,7 +24,7 @@ pub struct Model {
     pub forest: IsolationForest,
     /// The typical value of each feature over the training sources.
     pub stats: FeatureStats,
-    /// Scores above it are anomalous (scikit-learn's `contamination="auto"`: 0.5).
+    /// Scores at or above it are anomalous (scikit-learn's `contamination="auto"`: 0.5).
     pub threshold: f64,
 }
 
@@ -112,12 +112,12 @@ impl Scorer<'_> {
             .zip(inputs.rows())
             .map(|((source, row), input)| {
                 let score = self.model.forest.score_row(input);
-                let anomalous = score > self.model.threshold;
-                let reasons = if anomalous {
-                    self.model.stats.explain(row, REASONS)
-                } else {
-                    Vec::new()
-                };
+                // At or above: the training sources tied at the threshold are anomalous
+                // too (a campaign's addresses often score alike). Every score is
+                // explained: what stands out of a source below the threshold is worth
+                // showing too (a typical source has nothing to explain).
+                let anomalous = score >= self.model.threshold;
+                let reasons = self.model.stats.explain(row, REASONS);
                 let scored = AnomalyScore {
                     source_ip: source.source_ip,
                     score,

@@ -195,8 +195,8 @@ pub async fn train(
             .map(|row| model.forest.score_row(row))
             .collect();
         scores.sort_by(f64::total_cmp);
-        // The threshold: the score above which `contamination` of the training sources
-        // lie, never below the configured floor.
+        // The threshold: the score at or above which `contamination` of the training
+        // sources lie, never below the configured floor.
         model.threshold = if contamination > 0.0 {
             quantile(&scores, 1.0 - contamination).max(floor)
         } else {
@@ -207,7 +207,7 @@ pub async fn train(
     .await??;
     let seconds = started.elapsed().as_secs_f64();
     let threshold = model.threshold;
-    let above = scores.iter().filter(|s| **s > threshold).count();
+    let above = scores.iter().filter(|s| **s >= threshold).count();
     let stored = store
         .add_model(&NewModel {
             params: json!({
