@@ -52,7 +52,18 @@ fn demo_reports() {
 }
 
 /// Files of npm packages the dashboard serves: (package path, served name).
-const VENDORED: &[(&str, &str)] = &[("chart.js/dist/chart.umd.min.js", "chart.umd.min.js")];
+const VENDORED: &[(&str, &str)] = &[
+    ("chart.js/dist/chart.umd.min.js", "chart.umd.min.js"),
+    // The country map: the choropleth chart type (MIT; d3-geo and topojson-client built in,
+    // ISC), the world's countries at 1:50m (world-atlas, ISC; Natural Earth, public
+    // domain), and ISO 3166-1 codes to match them (i18n-iso-countries, MIT).
+    (
+        "chartjs-chart-geo/build/index.umd.min.js",
+        "chartjs-chart-geo.umd.min.js",
+    ),
+    ("world-atlas/countries-50m.json", "countries-50m.json"),
+    ("i18n-iso-countries/codes.json", "country-codes.json"),
+];
 
 fn dashboard() -> PathBuf {
     let web = manifest_dir().join("web");
@@ -143,7 +154,7 @@ fn install_packages(web: &Path) -> PathBuf {
         ),
         Err(e) => panic!(
             "building dmarc needs Node.js and npm for the dashboard's packages \
-             (Chart.js, from dmarc-server/web/package-lock.json), and `npm` could not be \
+             (Chart.js and the map, from dmarc-server/web/package-lock.json), and `npm` could not be \
              run: {e}"
         ),
     }

@@ -2,10 +2,12 @@
 // navigation, and the view the URL names.
 import { account } from './account.js';
 import { admin } from './admin.js';
+import { anomalies } from './anomalies.js';
 import { alerts } from './alerts.js';
 import { get, resume, signIn, signOut } from './api.js';
 import { h } from './dom.js';
 import { filterBar } from './filters.js';
+import { map } from './map.js';
 import { overview } from './overview.js';
 import { report, reports } from './reports.js';
 import { sources } from './sources.js';
@@ -20,6 +22,8 @@ const RANK = { viewer: 0, analyst: 1, admin: 2 };
 const VIEWS = {
   overview: { label: 'Overview', role: 'viewer', render: overview },
   sources: { label: 'Sources', role: 'viewer', render: sources },
+  map: { label: 'Map', role: 'viewer', render: map },
+  anomalies: { label: 'Anomalies', role: 'viewer', render: anomalies },
   reports: { label: 'Reports', role: 'viewer', render: reports },
   report: { role: 'viewer', render: report, under: 'reports' },
   upload: { label: 'Upload', role: 'analyst', render: uploadView },

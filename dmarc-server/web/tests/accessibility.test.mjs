@@ -14,6 +14,9 @@ async function pages() {
   return [
     ['/?view=overview&period=all', '.impact table'],
     ['/?view=sources&period=all', 'table.list'],
+    ['/?view=map&period=all', 'table.list'],
+    ['/?view=sources&period=all&country=US', 'table.list'],
+    ['/?view=anomalies', 'h2:text("Latest detection")'],
     ['/?view=reports&period=all', 'table.list'],
     [`/?view=report&id=${report.id}`, 'h2:text("Published policy")'],
     ['/?view=upload', '.drop'],

@@ -103,8 +103,8 @@ test('sources: the API figures, sorting, and drill-down to the reports naming on
     want.items.map((s) => [s.source_ip ?? '(no address)', n.format(s.messages)]));
   const first = want.items.find((s) => s.activity);
   const row = shown.find((r) => r[0] === first.source_ip);
-  assert.equal(row[5], new Date(first.activity.first_seen * 1000).toISOString().slice(0, 10));
-  assert.equal(row[7], String(first.activity.reporters));
+  assert.equal(row[7], new Date(first.activity.first_seen * 1000).toISOString().slice(0, 10));
+  assert.equal(row[9], String(first.activity.reporters));
   // Messages, pressed twice: fewest first.
   await page.getByRole('button', { name: 'Messages' }).click();
   await page.getByRole('button', { name: 'Messages' }).click();
