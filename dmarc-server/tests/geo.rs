@@ -484,7 +484,7 @@ type Row<'a> = (
 );
 
 /// A report for `domain` with `rows`.
-fn report_of(id: &str, domain: &str, rows: &[Row]) -> String {
+fn report_of(id: &str, domain: &str, rows: &[Row<'_>]) -> String {
     let verdict = |pass: bool| if pass { "pass" } else { "fail" };
     let records: String = rows
         .iter()
@@ -531,7 +531,7 @@ async fn sources_name_the_service_behind_them_and_classify_them_per_domain() {
     server.user("id@example.com", Role::Analyst).await;
     let auth = Auth::Bearer(server.tokens("id@example.com").await.0);
     let arc = Some(("local_policy", "arc=pass as.1.google.com=pass"));
-    let com: &[Row] = &[
+    let com: &[Row<'_>] = &[
         // Google's network, aligned DKIM.
         ("209.85.220.41", 40, true, false, &["example.com"], None),
         // SendGrid signing with its own domain only, SPF not aligned.
@@ -562,7 +562,7 @@ async fn sources_name_the_service_behind_them_and_classify_them_per_domain() {
         ),
     ];
     // SendGrid's address is aligned for the other domain.
-    let org: &[Row] = &[("167.89.0.1", 12, true, true, &["example.org"], None)];
+    let org: &[Row<'_>] = &[("167.89.0.1", 12, true, true, &["example.org"], None)];
     let dir = tempfile::tempdir().expect("dir");
     let files = [
         ("com.xml", report_of("c1", "example.com", com)),
