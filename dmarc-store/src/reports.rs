@@ -249,13 +249,7 @@ impl Store {
             .iter()
             .map(report_summary)
             .collect::<Result<Vec<_>>>()?;
-        Ok(Paged {
-            items,
-            total: unsigned(total),
-            total_capped: false,
-            limit: page.limit.clamp(1, Page::MAX_LIMIT),
-            offset: page.offset,
-        })
+        Ok(Paged::of(items, unsigned(total), page))
     }
 
     /// One report with its diagnostics and one page of its records (in report order).
@@ -463,13 +457,7 @@ impl Store {
                     .map(|kind| ParseError::new(error_kind(&kind), message.unwrap_or_default())),
             });
         }
-        Ok(Paged {
-            items,
-            total: unsigned(total),
-            total_capped: false,
-            limit: page.limit.clamp(1, Page::MAX_LIMIT),
-            offset: page.offset,
-        })
+        Ok(Paged::of(items, unsigned(total), page))
     }
 }
 

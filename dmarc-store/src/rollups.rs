@@ -293,13 +293,7 @@ pub(crate) async fn by_source(
             tally: tally_of(&row)?,
         });
     }
-    Ok(Paged {
-        items,
-        total: unsigned(total),
-        total_capped: false,
-        limit: page.limit.clamp(1, Page::MAX_LIMIT),
-        offset: page.offset,
-    })
+    Ok(Paged::of(items, unsigned(total), page))
 }
 
 /// Messages by applied disposition.

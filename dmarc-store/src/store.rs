@@ -152,13 +152,11 @@ impl Store {
             .iter()
             .map(item)
             .collect::<Result<_>>()?;
-        Ok(Paged {
+        Ok(Paged::of(
             items,
-            total: u64::try_from(total).unwrap_or_default(),
-            total_capped: false,
-            limit: page.limit.clamp(1, Page::MAX_LIMIT),
-            offset: page.offset,
-        })
+            u64::try_from(total).unwrap_or_default(),
+            page,
+        ))
     }
 
     /// Applies pending migrations (also done when connecting).

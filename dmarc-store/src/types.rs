@@ -56,6 +56,18 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
+    /// `items` out of `total`, as `page` asked for them (its limit clamped as queries
+    /// clamp it).
+    pub fn of(items: Vec<T>, total: u64, page: Page) -> Paged<T> {
+        Paged {
+            items,
+            total,
+            total_capped: false,
+            limit: page.limit.clamp(1, Page::MAX_LIMIT),
+            offset: page.offset,
+        }
+    }
+
     /// The same page with each item mapped.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
         Paged {

@@ -4,7 +4,7 @@
 // are the top of the list.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, base, browser, email, password, rows, signedIn, viewer, watchedPage } from './support.mjs';
+import { api, base, email, password, rows, signedIn, viewer, withPage } from './support.mjs';
 
 const n = new Intl.NumberFormat('en');
 const names = new Intl.DisplayNames(['en'], { type: 'region' });
@@ -12,17 +12,6 @@ const CLASSES = {
   aligned_sender: 'Aligned sender', known_service_not_aligned: 'Known service, not aligned',
   forwarder: 'Forwarder', unknown: 'Unknown',
 };
-
-async function withPage(run, options) {
-  const b = await browser();
-  try {
-    const { page, problems } = await watchedPage(b, options);
-    await run(page);
-    assert.deepEqual(problems, []);
-  } finally {
-    await b.close();
-  }
-}
 
 test('the map: the API countries, and a country on the map opens its identified sources', () => withPage(async (page) => {
   await signedIn(page, '/?view=map&period=all', email, 'Map');

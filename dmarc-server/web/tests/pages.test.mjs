@@ -3,7 +3,7 @@
 // outcomes, and what a viewer may not do. Figures are compared with the API's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, base, browser, call, rows, signedIn, viewer, watchedPage } from './support.mjs';
+import { api, base, call, rows, signedIn, viewer, withPage } from './support.mjs';
 
 const n = new Intl.NumberFormat('en');
 
@@ -14,17 +14,6 @@ const figures = (page) => page.$$eval('dl.figures dt', (terms) =>
 /** Waits until the overview shows `messages` as its message count. */
 async function messagesShown(page, messages) {
   await page.locator('dl.figures dd').first().filter({ hasText: n.format(messages) }).waitFor();
-}
-
-async function withPage(run, options) {
-  const b = await browser();
-  try {
-    const { page, problems } = await watchedPage(b, options);
-    await run(page);
-    assert.deepEqual(problems, []);
-  } finally {
-    await b.close();
-  }
 }
 
 test('the session survives a reload; signing out ends it, also after a reload', () => withPage(async (page) => {

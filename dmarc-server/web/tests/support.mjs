@@ -16,6 +16,19 @@ export async function browser() {
   });
 }
 
+/** Runs `run` on a fresh page (context `options`) in a fresh browser; fails when the page
+ * recorded a problem. */
+export async function withPage(run, options) {
+  const b = await browser();
+  try {
+    const { page, problems } = await watchedPage(b, options);
+    await run(page);
+    assert.deepEqual(problems, []);
+  } finally {
+    await b.close();
+  }
+}
+
 /** A page that records console errors and failed requests. */
 export async function watchedPage(b, options = {}) {
   const page = await (await b.newContext(options)).newPage();

@@ -72,13 +72,7 @@ pub(crate) async fn in_country(
     page: Page,
 ) -> Result<Paged<SourceGroup>> {
     let (limit, offset) = page.clamped();
-    let mut paged = Paged {
-        items: Vec::new(),
-        total: 0,
-        total_capped: false,
-        limit: page.limit.clamp(1, Page::MAX_LIMIT),
-        offset: page.offset,
-    };
+    let mut paged = Paged::of(Vec::new(), 0, page);
     let Some(mut count) = placed(store, filter, "COUNT(DISTINCT t.source_ip) AS n").await? else {
         return Ok(paged);
     };

@@ -413,13 +413,7 @@ pub(crate) async fn by_source(
         return Ok(None);
     };
     let (limit, offset) = page.clamped();
-    let mut paged = Paged {
-        items: Vec::new(),
-        total: 0,
-        total_capped: false,
-        limit: page.limit.clamp(1, Page::MAX_LIMIT),
-        offset: page.offset,
-    };
+    let mut paged = Paged::of(Vec::new(), 0, page);
     let Some(scope) = Scope::of(store, window, filter).await? else {
         return Ok(Some(paged));
     };
