@@ -15,22 +15,12 @@ use serde_json::json;
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ChangeErrors, ErrorBody};
-use super::query::{DEFAULT_PAGE, TIME, bad, page_parameter, pairs, timestamp, unknown_parameter};
+use super::query::{
+    DEFAULT_PAGE, TIME, bad, page_only, page_parameter, pairs, timestamp, unknown_parameter,
+};
 use super::tasks::Task;
 use crate::jobs::JobKind;
 use crate::ml::{DetectRequest, TrainRequest};
-
-/// The query of a list with only pages.
-fn page_only(query: &str) -> ApiResult<Page> {
-    let mut page = Page::first(DEFAULT_PAGE);
-    for (name, value) in pairs(query)? {
-        match name.as_str() {
-            "limit" | "offset" => page_parameter(&mut page, &name, value.trim())?,
-            other => return Err(unknown_parameter(other, "limit, offset")),
-        }
-    }
-    Ok(page)
-}
 
 /// `GET /analytics/ml/models` (any role).
 #[utoipa::path(
@@ -52,7 +42,7 @@ pub async fn models(
     _caller: Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Paged<StoredModel>>> {
-    let page = page_only(query.as_deref().unwrap_or(""))?;
+    let page = page_only(query.as_deref().unwrap_or(""), DEFAULT_PAGE)?;
     Ok(Json(state.store.models(page).await?))
 }
 

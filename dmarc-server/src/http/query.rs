@@ -163,16 +163,21 @@ impl<S: Send + Sync> FromRequestParts<S> for RecordPage {
         let RawQuery(query) = RawQuery::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let pairs = pairs(query.as_deref().unwrap_or(""))?;
-        let mut page = Page::first(MAX_PAGE);
-        for (name, value) in &pairs {
-            match name.as_str() {
-                "limit" | "offset" => page_parameter(&mut page, name, value.trim())?,
-                other => return Err(unknown_parameter(other, "limit, offset")),
-            }
-        }
-        Ok(RecordPage(page))
+        page_only(query.as_deref().unwrap_or(""), MAX_PAGE).map(RecordPage)
     }
+}
+
+/// The page of a list that takes `limit` (`default` when absent) and `offset` only; other
+/// parameters are refused.
+pub(crate) fn page_only(query: &str, default: u32) -> ApiResult<Page> {
+    let mut page = Page::first(default);
+    for (name, value) in pairs(query)? {
+        match name.as_str() {
+            "limit" | "offset" => page_parameter(&mut page, &name, value.trim())?,
+            other => return Err(unknown_parameter(other, "limit, offset")),
+        }
+    }
+    Ok(page)
 }
 
 /// Applies a `limit` or `offset` parameter to `page`.
