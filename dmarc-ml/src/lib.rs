@@ -11,7 +11,7 @@ mod rng;
 
 pub use features::{FEATURES, FeatureStats, MAX_PASS_SHARE, Place, extract, unauthenticated};
 pub use forest::{IsolationForest, IsolationForestParams};
-pub use model::{Model, Scorer, candidates};
+pub use model::{Model, Scorer, candidates, quantile};
 
 /// Why a model could not be trained or read.
 #[derive(Debug, thiserror::Error)]

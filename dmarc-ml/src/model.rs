@@ -62,6 +62,25 @@ impl Model {
         Ok((model, inputs))
     }
 
+    /// Sets the threshold from the training matrix `inputs` (as [`Model::train_with_inputs`]
+    /// gives it): the score at or above which `contamination` of the training sources lie,
+    /// never below `floor` (`floor` alone when `contamination` is 0). Returns the training
+    /// scores, ascending.
+    pub fn calibrate(&mut self, inputs: &Array2<f64>, floor: f64, contamination: f64) -> Vec<f64> {
+        let mut scores: Vec<f64> = inputs
+            .rows()
+            .into_iter()
+            .map(|row| self.forest.score_row(row))
+            .collect();
+        scores.sort_by(f64::total_cmp);
+        self.threshold = if contamination > 0.0 {
+            quantile(&scores, 1.0 - contamination).max(floor)
+        } else {
+            floor
+        };
+        scores
+    }
+
     /// A scorer of sources seen up to `at`, placed by `places`.
     pub fn scorer<'a>(&'a self, at: i64, places: &'a HashMap<IpAddr, Place>) -> Scorer<'a> {
         Scorer {
@@ -70,6 +89,14 @@ impl Model {
             places,
         }
     }
+}
+
+/// The nearest-rank `q` quantile of ascending `sorted` scores (0 without any).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize]
 }
 
 /// The unauthenticated ones of `sources` and their places (`places` is empty, or one per

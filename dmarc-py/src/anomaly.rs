@@ -173,10 +173,15 @@ impl PyAnomalyModel {
     }
 }
 
-/// `train(reports, at=None, places=None, trees=100, sample_size=256, seed=0, **filters)`:
-/// a model trained on the unauthenticated sources of `reports`, as the server trains.
+/// `train(reports, at=None, places=None, trees=100, sample_size=256, seed=0,
+/// threshold=0.5, contamination=0.005, **filters)`: a model trained on the unauthenticated
+/// sources of `reports`, as the server trains (its threshold: the score at or above which
+/// `contamination` of them lie, never below `threshold`).
 #[pyfunction]
-#[pyo3(signature = (reports, at=None, places=None, trees=100, sample_size=256, seed=0, **kwargs))]
+#[pyo3(signature = (
+    reports, at=None, places=None, trees=100, sample_size=256, seed=0, threshold=0.5,
+    contamination=0.005, **kwargs
+))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn train(
     py: Python<'_>,
@@ -186,8 +191,15 @@ pub(crate) fn train(
     trees: usize,
     sample_size: usize,
     seed: u64,
+    threshold: f64,
+    contamination: f64,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyAnomalyModel> {
+    if !(threshold > 0.0 && threshold < 1.0) || !(0.0..0.5).contains(&contamination) {
+        return Err(PyValueError::new_err(
+            "threshold must be between 0 and 1, and contamination at least 0 and below 0.5",
+        ));
+    }
     let (sources, places, at) = activity_of(py, reports, at, places, kwargs)?;
     let params = IsolationForestParams {
         trees,
@@ -195,7 +207,11 @@ pub(crate) fn train(
         seed,
     };
     let model = py
-        .detach(|| Model::train(&sources, &places, at, &params))
+        .detach(|| {
+            let (mut model, inputs) = Model::train_with_inputs(&sources, &places, at, &params)?;
+            model.calibrate(&inputs, threshold, contamination);
+            Ok::<_, dmarc_ml::MlError>(model)
+        })
         .map_err(|e| ml_error(&e))?;
     Ok(PyAnomalyModel { model })
 }

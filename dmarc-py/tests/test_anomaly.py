@@ -63,11 +63,19 @@ def test_features_are_the_servers_columns(reports):
 
 def test_a_model_trained_here_puts_the_spoofers_on_top(reports):
     model = dmarc_rs.train(reports, seed=3)
-    assert "trees=100" in repr(model) and model.threshold == 0.5
+    assert "trees=100" in repr(model)
     scores = model.score(reports)
     top = [s["source_ip"] for s in scores[:3]]
     assert sorted(top) == ["203.0.113.0", "203.0.113.1", "203.0.113.2"]
     assert scores[0]["anomalous"] and scores[0]["reasons"][0].startswith("volume ")
+    # The threshold, as the server sets it: 0.5 % of the training sources at or above it.
+    assert 0.5 <= model.threshold <= scores[0]["score"]
+    unauthenticated = [s for s in scores if s["score"] > 0.0]
+    flagged = [s for s in unauthenticated if s["anomalous"]]
+    assert 1 <= len(flagged) <= max(3, len(unauthenticated) // 100), len(flagged)
+    assert dmarc_rs.train(reports, seed=3, contamination=0.0).threshold == 0.5
+    with pytest.raises(ValueError, match="contamination"):
+        dmarc_rs.train(reports, contamination=0.7)
     aligned = [s for s in scores if s["source_ip"].startswith("198.51.100.")]
     assert all(s["score"] == 0.0 for s in aligned), "authenticated sources are not scored"
     # The same reports and seed give the same model; it survives JSON.

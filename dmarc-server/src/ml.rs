@@ -10,7 +10,9 @@ use std::net::IpAddr;
 
 use dmarc_core::Filter;
 use dmarc_core::rollup::SourceActivity;
-use dmarc_ml::{FEATURES, FeatureStats, IsolationForest, IsolationForestParams, Model, Place};
+use dmarc_ml::{
+    FEATURES, FeatureStats, IsolationForest, IsolationForestParams, Model, Place, quantile,
+};
 use dmarc_store::{DetectionRun, NewModel, NewPrediction, Store, StoredModel};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -162,13 +164,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| MlError::Join(e.to_string()))
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
 /// Trains a model on the sources of the `days` whole days before the day of `at` and stores
 /// it (deployed when asked).
 pub async fn train(
@@ -189,19 +184,7 @@ pub async fn train(
     let started = std::time::Instant::now();
     let (model, scores) = blocking(move || {
         let (mut model, inputs) = Model::train_with_inputs(&activity, &places, end, &params)?;
-        let mut scores: Vec<f64> = inputs
-            .rows()
-            .into_iter()
-            .map(|row| model.forest.score_row(row))
-            .collect();
-        scores.sort_by(f64::total_cmp);
-        // The threshold: the score at or above which `contamination` of the training
-        // sources lie, never below the configured floor.
-        model.threshold = if contamination > 0.0 {
-            quantile(&scores, 1.0 - contamination).max(floor)
-        } else {
-            floor
-        };
+        let scores = model.calibrate(&inputs, floor, contamination);
         Ok::<_, dmarc_ml::MlError>((model, scores))
     })
     .await??;

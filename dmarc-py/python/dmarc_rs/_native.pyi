@@ -212,10 +212,13 @@ def train(
     trees: int = 100,
     sample_size: int = 256,
     seed: int = 0,
+    threshold: float = 0.5,
+    contamination: float = 0.005,
     **filters: Unpack[Filters],
 ) -> AnomalyModel:
     """A model trained on the unauthenticated sources of ``reports``, as the server
-    trains; the same reports and seed give the same model."""
+    trains; the same reports and seed give the same model. Its threshold is the score at
+    or above which ``contamination`` of those sources lie, never below ``threshold``."""
 
 class AnomalyModel:
     threshold: float
