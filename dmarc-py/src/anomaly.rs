@@ -195,7 +195,8 @@ pub(crate) fn train(
     contamination: f64,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyAnomalyModel> {
-    if !(threshold > 0.0 && threshold < 1.0) || !(0.0..0.5).contains(&contamination) {
+    let valid = threshold > 0.0 && threshold < 1.0 && (0.0..0.5).contains(&contamination);
+    if !valid {
         return Err(PyValueError::new_err(
             "threshold must be between 0 and 1, and contamination at least 0 and below 0.5",
         ));
