@@ -27,9 +27,27 @@ impl Generator {
         days: i64,
         messages: u64,
     ) -> Vec<GeneratedReport> {
+        self.spoofing_campaign_seen_by(domain, sources, first_day, days, messages, 3)
+    }
+
+    /// [`Generator::spoofing_campaign`] seen by `receivers` (1 to 3) receivers only.
+    pub fn spoofing_campaign_seen_by(
+        &mut self,
+        domain: &str,
+        sources: &[String],
+        first_day: i64,
+        days: i64,
+        messages: u64,
+        receivers: usize,
+    ) -> Vec<GeneratedReport> {
+        let receivers = receivers.clamp(1, 3);
+        let share = messages / receivers as u64;
         let mut out = Vec::new();
         for day in 0..days {
-            for reporter in [Reporter::Google, Reporter::Microsoft, Reporter::Yahoo] {
+            for reporter in [Reporter::Google, Reporter::Microsoft, Reporter::Yahoo]
+                .into_iter()
+                .take(receivers)
+            {
                 self.serial += 1;
                 let (org, email) = reporter.org_and_email();
                 let begin = first_day + day * 86_400;
@@ -44,7 +62,7 @@ impl Generator {
                 );
                 let mut total = 0;
                 for ip in sources {
-                    let count = (messages / 3).max(1) + self.rng.random_range(0..=messages / 6);
+                    let count = share.max(1) + self.rng.random_range(0..=share / 2);
                     total += count;
                     let forged = SPOOF_DOMAINS[self.rng.random_range(0..SPOOF_DOMAINS.len())];
                     let _ = write!(
