@@ -28,5 +28,6 @@ async function shoot(name, path, ready, options = {}) {
 await shoot('overview', '/?period=all', '.impact table', { fullPage: true });
 await shoot('overview-dark', '/?period=all', '.impact table', { colorScheme: 'dark' });
 await shoot('sources', '/?view=sources&period=all', 'table.list');
+await shoot('map', '/?view=map&period=all', 'table.list');
 await shoot('phone', '/?period=all', '.impact table', { viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
 await b.close();

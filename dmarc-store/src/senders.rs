@@ -26,19 +26,24 @@ impl Store {
     ) -> Result<HashMap<(IpAddr, String), SenderEvidence>> {
         let mut out: HashMap<(IpAddr, String), SenderEvidence> = HashMap::new();
         for chunk in ips.chunks(CHUNK) {
+            // Records alike in what the evidence reads are summed in SQL: a busy sender's
+            // records repeat the same signatures, so few details are parsed.
             let mut sql = Sql::new(
-                "SELECT x.source_ip, r.policy_domain, x.count, x.dkim, x.spf, x.detail \
+                "SELECT x.source_ip, r.policy_domain, x.dkim_pass, x.spf_pass, x.detail, \
+                 CAST(SUM(x.count) AS BIGINT) AS count \
                  FROM records x JOIN reports r ON r.id = x.report_pk WHERE x.ip IN (",
             );
             sql.push_ip_keys(chunk).push(")");
             push_conditions(&mut sql, filter, Target::Records);
+            sql.push(" GROUP BY x.source_ip, r.policy_domain, x.dkim_pass, x.spf_pass, x.detail");
+            let verdict = |pass: i64| Some(if pass == 1 { "pass" } else { "fail" }.to_owned());
             for row in self.read(sql).await? {
                 let record = record_from_columns(RecordColumns {
                     source_ip: row.opt_text("source_ip")?,
                     count: row.int("count")?,
                     disposition: None,
-                    dkim: row.opt_text("dkim")?,
-                    spf: row.opt_text("spf")?,
+                    dkim: verdict(row.int("dkim_pass")?),
+                    spf: verdict(row.int("spf_pass")?),
                     header_from: None,
                     envelope_from: None,
                     envelope_to: None,
