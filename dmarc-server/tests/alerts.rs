@@ -282,6 +282,34 @@ async fn each_kind_fires_on_its_condition_and_only_then() {
             subjects(&store, &newcomers).await,
             ["fail.example 192.0.2.2", "new.example 198.51.100.9"]
         );
+        // A placed newcomer is named with its country and network.
+        store
+            .put_places(&[dmarc_store::Place {
+                ip: "198.51.100.9".parse().expect("an address"),
+                info: dmarc_core::GeoInfo {
+                    country_code: Some("NL".into()),
+                    asn: Some(64_500),
+                    as_org: Some("Example Hosting".into()),
+                    ..Default::default()
+                },
+                resolved_at: AT,
+                source: "test".into(),
+            }])
+            .await
+            .expect("a place");
+        let found = evaluate(&store, &newcomers, AT).await.expect("evaluated");
+        let placed = found
+            .iter()
+            .find(|f| f.subject == "new.example 198.51.100.9")
+            .expect("the newcomer");
+        assert!(
+            placed
+                .summary
+                .contains("198.51.100.9 (NL AS64500 Example Hosting), sent 20 failing"),
+            "{}",
+            placed.summary
+        );
+        assert_eq!(placed.detail["asn"], 64_500);
         let short_memory = rule(
             &store,
             "new_source",

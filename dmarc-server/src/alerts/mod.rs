@@ -519,18 +519,31 @@ pub async fn evaluate(
                     .filter(|s| s.tally.messages > min_failing)
                     .filter_map(|s| s.source_ip.map(|ip| (ip, s.tally.messages)))
                     .collect();
-                for (ip, messages) in
-                    unseen(store, &domain, &now, lookback_days, candidates).await?
-                {
+                let new = unseen(store, &domain, &now, lookback_days, candidates).await?;
+                let ips: Vec<IpAddr> = new.iter().map(|(ip, _)| *ip).collect();
+                let places = store.places(&ips).await?;
+                for (ip, messages) in new {
+                    // Where it is and its network, when geolocation placed it.
+                    let info = places.get(&ip).map(|p| &p.info);
+                    let network = info.and_then(|i| {
+                        let asn = i.asn.map(|a| format!("AS{a}"));
+                        let parts: Vec<String> = [i.country_code.clone(), asn, i.as_org.clone()]
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                        (!parts.is_empty()).then(|| format!(" ({})", parts.join(" ")))
+                    });
                     out.push(finding(
                         rule,
                         format!("{domain} {ip}"),
                         &domain,
                         format!(
-                            "{domain}: a new address, {ip}, sent {messages} failing messages in the last {window_hours} h (not seen in the {lookback_days} days before)"
+                            "{domain}: a new address, {ip}{}, sent {messages} failing messages in the last {window_hours} h (not seen in the {lookback_days} days before)",
+                            network.unwrap_or_default()
                         ),
                         json!({ "source_ip": ip, "failing": messages, "window_hours": window_hours,
-                                "lookback_days": lookback_days }),
+                                "lookback_days": lookback_days, "country": info.and_then(|i| i.country_code.clone()),
+                                "asn": info.and_then(|i| i.asn), "as_org": info.and_then(|i| i.as_org.clone()) }),
                     ));
                 }
             }
