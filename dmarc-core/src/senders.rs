@@ -155,13 +155,15 @@ impl Services {
                 evidence: domain.clone(),
             })
         });
-        by_dkim.or_else(|| {
-            let asn = asn?;
-            self.by_asn(asn).map(|s| ServiceMatch {
-                name: s.name.clone(),
-                matched_by: MatchedBy::Asn,
-                evidence: format!("AS{asn}"),
-            })
+        by_dkim.or_else(|| self.of_network(asn?))
+    }
+
+    /// The service of the network `asn`, as a match.
+    pub fn of_network(&self, asn: u32) -> Option<ServiceMatch> {
+        self.by_asn(asn).map(|s| ServiceMatch {
+            name: s.name.clone(),
+            matched_by: MatchedBy::Asn,
+            evidence: format!("AS{asn}"),
         })
     }
 }

@@ -11,10 +11,10 @@ use dmarc_core::{Filter, GeoInfo, GeoLookup};
 use dmarc_store::CountryTally;
 use serde::Serialize;
 
-use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::query::Params;
+use super::{AppState, Heavy};
 use crate::geo::{DatabaseInfo, Geo};
 
 /// Geolocation, or a 409 saying why there is none.
@@ -97,12 +97,13 @@ pub struct Lookup {
         (status = 400, description = "Not an IP address", body = ErrorBody),
         (status = 401, description = "No valid access token or API key", body = ErrorBody),
         (status = 409, description = "Geolocation is off, or its databases cannot be opened", body = ErrorBody),
+        (status = 429, description = "Rate limited, or too many expensive requests of this user at once; see Retry-After", body = ErrorBody),
     ),
     security(("bearer" = []), ("apiKey" = [])),
 )]
 pub async fn lookup(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(ip): Path<String>,
 ) -> ApiResult<Json<Lookup>> {
     let ip: IpAddr = ip
@@ -120,18 +121,18 @@ pub async fn lookup(
         .await?
         .get(&ip)
         .map(|p| p.resolved_at);
+    // The address's records: an expensive read for a busy sender.
+    let heavy = Heavy::enter(&state, caller)?;
     let evidence = state
         .store
         .sender_evidence(&Filter::default(), &[ip])
         .await?;
+    drop(heavy);
     let identified = state.senders.identify_all(evidence, |_| location.asn);
     let service = identified
         .get(&ip)
         .and_then(|list| list.iter().find_map(|i| i.service.clone()))
-        .or_else(|| {
-            let by_asn = dmarc_core::senders::SenderEvidence::default();
-            state.senders.identify(&by_asn, location.asn)
-        });
+        .or_else(|| state.senders.of_network(location.asn?));
     Ok(Json(Lookup {
         ip,
         location,
