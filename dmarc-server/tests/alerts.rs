@@ -282,21 +282,29 @@ async fn each_kind_fires_on_its_condition_and_only_then() {
             subjects(&store, &newcomers).await,
             ["fail.example 192.0.2.2", "new.example 198.51.100.9"]
         );
-        // A placed newcomer is named with its country and network.
+        // A placed newcomer is named with its country and network. Networks: 192.0.2.50
+        // (seen before) and 198.51.100.9 share AS64500; 198.51.100.10 is alone in AS64501,
+        // and fail.example's 192.0.2.2 in AS64502.
+        let place = |ip: &str, country: &str, asn: u32, org: &str| dmarc_store::Place {
+            ip: ip.parse().expect("an address"),
+            info: dmarc_core::GeoInfo {
+                country_code: Some(country.into()),
+                asn: Some(asn),
+                as_org: Some(org.into()),
+                ..Default::default()
+            },
+            resolved_at: AT,
+            source: "test".into(),
+        };
         store
-            .put_places(&[dmarc_store::Place {
-                ip: "198.51.100.9".parse().expect("an address"),
-                info: dmarc_core::GeoInfo {
-                    country_code: Some("NL".into()),
-                    asn: Some(64_500),
-                    as_org: Some("Example Hosting".into()),
-                    ..Default::default()
-                },
-                resolved_at: AT,
-                source: "test".into(),
-            }])
+            .put_places(&[
+                place("192.0.2.50", "NL", 64_500, "Example Hosting"),
+                place("198.51.100.9", "NL", 64_500, "Example Hosting"),
+                place("198.51.100.10", "SE", 64_501, "Other Net"),
+                place("192.0.2.2", "US", 64_502, "Far Away"),
+            ])
             .await
-            .expect("a place");
+            .expect("places");
         let found = evaluate(&store, &newcomers, AT).await.expect("evaluated");
         let placed = found
             .iter()
@@ -310,6 +318,44 @@ async fn each_kind_fires_on_its_condition_and_only_then() {
             placed.summary
         );
         assert_eq!(placed.detail["asn"], 64_500);
+        // New networks: AS64500 was seen for new.example through 192.0.2.50; AS64502 is new
+        // to fail.example and to small.example, which have no earlier reports.
+        let networks = rule(
+            &store,
+            "new_network",
+            json!({ "window_hours": 24, "lookback_days": 30, "min_failing": 2 }),
+        )
+        .await;
+        assert_eq!(
+            subjects(&store, &networks).await,
+            [
+                "fail.example AS64502",
+                "new.example AS64501",
+                "small.example AS64502"
+            ]
+        );
+        let found = evaluate(&store, &networks, AT).await.expect("evaluated");
+        let other = found
+            .iter()
+            .find(|f| f.subject == "new.example AS64501")
+            .expect("AS64501");
+        assert!(
+            other.summary.contains(
+                "a new network (SE AS64501 Other Net), sent 3 failing messages from 1 address (198.51.100.10)"
+            ),
+            "{}",
+            other.summary
+        );
+        let louder = rule(
+            &store,
+            "new_network",
+            json!({ "window_hours": 24, "lookback_days": 30, "min_failing": 3 }),
+        )
+        .await;
+        assert_eq!(
+            subjects(&store, &louder).await,
+            ["fail.example AS64502", "small.example AS64502"]
+        );
         let short_memory = rule(
             &store,
             "new_source",

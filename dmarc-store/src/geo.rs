@@ -218,6 +218,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Of the networks `asns` (autonomous system numbers), those from which an address
+    /// placed in them sent under `filter`.
+    pub async fn networks_seen(
+        &self,
+        filter: &Filter,
+        asns: &[u32],
+    ) -> Result<std::collections::HashSet<u32>> {
+        crate::sources::networks_seen(self, filter, asns).await
+    }
+
     /// A page of the source addresses placed in `country` (ISO 3166-1 alpha-2, upper
     /// case) for `filter`, most messages first.
     pub async fn sources_in_country(

@@ -10,7 +10,8 @@ use dmarc_store::{AlertFilter, AlertState, Page, Store, StoreError};
 use serde::Serialize;
 
 use super::messages::{Email, html_escape};
-use super::{DAY, before, share, time, unseen};
+use super::newcomers::unseen;
+use super::{DAY, before, share, time};
 use crate::config::AlertsConfig;
 
 /// Days before the period an address must not have been seen in to be new.
@@ -150,7 +151,11 @@ pub async fn build(store: &Store, to: i64, days: u32) -> Result<Digest, StoreErr
                 .iter()
                 .filter_map(|s| s.source_ip.map(|ip| (ip, s.tally.messages)))
                 .collect();
-            let new = unseen(store, name, &scoped, NEW_SOURCE_LOOKBACK_DAYS, candidates).await?;
+            let earlier = Filter {
+                domains: vec![name.to_owned()],
+                ..before(&scoped, NEW_SOURCE_LOOKBACK_DAYS)
+            };
+            let new = unseen(store, &earlier, candidates).await?;
             let count = new.len() as u64;
             (lines(new.into_iter().take(LISTED as usize)), count)
         };

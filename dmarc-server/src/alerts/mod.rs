@@ -4,9 +4,7 @@
 //! suppressions, auto-resolve. Evaluation is deterministic: the same data and time give the
 //! same findings.
 
-use std::net::IpAddr;
-
-use dmarc_core::{Filter, Verdict};
+use dmarc_core::Filter;
 use dmarc_store::{AlertRule, Finding, Page, Recorded, RuleSettings, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,6 +16,7 @@ pub mod delivery;
 pub mod digest;
 pub mod email;
 pub mod messages;
+mod newcomers;
 pub mod webhooks;
 
 const HOUR: i64 = 3_600;
@@ -59,6 +58,17 @@ pub enum Condition {
     /// An address not seen for the domain in the `lookback_days` before the window sends
     /// more than `min_failing` failing messages in it.
     NewSource {
+        /// Hours back from the evaluation.
+        window_hours: u64,
+        /// Days before the window.
+        lookback_days: u64,
+        /// Failing messages to exceed.
+        min_failing: u64,
+    },
+    /// A network (ASN, from geolocation) none of whose addresses was seen for the domain
+    /// in the `lookback_days` before the window sends more than `min_failing` failing
+    /// messages in it.
+    NewNetwork {
         /// Hours back from the evaluation.
         window_hours: u64,
         /// Days before the window.
@@ -212,6 +222,14 @@ impl Condition {
                     min_failing: p.min_failing,
                 }
             }
+            "new_network" => {
+                let p: NewSourceParams = params(kind, raw)?;
+                Condition::NewNetwork {
+                    window_hours: hours("window_hours", p.window_hours)?,
+                    lookback_days: days("lookback_days", p.lookback_days)?,
+                    min_failing: p.min_failing,
+                }
+            }
             "missing_reports" => {
                 let p: MissingReportsParams = params(kind, raw)?;
                 Condition::MissingReports {
@@ -236,7 +254,7 @@ impl Condition {
             }
             other => {
                 return Err(format!(
-                    "unknown kind {other:?}: failure_rate, volume_spike, new_source, missing_reports, policy_change or anomaly"
+                    "unknown kind {other:?}: failure_rate, volume_spike, new_source, new_network, missing_reports, policy_change or anomaly"
                 ));
             }
         })
@@ -249,8 +267,8 @@ impl Condition {
 pub struct RuleRequest {
     /// Unique name.
     pub name: String,
-    /// `failure_rate`, `volume_spike`, `new_source`, `missing_reports`, `policy_change` or
-    /// `anomaly`.
+    /// `failure_rate`, `volume_spike`, `new_source`, `new_network`, `missing_reports`,
+    /// `policy_change` or `anomaly`.
     pub kind: String,
     /// A policy domain; absent or null: every domain.
     #[serde(default)]
@@ -259,7 +277,7 @@ pub struct RuleRequest {
     pub severity: String,
     /// The kind's parameters: `failure_rate` {threshold (0-1), window_hours, min_messages};
     /// `volume_spike` {factor (> 1), window_hours, baseline_days (7), min_messages};
-    /// `new_source` {window_hours, lookback_days (30), min_failing (0)};
+    /// `new_source` and `new_network` {window_hours, lookback_days (30), min_failing (0)};
     /// `missing_reports` {hours}; `policy_change` {window_hours (24)}; `anomaly`
     /// {window_hours (24), min_score (0.5)}.
     #[schema(value_type = Object)]
@@ -396,35 +414,6 @@ fn share(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Of `candidates` (address, messages), those not seen for `domain` in the `lookback_days`
-/// before `window`.
-async fn unseen(
-    store: &Store,
-    domain: &str,
-    window: &Filter,
-    lookback_days: u64,
-    candidates: Vec<(IpAddr, u64)>,
-) -> Result<Vec<(IpAddr, u64)>, StoreError> {
-    if candidates.is_empty() {
-        return Ok(candidates);
-    }
-    let earlier = Filter {
-        domains: vec![domain.to_owned()],
-        ..before(window, lookback_days)
-    };
-    let ips: Vec<IpAddr> = candidates.iter().map(|(ip, _)| *ip).collect();
-    let seen: Vec<IpAddr> = store
-        .activity_of(&earlier, &ips)
-        .await?
-        .into_iter()
-        .map(|a| a.source_ip)
-        .collect();
-    Ok(candidates
-        .into_iter()
-        .filter(|(ip, _)| !seen.contains(ip))
-        .collect())
-}
-
 /// What `rule` finds in the data at `at` (UTC seconds).
 pub async fn evaluate(
     store: &Store,
@@ -498,55 +487,24 @@ pub async fn evaluate(
             lookback_days,
             min_failing,
         } => {
-            let now = window(rule, at, window_hours);
-            let failing = Filter {
-                dkim: Some(Verdict::Fail),
-                spf: Some(Verdict::Fail),
-                ..now.clone()
+            let p = newcomers::Params {
+                window_hours,
+                lookback_days,
+                min_failing,
             };
-            for group in store.by_domain(&failing).await? {
-                let domain = group.key;
-                let scoped = Filter {
-                    domains: vec![domain.clone()],
-                    ..failing.clone()
-                };
-                let sources = store
-                    .by_source(&scoped, Page::first(NEW_SOURCE_CANDIDATES))
-                    .await?;
-                let candidates: Vec<(IpAddr, u64)> = sources
-                    .items
-                    .iter()
-                    .filter(|s| s.tally.messages > min_failing)
-                    .filter_map(|s| s.source_ip.map(|ip| (ip, s.tally.messages)))
-                    .collect();
-                let new = unseen(store, &domain, &now, lookback_days, candidates).await?;
-                let ips: Vec<IpAddr> = new.iter().map(|(ip, _)| *ip).collect();
-                let places = store.places(&ips).await?;
-                for (ip, messages) in new {
-                    // Where it is and its network, when geolocation placed it.
-                    let info = places.get(&ip).map(|p| &p.info);
-                    let network = info.and_then(|i| {
-                        let asn = i.asn.map(|a| format!("AS{a}"));
-                        let parts: Vec<String> = [i.country_code.clone(), asn, i.as_org.clone()]
-                            .into_iter()
-                            .flatten()
-                            .collect();
-                        (!parts.is_empty()).then(|| format!(" ({})", parts.join(" ")))
-                    });
-                    out.push(finding(
-                        rule,
-                        format!("{domain} {ip}"),
-                        &domain,
-                        format!(
-                            "{domain}: a new address, {ip}{}, sent {messages} failing messages in the last {window_hours} h (not seen in the {lookback_days} days before)",
-                            network.unwrap_or_default()
-                        ),
-                        json!({ "source_ip": ip, "failing": messages, "window_hours": window_hours,
-                                "lookback_days": lookback_days, "country": info.and_then(|i| i.country_code.clone()),
-                                "asn": info.and_then(|i| i.asn), "as_org": info.and_then(|i| i.as_org.clone()) }),
-                    ));
-                }
-            }
+            out.extend(newcomers::new_sources(store, rule, at, p).await?);
+        }
+        Condition::NewNetwork {
+            window_hours,
+            lookback_days,
+            min_failing,
+        } => {
+            let p = newcomers::Params {
+                window_hours,
+                lookback_days,
+                min_failing,
+            };
+            out.extend(newcomers::new_networks(store, rule, at, p).await?);
         }
         Condition::MissingReports { hours } => {
             for info in store.domains().await? {

@@ -16,6 +16,7 @@ const KINDS = {
   failure_rate: { threshold: 0.05, window_hours: 24, min_messages: 100 },
   volume_spike: { factor: 3, window_hours: 24, baseline_days: 7, min_messages: 100 },
   new_source: { window_hours: 24, lookback_days: 30, min_failing: 10 },
+  new_network: { window_hours: 24, lookback_days: 30, min_failing: 10 },
   missing_reports: { hours: 48 },
   policy_change: { window_hours: 24 },
   anomaly: { window_hours: 24, min_score: 0.6 },

@@ -25,8 +25,8 @@ pub struct AlertRule {
     pub id: i64,
     /// Unique name.
     pub name: String,
-    /// What it watches: `failure_rate`, `volume_spike`, `new_source`, `missing_reports`,
-    /// `policy_change`.
+    /// What it watches: `failure_rate`, `volume_spike`, `new_source`, `new_network`,
+    /// `missing_reports`, `policy_change`, `anomaly`.
     pub kind: String,
     /// The policy domain it watches; absent: every domain.
     pub domain: Option<String>,

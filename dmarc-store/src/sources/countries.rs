@@ -100,3 +100,32 @@ pub(crate) async fn in_country(
     }
     Ok(paged)
 }
+
+/// Of the networks `asns`, those some address placed in them sent from under `filter`.
+pub(crate) async fn networks_seen(
+    store: &Store,
+    filter: &Filter,
+    asns: &[u32],
+) -> Result<std::collections::HashSet<u32>> {
+    let mut seen = std::collections::HashSet::new();
+    if asns.is_empty() {
+        return Ok(seen);
+    }
+    let Some(mut sql) = placed(store, filter, "DISTINCT g.asn AS asn").await? else {
+        return Ok(seen);
+    };
+    sql.push(" AND g.asn IN (");
+    for (i, asn) in asns.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.arg(Arg::Int(i64::from(*asn)));
+    }
+    sql.push(")");
+    for row in store.read(sql).await? {
+        if let Ok(asn) = u32::try_from(row.int("asn")?) {
+            seen.insert(asn);
+        }
+    }
+    Ok(seen)
+}

@@ -27,7 +27,7 @@ mod countries;
 
 use aggregates::{BLOCK_DAYS, DAY};
 pub(crate) use aggregates::{Sums, add_reports, push_ints};
-pub(crate) use countries::{by_country, in_country};
+pub(crate) use countries::{by_country, in_country, networks_seen};
 
 /// Addresses a sources page counts exactly; beyond, `total` says "at least" this many.
 const TOTAL_CAP: u64 = 10_000;
