@@ -16,7 +16,7 @@ pub mod delivery;
 pub mod digest;
 pub mod email;
 pub mod messages;
-mod newcomers;
+pub mod newcomers;
 pub mod webhooks;
 
 const HOUR: i64 = 3_600;
@@ -57,25 +57,11 @@ pub enum Condition {
     },
     /// An address not seen for the domain in the `lookback_days` before the window sends
     /// more than `min_failing` failing messages in it.
-    NewSource {
-        /// Hours back from the evaluation.
-        window_hours: u64,
-        /// Days before the window.
-        lookback_days: u64,
-        /// Failing messages to exceed.
-        min_failing: u64,
-    },
+    NewSource(newcomers::Params),
     /// A network (ASN, from geolocation) none of whose addresses was seen for the domain
     /// in the `lookback_days` before the window sends more than `min_failing` failing
     /// messages in it.
-    NewNetwork {
-        /// Hours back from the evaluation.
-        window_hours: u64,
-        /// Days before the window.
-        lookback_days: u64,
-        /// Failing messages to exceed.
-        min_failing: u64,
-    },
+    NewNetwork(newcomers::Params),
     /// No report for the domain (its latest period end) for more than `hours`.
     MissingReports {
         /// Hours.
@@ -214,20 +200,17 @@ impl Condition {
                     min_messages: p.min_messages,
                 }
             }
-            "new_source" => {
+            "new_source" | "new_network" => {
                 let p: NewSourceParams = params(kind, raw)?;
-                Condition::NewSource {
+                let p = newcomers::Params {
                     window_hours: hours("window_hours", p.window_hours)?,
                     lookback_days: days("lookback_days", p.lookback_days)?,
                     min_failing: p.min_failing,
-                }
-            }
-            "new_network" => {
-                let p: NewSourceParams = params(kind, raw)?;
-                Condition::NewNetwork {
-                    window_hours: hours("window_hours", p.window_hours)?,
-                    lookback_days: days("lookback_days", p.lookback_days)?,
-                    min_failing: p.min_failing,
+                };
+                if kind == "new_source" {
+                    Condition::NewSource(p)
+                } else {
+                    Condition::NewNetwork(p)
                 }
             }
             "missing_reports" => {
@@ -482,30 +465,8 @@ pub async fn evaluate(
                 }
             }
         }
-        Condition::NewSource {
-            window_hours,
-            lookback_days,
-            min_failing,
-        } => {
-            let p = newcomers::Params {
-                window_hours,
-                lookback_days,
-                min_failing,
-            };
-            out.extend(newcomers::new_sources(store, rule, at, p).await?);
-        }
-        Condition::NewNetwork {
-            window_hours,
-            lookback_days,
-            min_failing,
-        } => {
-            let p = newcomers::Params {
-                window_hours,
-                lookback_days,
-                min_failing,
-            };
-            out.extend(newcomers::new_networks(store, rule, at, p).await?);
-        }
+        Condition::NewSource(p) => out.extend(newcomers::new_sources(store, rule, at, p).await?),
+        Condition::NewNetwork(p) => out.extend(newcomers::new_networks(store, rule, at, p).await?),
         Condition::MissingReports { hours } => {
             for info in store.domains().await? {
                 if rule.domain.as_ref().is_some_and(|d| *d != info.domain) {

@@ -11,13 +11,14 @@ use serde_json::json;
 use super::{NEW_SOURCE_CANDIDATES, before, finding, window};
 
 /// The parameters both kinds share.
-pub(super) struct Params {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
     /// Hours back from the evaluation.
-    pub(super) window_hours: u64,
+    pub window_hours: u64,
     /// Days before the window.
-    pub(super) lookback_days: u64,
+    pub lookback_days: u64,
     /// Failing messages to exceed.
-    pub(super) min_failing: u64,
+    pub min_failing: u64,
 }
 
 /// A domain with failing mail in the window: its name, the window's filter for it, and its
