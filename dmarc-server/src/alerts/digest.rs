@@ -10,7 +10,7 @@ use dmarc_store::{AlertFilter, AlertState, Page, Store, StoreError};
 use serde::Serialize;
 
 use super::messages::{Email, html_escape};
-use super::newcomers::unseen;
+use super::newcomers::{busiest, unseen};
 use super::{DAY, before, share, time};
 use crate::config::AlertsConfig;
 
@@ -143,14 +143,7 @@ pub async fn build(store: &Store, to: i64, days: u32) -> Result<Digest, StoreErr
         let (new_sources, new_source_count) = if tally.messages == 0 {
             (Vec::new(), 0)
         } else {
-            let busiest = store
-                .by_source(&scoped, Page::first(NEW_SOURCE_CANDIDATES))
-                .await?;
-            let candidates = busiest
-                .items
-                .iter()
-                .filter_map(|s| s.source_ip.map(|ip| (ip, s.tally.messages)))
-                .collect();
+            let candidates = busiest(store, &scoped, NEW_SOURCE_CANDIDATES).await?;
             let earlier = Filter {
                 domains: vec![name.to_owned()],
                 ..before(&scoped, NEW_SOURCE_LOOKBACK_DAYS)

@@ -49,14 +49,7 @@ async fn candidates(
             domains: vec![domain.clone()],
             ..failing.clone()
         };
-        let sources = store
-            .by_source(&scoped, Page::first(NEW_SOURCE_CANDIDATES))
-            .await?;
-        let addresses = sources
-            .items
-            .iter()
-            .filter_map(|s| s.source_ip.map(|ip| (ip, s.tally.messages)))
-            .collect();
+        let addresses = busiest(store, &scoped, NEW_SOURCE_CANDIDATES).await?;
         out.push(Candidates {
             earlier: Filter {
                 domains: vec![domain.clone()],
@@ -67,6 +60,20 @@ async fn candidates(
         });
     }
     Ok(out)
+}
+
+/// The `n` addresses with the most messages under `filter`, with their messages.
+pub(super) async fn busiest(
+    store: &Store,
+    filter: &Filter,
+    n: u32,
+) -> Result<Vec<(IpAddr, u64)>, StoreError> {
+    let sources = store.by_source(filter, Page::first(n)).await?;
+    Ok(sources
+        .items
+        .iter()
+        .filter_map(|s| s.source_ip.map(|ip| (ip, s.tally.messages)))
+        .collect())
 }
 
 /// Of `candidates` (address, messages), those without records under `earlier` (a domain's
