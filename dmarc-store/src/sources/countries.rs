@@ -26,11 +26,12 @@ const ADDRESS_COLUMNS: &str = "t.source_ip AS source_ip, \
      CAST(SUM(t.dkim_pass) AS BIGINT) AS dkim_pass, \
      CAST(SUM(t.spf_pass) AS BIGINT) AS spf_pass";
 
-/// `SELECT {columns} FROM (the filter's rows) t LEFT JOIN source_geo g ... WHERE` an
-/// address is known, to be completed by the caller; `t` has [`FIGURES`]. The rows are the
-/// aggregates' when they answer the filter, else the records'. `None`: no report matches.
-async fn placed(store: &Store, filter: &Filter, columns: &str) -> Result<Option<Sql>> {
-    let mut sql = Sql::new(&format!("SELECT {columns} FROM ("));
+/// ` FROM (the filter's rows) t LEFT JOIN source_geo g ... WHERE` an address is known, to
+/// be completed by the caller and selected from with [`select`]; `t` has [`FIGURES`]. The
+/// rows are the aggregates' when they answer the filter, else the records'. `None`: no
+/// report matches.
+async fn placed(store: &Store, filter: &Filter) -> Result<Option<Sql>> {
+    let mut sql = Sql::new(" FROM (");
     match Window::of(filter) {
         Some(window) => {
             let Some(scope) = Scope::of(store, window, filter).await? else {
@@ -54,11 +55,20 @@ async fn placed(store: &Store, filter: &Filter, columns: &str) -> Result<Option<
     Ok(Some(sql))
 }
 
+/// `SELECT {columns}` over `from` (as [`placed`] gives it, its parameters kept).
+fn select(columns: &str, from: &Sql) -> Sql {
+    Sql {
+        text: format!("SELECT {columns}{}", from.text),
+        args: from.args.clone(),
+    }
+}
+
 /// The country rows of a filter (see [`COUNTRY_COLUMNS`]).
 pub(crate) async fn by_country(store: &Store, filter: &Filter) -> Result<Vec<ReadRow>> {
-    let Some(mut sql) = placed(store, filter, COUNTRY_COLUMNS).await? else {
+    let Some(from) = placed(store, filter).await? else {
         return Ok(Vec::new());
     };
+    let mut sql = select(COUNTRY_COLUMNS, &from);
     sql.push(" GROUP BY g.country");
     store.read(sql).await
 }
@@ -73,31 +83,31 @@ pub(crate) async fn in_country(
 ) -> Result<Paged<SourceGroup>> {
     let (limit, offset) = page.clamped();
     let mut paged = Paged::of(Vec::new(), 0, page);
-    let Some(mut count) = placed(store, filter, "COUNT(DISTINCT t.source_ip) AS n").await? else {
+    let Some(mut from) = placed(store, filter).await? else {
         return Ok(paged);
     };
-    count
-        .push(" AND g.country = ")
+    from.push(" AND g.country = ")
         .arg(Arg::Text(country.to_owned()));
-    paged.total = unsigned(store.read_count(count).await?);
-    if let Some(mut sql) = placed(store, filter, ADDRESS_COLUMNS).await? {
-        sql.push(" AND g.country = ")
-            .arg(Arg::Text(country.to_owned()))
-            // Ties in the core's order: IPv4 before IPv6, then by address.
-            .push(
-                " GROUP BY t.source_ip, t.ip ORDER BY messages DESC, \
-                 CASE WHEN t.source_ip LIKE '%:%' THEN 2 ELSE 1 END, t.ip LIMIT ",
-            )
-            .arg(Arg::Int(limit))
-            .push(" OFFSET ")
-            .arg(Arg::Int(offset));
-        paged.items = store
-            .read(sql)
-            .await?
-            .iter()
-            .map(ranked_from)
-            .collect::<Result<_>>()?;
-    }
+    paged.total = unsigned(
+        store
+            .read_count(select("COUNT(DISTINCT t.source_ip) AS n", &from))
+            .await?,
+    );
+    let mut sql = select(ADDRESS_COLUMNS, &from);
+    // Ties in the core's order: IPv4 before IPv6, then by address.
+    sql.push(
+        " GROUP BY t.source_ip, t.ip ORDER BY messages DESC, \
+         CASE WHEN t.source_ip LIKE '%:%' THEN 2 ELSE 1 END, t.ip LIMIT ",
+    )
+    .arg(Arg::Int(limit))
+    .push(" OFFSET ")
+    .arg(Arg::Int(offset));
+    paged.items = store
+        .read(sql)
+        .await?
+        .iter()
+        .map(ranked_from)
+        .collect::<Result<_>>()?;
     Ok(paged)
 }
 
@@ -111,9 +121,10 @@ pub(crate) async fn networks_seen(
     if asns.is_empty() {
         return Ok(seen);
     }
-    let Some(mut sql) = placed(store, filter, "DISTINCT g.asn AS asn").await? else {
+    let Some(from) = placed(store, filter).await? else {
         return Ok(seen);
     };
+    let mut sql = select("DISTINCT g.asn AS asn", &from);
     sql.push(" AND g.asn IN (");
     for (i, asn) in asns.iter().enumerate() {
         if i > 0 {
