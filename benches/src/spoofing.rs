@@ -18,20 +18,9 @@ pub fn spoofer_addresses(n: usize) -> Vec<String> {
 impl Generator {
     /// A spoofing campaign against `domain`: every address of `sources` sends about
     /// `messages` messages a day as `domain` on `days` days from `first_day` (UTC seconds),
-    /// failing DKIM and SPF, seen by three receivers (a report a day from each).
+    /// failing DKIM and SPF, seen by `receivers` (1 to 3) receivers (a report a day from
+    /// each).
     pub fn spoofing_campaign(
-        &mut self,
-        domain: &str,
-        sources: &[String],
-        first_day: i64,
-        days: i64,
-        messages: u64,
-    ) -> Vec<GeneratedReport> {
-        self.spoofing_campaign_seen_by(domain, sources, first_day, days, messages, 3)
-    }
-
-    /// [`Generator::spoofing_campaign`] seen by `receivers` (1 to 3) receivers only.
-    pub fn spoofing_campaign_seen_by(
         &mut self,
         domain: &str,
         sources: &[String],

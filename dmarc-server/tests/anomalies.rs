@@ -29,6 +29,7 @@ async fn load(server: &Server) -> Vec<String> {
         today - 2 * DAY,
         2,
         600,
+        3,
     ));
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
     let feed = async move {

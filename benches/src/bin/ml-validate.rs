@@ -106,7 +106,7 @@ fn on_top(scores: &[f64], labels: &[bool], n: usize) -> usize {
 fn weaker_campaigns(base: &[Report], at: i64, spoofers: &[String], params: &IsolationForestParams) {
     let last = FIRST_DAY + (DAYS - 2) * DAY;
     for (messages, receivers) in [(150, 3), (40, 3), (10, 3), (3, 3), (40, 1), (10, 1), (3, 1)] {
-        let campaign = dmarc_benches::Generator::new(43).spoofing_campaign_seen_by(
+        let campaign = dmarc_benches::Generator::new(43).spoofing_campaign(
             "domain0.example",
             spoofers,
             last,
@@ -160,6 +160,7 @@ fn main() -> ExitCode {
         last,
         2,
         600,
+        3,
     );
     let mut reports = base.clone();
     reports.extend(parse(&campaign, at));
