@@ -100,23 +100,35 @@ fn on_top(scores: &[f64], labels: &[bool], n: usize) -> usize {
         .count()
 }
 
+/// The unauthenticated sources of `base` with a 2-day campaign of `spoofers` at its end
+/// (about `messages` failing messages a day per address, seen by `receivers`), labelled.
+fn with_campaign(
+    base: &[Report],
+    at: i64,
+    spoofers: &[String],
+    messages: u64,
+    receivers: usize,
+) -> (Vec<dmarc_core::rollup::SourceActivity>, Vec<bool>) {
+    let last = FIRST_DAY + (DAYS - 2) * DAY;
+    let campaign = dmarc_benches::Generator::new(43).spoofing_campaign(
+        "domain0.example",
+        spoofers,
+        last,
+        2,
+        messages,
+        receivers,
+    );
+    let mut reports = base.to_vec();
+    reports.extend(parse(&campaign, at));
+    labelled(&reports, spoofers)
+}
+
 /// Where detection stops: the same data with weaker campaigns (fewer failing messages a
 /// day per address), each trained and scored as the server does (threshold from the
 /// default contamination). One line per campaign; informative, not a pass or fail.
 fn weaker_campaigns(base: &[Report], at: i64, spoofers: &[String], params: &IsolationForestParams) {
-    let last = FIRST_DAY + (DAYS - 2) * DAY;
     for (messages, receivers) in [(150, 3), (40, 3), (10, 3), (3, 3), (40, 1), (10, 1), (3, 1)] {
-        let campaign = dmarc_benches::Generator::new(43).spoofing_campaign(
-            "domain0.example",
-            spoofers,
-            last,
-            2,
-            messages,
-            receivers,
-        );
-        let mut reports = base.to_vec();
-        reports.extend(parse(&campaign, at));
-        let (sources, labels) = labelled(&reports, spoofers);
+        let (sources, labels) = with_campaign(base, at, spoofers, messages, receivers);
         let Ok((mut model, rows)) = Model::train_with_inputs(&sources, &[], at, params) else {
             continue;
         };
@@ -153,18 +165,7 @@ fn main() -> ExitCode {
     let seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     let (base, at) = base_reports();
     let spoofers = dmarc_benches::spoofer_addresses(20);
-    let last = FIRST_DAY + (DAYS - 2) * DAY;
-    let campaign = dmarc_benches::Generator::new(43).spoofing_campaign(
-        "domain0.example",
-        &spoofers,
-        last,
-        2,
-        600,
-        3,
-    );
-    let mut reports = base.clone();
-    reports.extend(parse(&campaign, at));
-    let (sources, labels) = labelled(&reports, &spoofers);
+    let (sources, labels) = with_campaign(&base, at, &spoofers, 600, 3);
     let params = IsolationForestParams {
         seed,
         ..IsolationForestParams::default()
